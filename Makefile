@@ -1,0 +1,65 @@
+# trialbayes: every target sets up .venv from requirements.lock on first use.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON3 ?= python3
+VENV    := .venv
+PY      := $(VENV)/bin/python
+UV_VERSION := 0.13.9
+STAMP   := $(VENV)/.installed
+DATA    ?=
+OUT     ?=
+export PYTHONHASHSEED := 0
+export PYTENSOR_FLAGS ?= compiledir=$(CURDIR)/.cache/pytensor
+export MPLBACKEND := Agg
+
+DATA_ARG := $(if $(DATA),--data "$(DATA)",)
+OUT_ARG  := $(if $(OUT),--out "$(OUT)",)
+
+.PHONY: help env report smoke test test-fast lint lab simulate clean lock
+
+help: ## show this help
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+$(STAMP): requirements.lock pyproject.toml
+	@echo "==> setting up $(VENV) from requirements.lock"
+	@test -x $(PY) || $(PYTHON3) -m venv $(VENV)
+	@$(PY) -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+	@$(VENV)/bin/uv pip install --quiet --python $(PY) --compile-bytecode -r requirements.lock
+	@$(VENV)/bin/uv pip install --quiet --python $(PY) --no-deps -e .
+	@$(PY) -m ipykernel install --sys-prefix --name trialbayes --display-name "Python (trialbayes)" >/dev/null
+	@touch $@
+
+env: $(STAMP) ## create or update the project environment (.venv) from the lock
+
+report: $(STAMP) ## full-profile report into reports/ (DATA=file.csv for your own data)
+	$(PY) -m analysis report --profile full $(DATA_ARG) $(OUT_ARG)
+
+smoke: $(STAMP) ## fast end-to-end run with the smoke profile into reports/_smoke/
+	$(PY) -m analysis report --profile smoke $(DATA_ARG) --out reports/_smoke
+
+test: $(STAMP) ## library tests (pytest) and notebook tests (nbval) at smoke defaults
+	$(PY) -m pytest -q tests
+	cd notebooks && ../$(PY) -m pytest -q --nbval-lax --nbval-current-env --nbval-sanitize-with ../tests/nbval_sanitize.cfg -p no:cacheprovider .
+
+test-fast: $(STAMP) ## library tests without the slow model fits
+	$(PY) -m pytest -q -m "not slow" tests
+
+lint: $(STAMP) ## ruff on the package, tests and notebooks
+	$(VENV)/bin/ruff check src tests notebooks
+	$(VENV)/bin/ruff format --check src tests
+
+lab: $(STAMP) ## JupyterLab on the project kernel
+	$(VENV)/bin/jupyter lab --notebook-dir=notebooks
+
+simulate: $(STAMP) ## regenerate the embedded simulated data from data/scenarios/
+	$(PY) -m analysis simulate
+
+lock: ## re-resolve requirements.lock from pyproject.toml (needs network)
+	$(PYTHON3) -m pip install --quiet uv==$(UV_VERSION)
+	$(PYTHON3) -m uv pip compile pyproject.toml --extra dev --python-version 3.11 \
+	  --python-platform x86_64-unknown-linux-gnu --no-header -o requirements.lock
+
+clean: ## remove the environment, caches and generated reports (keeps data)
+	rm -rf $(VENV) .cache .pytest_cache reports/_smoke reports/.build-* 
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +

@@ -1,0 +1,126 @@
+"""Command line: ``python -m analysis {simulate,validate,report}``.
+
+Exit codes: 0 success; 1 a run failed (the previous report is untouched); 2 bad input or bad
+arguments (nothing was run, nothing in ``reports/`` was touched); 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+from analysis import config
+
+EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+def _err(msg: str) -> None:
+    print(f"error: {msg}", file=sys.stderr)
+
+
+def _validate_or_exit(path: str | None):
+    """Validate a data file; return (resolved path, frame) or raise SystemExit(2)."""
+    from analysis.dataio import DataFileError
+    from analysis.validate import ValidationError, validate_file
+
+    p = config.resolve(path)
+    try:
+        return p, validate_file(p)
+    except (DataFileError, ValidationError) as exc:
+        _err(str(exc))
+        raise SystemExit(EXIT_BAD_INPUT) from None
+
+
+def cmd_simulate(args) -> int:
+    """Write simulated data of both trials in the data contract."""
+    from analysis.simulate import simulate_all
+
+    out = config.resolve(args.out, config.DEFAULT_DATA)
+    df = simulate_all(args.seed)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if out.suffix.lower() == ".parquet":
+        df.to_parquet(out, index=False)
+    else:
+        df.to_csv(out, index=False, lineterminator="\n", float_format="%.6g")
+    n = df.groupby("trial")["patient_id"].nunique().to_dict()
+    print(f"wrote {out} ({len(df)} rows; patients {n}; seed {args.seed})")
+    return EXIT_OK
+
+
+def cmd_validate(args) -> int:
+    """Validate a data file against the contract."""
+    p, df = _validate_or_exit(args.file)
+    counts = df.groupby("trial")["patient_id"].nunique().to_dict()
+    print(f"{p}: valid ({len(df)} rows; patients per trial {counts})")
+    return EXIT_OK
+
+
+def cmd_report(args) -> int:
+    """Run the notebooks and install the report."""
+    from analysis.report import StepFailed, load_profile, run_report
+
+    try:
+        load_profile(args.profile)
+    except ValueError as exc:
+        _err(str(exc))
+        return EXIT_BAD_INPUT
+    data = None
+    if args.data:
+        data, _ = _validate_or_exit(args.data)
+    default_out = config.REPORTS if args.profile == "full" else config.SMOKE_REPORTS
+    out = config.resolve(args.out, default_out)
+    t0 = time.perf_counter()
+    try:
+        html = run_report(data, args.profile, out, seed=args.seed)
+    except StepFailed as exc:
+        _err(f"step '{exc.step}' failed: {type(exc.cause).__name__}: {exc.cause}")
+        _err(f"partial notebook: {exc.notebook}")
+        _err(f"the previous report in {out} is untouched")
+        return EXIT_INTERRUPTED if isinstance(exc.cause, KeyboardInterrupt) else EXIT_FAILED
+    except KeyboardInterrupt:
+        _err(f"interrupted; the previous report in {out} is untouched")
+        return EXIT_INTERRUPTED
+    print(f"report ready in {time.perf_counter() - t0:.0f} s: {html}")
+    return EXIT_OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser (subcommands ``simulate``, ``validate``, ``report``)."""
+    p = argparse.ArgumentParser(prog="python -m analysis", description=__doc__.splitlines()[0])
+    sub = p.add_subparsers(dest="command", required=True)
+
+    s = sub.add_parser("simulate", help="simulate both trials into the data contract")
+    s.add_argument("--seed", type=int, default=config.DEFAULT_SEED, help="random seed")
+    s.add_argument("--out", default=None, help=f"output file (default {config.DEFAULT_DATA})")
+    s.set_defaults(func=cmd_simulate)
+
+    v = sub.add_parser("validate", help="check a data file against the data contract")
+    v.add_argument("file", help="CSV or Parquet file")
+    v.set_defaults(func=cmd_validate)
+
+    r = sub.add_parser("report", help="run the notebooks and render reports/report.html")
+    r.add_argument("--data", default=None, help="data file (default: embedded simulated data)")
+    r.add_argument("--profile", default="full", help="smoke or full (params/<profile>.yaml)")
+    r.add_argument(
+        "--out", default=None, help="output folder (default reports/ or reports/_smoke/)"
+    )
+    r.add_argument("--seed", type=int, default=None, help="override the profile's seed")
+    r.set_defaults(func=cmd_report)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point; returns the exit code."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse exits 2 on bad arguments, 0 on --help
+        return int(exc.code or 0)
+    try:
+        return args.func(args)
+    except SystemExit as exc:
+        return int(exc.code)
+    except KeyboardInterrupt:
+        _err("interrupted")
+        return EXIT_INTERRUPTED

@@ -1,0 +1,84 @@
+"""Reading trial data files (CSV or Parquet) and the default embedded data."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import pandas as pd
+
+from analysis import config
+
+
+class DataFileError(ValueError):
+    """A data file that cannot be read at all (missing, a directory, wrong format, encoding)."""
+
+
+def file_sha256(path: str | Path) -> str:
+    """SHA-256 of a file's bytes (for provenance)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def read_raw(path: str | Path) -> pd.DataFrame:
+    """Read a data file with every column as text, so that validation can see bad types.
+
+    Parameters
+    ----------
+    path : str or Path
+        ``.csv`` (UTF-8, comma-separated) or ``.parquet``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        All columns as ``object`` strings, plus ``_row``: the row's line number in a CSV file
+        (the header is line 1) or its 1-based row number in a Parquet file.
+
+    Raises
+    ------
+    DataFileError
+        If the file is missing, is a directory, has another extension, is not UTF-8 or is empty.
+    """
+    p = Path(path)
+    if not p.exists():
+        raise DataFileError(f"{p}: no such file")
+    if p.is_dir():
+        raise DataFileError(f"{p}: is a directory, not a data file")
+    suffix = p.suffix.lower()
+    if suffix == ".parquet":
+        try:
+            df = pd.read_parquet(p)
+        except Exception as exc:  # pyarrow raises several types
+            raise DataFileError(f"{p}: not a readable Parquet file ({exc})") from exc
+        df = df.astype(object).where(df.notna(), "")
+        df = df.map(
+            lambda x: x if isinstance(x, str) else repr(x) if isinstance(x, float) else str(x)
+        )
+        df["_row"] = range(1, len(df) + 1)
+        return df
+    if suffix != ".csv":
+        raise DataFileError(f"{p}: unsupported file type {suffix!r}; use .csv or .parquet")
+    try:
+        text = p.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise DataFileError(
+            f"{p}: not UTF-8 text (byte {exc.start}); save the file as UTF-8 CSV"
+        ) from exc
+    if not text.strip():
+        raise DataFileError(f"{p}: the file is empty")
+    try:
+        df = pd.read_csv(p, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    except pd.errors.ParserError as exc:
+        raise DataFileError(f"{p}: not a well-formed CSV file ({exc})") from exc
+    df["_row"] = range(2, len(df) + 2)
+    return df
+
+
+def load_default_data() -> pd.DataFrame:
+    """The embedded simulated data of both trials (``data/simulated/trials.csv``), typed."""
+    from analysis.validate import validate_file
+
+    return validate_file(config.DEFAULT_DATA)

@@ -1,0 +1,349 @@
+"""The report pipeline: papermill runs the notebooks, nbconvert renders one HTML report.
+
+Everything is built in a temporary folder beside the output folder and moved into place only
+when every step succeeded: a failed or interrupted run leaves the previous report untouched,
+keeps the partial notebooks for inspection, names the failed step and exits non-zero.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+
+import nbformat
+import yaml
+
+from analysis import config
+from analysis.dataio import file_sha256
+
+PRODUCTS = ("report.html", "manifest.json", "figures", "tables", "notebooks")
+KEY_PACKAGES = (
+    "pymc",
+    "pytensor",
+    "arviz",
+    "nutpie",
+    "numpy",
+    "pandas",
+    "scipy",
+    "statsmodels",
+    "seaborn",
+    "matplotlib",
+    "papermill",
+    "nbconvert",
+    "pandera",
+)
+
+
+class StepFailed(RuntimeError):
+    """A notebook step failed; ``notebook`` is the partial executed notebook."""
+
+    def __init__(self, step: str, notebook: Path, cause: BaseException):
+        self.step, self.notebook, self.cause = step, notebook, cause
+        super().__init__(f"step {step} failed: {cause}")
+
+
+@dataclass
+class Step:
+    """One notebook execution."""
+
+    name: str
+    notebook: Path
+    parameters: dict
+    seconds: float | None = None
+    status: str = "pending"
+
+
+@dataclass
+class RunPlan:
+    """Everything one report run does."""
+
+    profile: str
+    seed: int
+    data_path: Path | None
+    steps: list[Step] = field(default_factory=list)
+
+
+def load_profile(profile: str) -> dict:
+    """Read ``params/<profile>.yaml`` (ValueError naming the allowed profiles otherwise)."""
+    path = config.PARAMS / f"{profile}.yaml"
+    allowed = sorted(p.stem for p in config.PARAMS.glob("*.yaml"))
+    if profile not in allowed:
+        raise ValueError(f"unknown profile {profile!r}; allowed: {allowed}")
+    return yaml.safe_load(path.read_text())
+
+
+def plan_run(
+    profile: str, data_path: Path | None, build_dir: Path, seed: int | None = None
+) -> RunPlan:
+    """Expand a profile into the list of notebook runs with their parameters."""
+    spec = load_profile(profile)
+    seed = int(spec.get("seed", config.DEFAULT_SEED) if seed is None else seed)
+    plan = RunPlan(profile=profile, seed=seed, data_path=data_path)
+    common = {
+        "data_path": str(data_path) if data_path else "",
+        "seed": seed,
+        "profile": profile,
+        "output_dir": str(build_dir),
+    }
+    for entry in spec["steps"]:
+        nb = config.NOTEBOOKS / f"{entry['notebook']}.ipynb"
+        runs = entry.get("runs") or [{}]
+        for run in runs:
+            suffix = "-".join(str(v) for v in run.values())
+            name = entry["notebook"] + (f"-{suffix}" if suffix else "")
+            params = {**common, **entry.get("parameters", {}), **run}
+            plan.steps.append(Step(name=name, notebook=nb, parameters=params))
+    return plan
+
+
+def _kernel_name() -> str:
+    try:
+        from jupyter_client.kernelspec import KernelSpecManager
+
+        names = KernelSpecManager().find_kernel_specs()
+    except Exception:  # pragma: no cover - jupyter_client always present with papermill
+        names = {}
+    return "trialbayes" if "trialbayes" in names else "python3"
+
+
+def run_step(step: Step, build_dir: Path, log=print) -> None:
+    """Execute one notebook with papermill into ``build_dir/notebooks``."""
+    import papermill as pm
+
+    out = build_dir / "notebooks" / f"{step.name}.ipynb"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    step.status = "running"
+    try:
+        pm.execute_notebook(
+            str(step.notebook),
+            str(out),
+            parameters=step.parameters,
+            kernel_name=_kernel_name(),
+            cwd=str(config.NOTEBOOKS),
+            progress_bar=False,
+            log_output=False,
+        )
+    except BaseException as exc:
+        step.status = "failed"
+        step.seconds = time.perf_counter() - t0
+        raise StepFailed(step.name, out, exc) from exc
+    step.seconds = time.perf_counter() - t0
+    step.status = "ok"
+    log(f"  [{step.seconds:6.1f}s] {step.name} done")
+
+
+def _git_state() -> dict:
+    def git(*args):
+        return subprocess.run(
+            ["git", *args], cwd=config.ROOT, capture_output=True, text=True, check=False
+        ).stdout.strip()
+
+    commit = git("rev-parse", "HEAD")
+    dirty = bool(git("status", "--porcelain", "--untracked-files=no"))
+    return {"commit": commit or None, "dirty": dirty if commit else None}
+
+
+def _versions() -> dict:
+    out = {"python": sys.version.split()[0]}
+    for name in KEY_PACKAGES:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = None
+    return out
+
+
+def build_manifest(plan: RunPlan, started: float, finished: float) -> dict:
+    """Provenance of a run: code, data, parameters, versions and timings."""
+    data = plan.data_path or config.DEFAULT_DATA
+    is_default = plan.data_path is None
+    return {
+        "tool": "trialbayes",
+        "git": _git_state(),
+        "data": {
+            "source": "embedded simulated data" if is_default else "user file",
+            # a user's file is named, never copied; its location stays out of the report
+            "name": str(data.relative_to(config.ROOT)) if is_default else data.name,
+            "sha256": file_sha256(data),
+        },
+        "profile": plan.profile,
+        "seed": plan.seed,
+        "steps": [
+            {
+                "name": s.name,
+                "notebook": s.notebook.name,
+                "status": s.status,
+                "seconds": None if s.seconds is None else round(s.seconds, 2),
+                "parameters": {k: v for k, v in s.parameters.items() if k != "output_dir"},
+            }
+            for s in plan.steps
+        ],
+        "versions": _versions(),
+        "started": dt.datetime.fromtimestamp(started, dt.UTC).isoformat(timespec="seconds"),
+        "finished": dt.datetime.fromtimestamp(finished, dt.UTC).isoformat(timespec="seconds"),
+        "seconds": round(finished - started, 2),
+    }
+
+
+def _front_matter(manifest: dict) -> str:
+    smoke = manifest["profile"] != "full"
+    lines = [
+        "# trialbayes: Bayesian analysis of psychosocial interventions for serious mental illness",
+        "",
+    ]
+    if smoke:
+        lines += [
+            "<div style='border:3px solid #c00;padding:0.5em;color:#c00;font-weight:bold'>"
+            f"{manifest['profile']} run: not for interpretation. Short chains and small "
+            "sizes check that the pipeline works; regenerate with <code>make report</code>.</div>",
+            "",
+        ]
+    git = manifest["git"]
+    lines += [
+        f"- Data: {manifest['data']['source']} `{manifest['data']['name']}` "
+        f"(SHA-256 `{manifest['data']['sha256'][:16]}…`)",
+        f"- Profile: **{manifest['profile']}**; seed {manifest['seed']}",
+        f"- Code: commit `{(git['commit'] or 'unknown')[:12]}`"
+        + (" (uncommitted changes)" if git["dirty"] else ""),
+        f"- Run: {manifest['started']} to {manifest['finished']} UTC ({manifest['seconds']:.0f} s)",
+        "- Executed notebooks with code: `notebooks/` beside this file; provenance: `manifest.json`.",
+    ]
+    return "\n".join(lines)
+
+
+def render_report(notebooks: list[Path], manifest: dict, out_html: Path) -> Path:
+    """Merge executed notebooks into one HTML document without code cells.
+
+    Stderr streams, the papermill parameter cells and cells tagged ``report-skip`` are left out;
+    figures are embedded as data URIs so the file is self-contained.
+    """
+    from nbconvert import HTMLExporter
+
+    merged = nbformat.v4.new_notebook()
+    merged.metadata = copy.deepcopy(nbformat.read(notebooks[0], as_version=4).metadata)
+    merged.cells.append(nbformat.v4.new_markdown_cell(_front_matter(manifest)))
+    for path in notebooks:
+        nb = nbformat.read(path, as_version=4)
+        for cell in nb.cells:
+            tags = set(cell.get("metadata", {}).get("tags", []))
+            if tags & {"parameters", "injected-parameters", "report-skip"}:
+                continue
+            if cell.cell_type == "code":
+                cell.outputs = [
+                    o
+                    for o in cell.get("outputs", [])
+                    if not (o.get("output_type") == "stream" and o.get("name") == "stderr")
+                ]
+                if not cell.outputs:
+                    continue
+            merged.cells.append(cell)
+    exporter = HTMLExporter(
+        template_name="lab",
+        exclude_input=True,
+        exclude_input_prompt=True,
+        exclude_output_prompt=True,
+    )
+    body, _ = exporter.from_notebook_node(merged)
+    title = "trialbayes report" + (
+        ""
+        if manifest["profile"] == "full"
+        else f" ({manifest['profile']} run: not for interpretation)"
+    )
+    body = body.replace("<title>Notebook</title>", f"<title>{title}</title>", 1)
+    out_html.write_text(body, encoding="utf-8")
+    return out_html
+
+
+def _swap_into_place(build_dir: Path, out_dir: Path) -> None:
+    """Move finished products from ``build_dir`` into ``out_dir``, replacing old ones."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    trash = Path(tempfile.mkdtemp(prefix=".old-", dir=out_dir.parent))
+    try:
+        for name in PRODUCTS:
+            new, old = build_dir / name, out_dir / name
+            if not new.exists():
+                continue
+            if old.exists():
+                os.replace(old, trash / name)
+            os.replace(new, old)
+    finally:
+        shutil.rmtree(trash, ignore_errors=True)
+
+
+def run_report(
+    data_path: Path | None, profile: str, out_dir: Path, seed: int | None = None, log=print
+) -> Path:
+    """Run every notebook of a profile and install the report in ``out_dir`` on success.
+
+    Parameters
+    ----------
+    data_path : Path or None
+        Validated data file, or None for the embedded simulated data.
+    profile : str
+        ``smoke`` or ``full`` (a file in ``params/``).
+    out_dir : Path
+        Where ``report.html``, ``manifest.json``, ``figures/``, ``tables/`` and ``notebooks/`` go.
+    seed : int, optional
+        Overrides the profile's seed.
+
+    Returns
+    -------
+    Path
+        The installed ``report.html``.
+
+    Raises
+    ------
+    StepFailed
+        With the partial notebook kept under ``out_dir/../.failed-*``; ``out_dir`` untouched.
+    """
+    started = time.time()
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    build_dir = Path(tempfile.mkdtemp(prefix=".build-", dir=out_dir.parent))
+    plan = plan_run(profile, data_path, build_dir, seed)
+    log(f"trialbayes report: profile {profile}, {len(plan.steps)} step(s), building in {build_dir}")
+    try:
+        for step in plan.steps:
+            log(f"  [ start ] {step.name}")
+            run_step(step, build_dir, log)
+        manifest = build_manifest(plan, started, time.time())
+        t0 = time.perf_counter()
+        render_report(
+            [build_dir / "notebooks" / f"{s.name}.ipynb" for s in plan.steps],
+            manifest,
+            build_dir / "report.html",
+        )
+        manifest["render_seconds"] = round(time.perf_counter() - t0, 2)
+        manifest["finished"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+        (build_dir / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
+        _export_notebooks_html(build_dir / "notebooks")
+    except BaseException as exc:
+        failed = out_dir.parent / f".failed-{out_dir.name}"
+        shutil.rmtree(failed, ignore_errors=True)
+        os.replace(build_dir, failed)
+        if isinstance(exc, StepFailed):
+            exc.notebook = failed / "notebooks" / exc.notebook.name
+        raise
+    _swap_into_place(build_dir, out_dir)
+    shutil.rmtree(build_dir, ignore_errors=True)
+    return out_dir / "report.html"
+
+
+def _export_notebooks_html(nb_dir: Path) -> None:
+    """Export each executed notebook (with code) to HTML beside it."""
+    from nbconvert import HTMLExporter
+
+    exporter = HTMLExporter(template_name="lab")
+    for path in sorted(nb_dir.glob("*.ipynb")):
+        body, _ = exporter.from_notebook_node(nbformat.read(path, as_version=4))
+        path.with_suffix(".html").write_text(body, encoding="utf-8")

@@ -1,0 +1,103 @@
+"""The report pipeline: parameters, manifest, rendering and the atomic swap."""
+
+import json
+
+import nbformat
+import pytest
+
+from analysis import config, report
+
+PARAMS_CELL = (
+    'data_path: str = ""  # data\nseed: int = 1  # seed\nprofile: str = "smoke"  # profile\n'
+    'output_dir: str = ""  # output folder'
+)
+
+
+def _notebook(path, body):
+    nb = nbformat.v4.new_notebook()
+    params = nbformat.v4.new_code_cell(PARAMS_CELL)
+    params.metadata["tags"] = ["parameters"]
+    nb.cells = [nbformat.v4.new_markdown_cell("# Tiny"), params, nbformat.v4.new_code_cell(body)]
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
+    nbformat.write(nb, path)
+
+
+@pytest.fixture
+def sandbox(tmp_path, monkeypatch):
+    """A project with one good and one failing notebook, and profiles using them."""
+    nbs, params = tmp_path / "notebooks", tmp_path / "params"
+    nbs.mkdir()
+    params.mkdir()
+    _notebook(
+        nbs / "good.ipynb",
+        "from analysis import output\nimport pandas as pd\n"
+        "out = output.output_dir(output_dir)\n"
+        "output.save_table(pd.DataFrame({'seed': [seed]}), out, 'seed')\nprint('hello')",
+    )
+    _notebook(nbs / "bad.ipynb", "raise RuntimeError('deliberate failure')")
+    (params / "ok.yaml").write_text("seed: 5\nsteps:\n  - notebook: good\n    parameters: {}\n")
+    (params / "broken.yaml").write_text(
+        "seed: 6\nsteps:\n  - notebook: good\n    runs: [{}]\n  - notebook: bad\n"
+    )
+    monkeypatch.setattr(config, "NOTEBOOKS", nbs)
+    monkeypatch.setattr(config, "PARAMS", params)
+    return tmp_path
+
+
+def _snapshot(folder):
+    return {p.relative_to(folder): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_plan_expands_runs_and_common_parameters(tmp_path):
+    plan = report.plan_run("full", None, tmp_path)
+    assert plan.steps[0].name == "01-data"
+    assert plan.steps[0].parameters["output_dir"] == str(tmp_path)
+    assert plan.steps[0].parameters["profile"] == "full"
+    with pytest.raises(ValueError, match="unknown profile 'fast'"):
+        report.load_profile("fast")
+
+
+def test_successful_run_installs_report_and_manifest(sandbox):
+    out = sandbox / "reports"
+    html = report.run_report(None, "ok", out, log=lambda *_: None)
+    assert html.exists() and "hello" in html.read_text()
+    assert "not for interpretation" in html.read_text()  # profile 'ok' is not 'full'
+    assert (out / "tables" / "seed.csv").read_text() == "seed\n5\n"
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["profile"] == "ok" and manifest["seed"] == 5
+    assert manifest["data"]["sha256"] == report.file_sha256(config.DEFAULT_DATA)
+    assert manifest["steps"][0]["status"] == "ok" and manifest["steps"][0]["seconds"] > 0
+    assert manifest["versions"]["pymc"].startswith("5.28")
+    assert (out / "notebooks" / "good.html").exists()
+    assert not list(sandbox.glob(".build-*"))
+
+
+def test_failed_run_leaves_previous_report_byte_identical(sandbox):
+    out = sandbox / "reports"
+    report.run_report(None, "ok", out, log=lambda *_: None)
+    before = _snapshot(out)
+    with pytest.raises(report.StepFailed) as info:
+        report.run_report(None, "broken", out, log=lambda *_: None)
+    assert info.value.step == "bad"
+    assert info.value.notebook.exists()  # the partial notebook is kept for inspection
+    assert "deliberate failure" in info.value.notebook.read_text()
+    assert _snapshot(out) == before
+    assert not list(sandbox.glob(".build-*"))
+
+
+def test_interrupted_run_leaves_previous_report(sandbox, monkeypatch):
+    out = sandbox / "reports"
+    report.run_report(None, "ok", out, log=lambda *_: None)
+    before = _snapshot(out)
+
+    def interrupt(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(report, "render_report", interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        report.run_report(None, "ok", out, log=lambda *_: None)
+    assert _snapshot(out) == before
