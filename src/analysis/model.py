@@ -1,0 +1,368 @@
+r"""Bayesian hierarchical longitudinal model of one trial outcome (constrained longitudinal analysis).
+
+For patient :math:`i` in team/site :math:`j` with arm :math:`a` at visit :math:`t`
+(:math:`t = 0` baseline), outcomes standardised by the pooled baseline mean :math:`m_0` and SD
+:math:`s_0`, :math:`z_{it} = (y_{it} - m_0) / s_0`:
+
+.. math::
+
+    \mu_{it} &= \alpha_t + \beta_{a t}\,[a \ne c] + u_j + v_j\,[a \ne c][t > 0] \\
+    z_i &\sim \mathrm{MVN}_{O_i}(\mu_{i, O_i}, \Sigma_{O_i O_i})
+    \quad\text{or}\quad \mathrm{MVT}_{O_i}(\nu, \mu_{i, O_i}, \Sigma_{O_i O_i})
+
+- :math:`\alpha_t`: visit means shared by all arms, baseline included (randomisation makes the
+  arms equal at baseline: constrained longitudinal data analysis, cLDA);
+- :math:`\beta_{at}`: effect of arm :math:`a` against the comparator :math:`c` at follow-up visit
+  :math:`t`, i.e. the difference in change from baseline in baseline-SD units (an SMD);
+  :math:`\beta_{a0} = 0`;
+- :math:`u_j \sim N(0, \sigma_{site}^2)` team/site intercepts; :math:`v_j \sim N(0,
+  \sigma_{site\,effect}^2)` team x treatment random slopes (resource groups);
+- :math:`\Sigma`: within-patient covariance across visits: ``intercept``
+  (:math:`\sigma_{patient}^2 J + \sigma^2 I`, a patient random intercept integrated out) or
+  ``unstructured`` (:math:`\mathrm{diag}(\sigma_t) R\, \mathrm{diag}(\sigma_t)`, MMRM style);
+- :math:`O_i`: the visits patient :math:`i` attended. The patient effects are integrated out
+  analytically and each patient contributes the exact marginal density of the visits observed:
+  missing visits are handled by the likelihood under missing at random.
+
+Priors (baseline-SD units; an SMD of 1 is very large for psychosocial interventions):
+:math:`\alpha_t \sim N(0, 1)`, :math:`\beta_{at} \sim N(0, s_\beta)` with :math:`s_\beta = 1` by
+default (sensitivity: 0.3 sceptical, 5 vague), :math:`\sigma_{site} \sim HN(0.3)` (team ICCs are
+rarely above 0.1), :math:`\sigma_{site\,effect} \sim HN(0.2)`, :math:`\sigma, \sigma_{patient},
+\sigma_t \sim HN(1)`, :math:`R \sim \mathrm{LKJ}(2)`, :math:`\nu \sim \mathrm{Gamma}(2, 0.1)`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+import pymc as pm
+import pytensor.tensor as pt
+
+from analysis import registry
+
+COVARIANCES = ("intercept", "unstructured")
+LIKELIHOODS = ("normal", "student")
+
+
+@dataclass(frozen=True)
+class Priors:
+    """Prior scales in baseline-SD units (see the module docstring)."""
+
+    visit_sd: float = 1.0
+    effect_sd: float = 1.0
+    site_sd: float = 0.3
+    site_effect_sd: float = 0.2
+    residual_sd: float = 1.0
+    lkj_eta: float = 2.0
+
+    def __post_init__(self):
+        for name, value in self.__dict__.items():
+            if not (np.isfinite(value) and value > 0):
+                raise ValueError(f"prior scale {name} must be a positive number, got {value!r}")
+
+
+PRIOR_SETS = {
+    "default": Priors(),
+    "sceptical": Priors(effect_sd=0.3),
+    "vague": Priors(effect_sd=5.0),
+}
+
+
+@dataclass
+class TrialData:
+    """One trial outcome in the arrays the model needs.
+
+    ``y`` is patients x visits on the instrument scale (NaN = missing); ``z`` the same,
+    standardised by the pooled baseline mean ``m0`` and SD ``s0``.
+    """
+
+    trial: str
+    outcome: str
+    patients: list[str]
+    visits: list[int]
+    arms: list[str]
+    comparator: str
+    sites: list[str]
+    y: np.ndarray
+    arm_idx: np.ndarray
+    site_idx: np.ndarray
+    m0: float
+    s0: float
+    meta: dict = field(default_factory=dict)
+
+    @property
+    def z(self) -> np.ndarray:
+        """Standardised outcome (NaN = missing)."""
+        return (self.y - self.m0) / self.s0
+
+    @property
+    def mask(self) -> np.ndarray:
+        """Observed indicator, patients x visits."""
+        return ~np.isnan(self.y)
+
+    @property
+    def treatments(self) -> list[str]:
+        """Arms other than the comparator."""
+        return [a for a in self.arms if a != self.comparator]
+
+    @property
+    def n_patients(self) -> int:
+        """Number of patients."""
+        return len(self.patients)
+
+
+def prepare_trial_data(df: pd.DataFrame, trial: str, outcome: str) -> TrialData:
+    """Reshape validated long data of one trial and outcome for the model.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        Validated data (the contract).
+    trial, outcome : str
+        Which trial and outcome.
+
+    Returns
+    -------
+    TrialData
+    """
+    sub = df[(df["trial"] == trial) & (df["outcome"] == outcome)]
+    if sub.empty:
+        raise ValueError(f"no data for trial {trial!r}, outcome {outcome!r}")
+    reg = registry.get_outcome(trial, outcome)
+    visits = [m for m in reg.visits if m in set(sub["month"])]
+    arms = [a for a in registry.trial_arms(trial) if a in set(sub["arm"])]
+    comparator = registry.comparator(trial)
+    if comparator not in arms:
+        raise ValueError(f"trial {trial!r}, outcome {outcome!r}: no patients in comparator arm {comparator!r}")
+    wide = sub.pivot(index="patient_id", columns="month", values="value").reindex(columns=visits)
+    pts = sub.drop_duplicates("patient_id").set_index("patient_id").loc[wide.index]
+    sites = sorted(pts["site"].unique())
+    y = wide.to_numpy(dtype=float)
+    base = y[:, 0]
+    s0 = float(np.nanstd(base, ddof=1))
+    if not np.isfinite(s0) or s0 <= 0:
+        raise ValueError(f"trial {trial!r}, outcome {outcome!r}: baseline SD is zero or undefined")
+    return TrialData(
+        trial=trial, outcome=outcome, patients=list(wide.index), visits=visits, arms=arms,
+        comparator=comparator, sites=sites, y=y,
+        arm_idx=pts["arm"].map({a: i for i, a in enumerate(arms)}).to_numpy(),
+        site_idx=pts["site"].map({s: i for i, s in enumerate(sites)}).to_numpy(),
+        m0=float(np.nanmean(base)), s0=s0,
+        meta={"instrument": reg.instrument, "higher_is_better": reg.higher_is_better,
+              "mcid": reg.mcid, "unit": reg.unit},
+    )
+
+
+def all_patterns(n_visits: int) -> list[np.ndarray]:
+    """Every set of attended visits that includes baseline, as index arrays (fixed order)."""
+    out = []
+    for bits in range(2 ** (n_visits - 1)):
+        follow = [t for t in range(1, n_visits) if bits >> (t - 1) & 1]
+        out.append(np.array([0, *follow]))
+    return out
+
+
+def _marginal_logp(likelihood: str, pattern_rows: list, n_visits: int):
+    """Exact log density of each patient's observed visits.
+
+    Patients are grouped by the visits they attended (``pattern_rows[p]`` holds the patients
+    of pattern ``p`` of :func:`all_patterns`, as data), so each group needs one small Cholesky
+    factor of the observed block of the covariance, and the graph does not depend on the data.
+    """
+    patterns = all_patterns(n_visits)
+
+    def logp(value, mu, cov, nu):
+        # PyMC may broadcast the shared covariance and nu over patients: take one copy
+        while cov.ndim > 2:
+            cov = cov[0]
+        while nu.ndim > 0:
+            nu = nu[0]
+        out = pt.zeros(value.shape[0])
+        for rows, obs in zip(pattern_rows, patterns, strict=True):
+            k = len(obs)
+            r = (value[rows][:, obs] - mu[rows][:, obs]).T  # k x n_p
+            chol = pt.linalg.cholesky(cov[obs][:, obs])
+            x = pt.linalg.solve_triangular(chol, r, lower=True)
+            q = pt.sum(x**2, axis=0)
+            logdet = pt.sum(pt.log(pt.diag(chol)))
+            if likelihood == "normal":
+                lp = -0.5 * k * np.log(2 * np.pi) - logdet - 0.5 * q
+            else:
+                lp = (pt.gammaln((nu + k) / 2) - pt.gammaln(nu / 2) - 0.5 * k * pt.log(nu * np.pi)
+                      - logdet - 0.5 * (nu + k) * pt.log1p(q / nu))
+            out = pt.set_subtensor(out[rows], lp)
+        return out
+
+    return logp
+
+
+def _marginal_random(likelihood: str):
+    """Draw complete replicate outcomes (all visits) for predictive checks."""
+
+    def random(mu, cov, nu, rng=None, size=None):
+        mu = np.asarray(mu)
+        shape = mu.shape if size is None else tuple(np.atleast_1d(size))
+        cov = np.asarray(cov)
+        chol = np.linalg.cholesky(cov.reshape(-1, *cov.shape[-2:])[0])
+        nu = float(np.ravel(nu)[0])
+        draw = mu + rng.standard_normal(shape) @ chol.T
+        if likelihood == "student":
+            w = rng.chisquare(nu, size=shape[:-1]) / nu
+            draw = mu + (draw - mu) / np.sqrt(w)[..., None]
+        return draw
+
+    return random
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """The structure of a model: data sets with equal specs share one compiled model."""
+
+    visits: tuple[int, ...]
+    treatments: tuple[str, ...]
+    sites: tuple[str, ...]
+    use_sites: bool
+    site_slopes: bool
+    covariance: str
+    likelihood: str
+    lkj_eta: float
+
+
+def model_spec(data: TrialData, covariance: str = "intercept", likelihood: str = "normal",
+               site_slopes: bool | None = None, priors: Priors | None = None) -> ModelSpec:
+    """Validate the options and return the model structure for ``data``."""
+    if covariance not in COVARIANCES:
+        raise ValueError(f"covariance must be one of {COVARIANCES}, got {covariance!r}")
+    if likelihood not in LIKELIHOODS:
+        raise ValueError(f"likelihood must be one of {LIKELIHOODS}, got {likelihood!r}")
+    priors = priors or PRIOR_SETS["default"]
+    use_sites = len(data.sites) >= 3
+    if site_slopes is None:
+        site_slopes = data.trial == "resource_groups"
+    return ModelSpec(
+        visits=tuple(data.visits), treatments=tuple(data.treatments), sites=tuple(data.sites),
+        use_sites=use_sites, site_slopes=bool(site_slopes and use_sites),
+        covariance=covariance, likelihood=likelihood, lkj_eta=priors.lkj_eta,
+    )
+
+
+def model_data(data: TrialData, priors: Priors | None = None) -> dict[str, np.ndarray]:
+    """The values of every ``pm.Data`` container of the model for ``data`` and ``priors``.
+
+    Returns
+    -------
+    dict
+        ``z`` (patient x visit, missing as 0), ``site_idx``, ``treat_idx`` (row of ``beta``, the
+        comparator pointing past the last treatment), ``is_treated``, ``rows_<p>`` (patients of
+        each attendance pattern) and the prior scales ``prior_<name>``.
+    """
+    priors = priors or PRIOR_SETS["default"]
+    mask = data.mask
+    treatments = data.treatments
+    treat_of_arm = np.array([treatments.index(a) if a in treatments else len(treatments)
+                             for a in data.arms])
+    treat_idx = treat_of_arm[data.arm_idx]
+    out = {
+        "z": np.where(mask, data.z, 0.0),
+        "site_idx": data.site_idx.astype("int64"),
+        "treat_idx": treat_idx.astype("int64"),
+        "is_treated": (treat_idx < len(treatments)).astype(float),
+    }
+    if not mask[:, 0].all():
+        raise ValueError(f"{data.trial}/{data.outcome}: every patient needs a baseline value")
+    for p, obs in enumerate(all_patterns(len(data.visits))):
+        want = np.zeros(len(data.visits), dtype=bool)
+        want[obs] = True
+        out[f"rows_{p}"] = np.flatnonzero((mask == want).all(axis=1)).astype("int64")
+    for name in ("visit_sd", "effect_sd", "site_sd", "site_effect_sd", "residual_sd"):
+        out[f"prior_{name}"] = np.asarray(getattr(priors, name), dtype=float)
+    return out
+
+
+def build_trial_model(
+    data: TrialData,
+    covariance: str = "intercept",
+    likelihood: str = "normal",
+    site_slopes: bool | None = None,
+    priors: Priors | None = None,
+) -> pm.Model:
+    """Build the PyMC model of one trial outcome (see the module docstring).
+
+    Parameters
+    ----------
+    data : TrialData
+        From :func:`prepare_trial_data`.
+    covariance : {"intercept", "unstructured"}
+        Within-patient covariance across visits.
+    likelihood : {"normal", "student"}
+        Multivariate normal, or multivariate Student-t (robust) for each patient's visits.
+    site_slopes : bool, optional
+        Team x treatment random slopes; default on for ``resource_groups``. Needs 3+ sites.
+    priors : Priors, optional
+        Prior scales (default :data:`PRIOR_SETS["default"]`).
+
+    Returns
+    -------
+    pymc.Model
+        Free variables ``alpha`` (visit), ``beta`` (treatment, followup), ``sigma_site``,
+        ``site_offset`` (site), optionally ``sigma_site_effect``, ``site_effect_offset``
+        (site); covariance parameters; ``nu`` for Student-t; observed ``y`` (patient, visit).
+    """
+    spec = model_spec(data, covariance, likelihood, site_slopes, priors)
+    values = model_data(data, priors)
+    t_dim = len(spec.visits)
+    n_treat = len(spec.treatments)
+    coords = {
+        "patient": data.patients,
+        "visit": list(spec.visits),
+        "visit_bis": list(spec.visits),
+        "treatment": list(spec.treatments),
+        "followup": list(spec.visits[1:]),
+        "site": list(spec.sites),
+    }
+    followup_mask = np.r_[0.0, np.ones(t_dim - 1)]
+
+    with pm.Model(coords=coords) as model:
+        d = {k: pm.Data(k, v, dims=("patient", "visit") if k == "z" else
+                        "patient" if k in ("site_idx", "treat_idx", "is_treated") else None)
+             for k, v in values.items()}
+        alpha = pm.Normal("alpha", 0.0, d["prior_visit_sd"], dims="visit")
+        beta = pm.Normal("beta", 0.0, d["prior_effect_sd"], dims=("treatment", "followup"))
+        beta_full = pt.concatenate([pt.zeros((n_treat, 1)), beta], axis=1)
+        beta_full = pt.concatenate([beta_full, pt.zeros((1, t_dim))], axis=0)  # comparator row
+        mu = alpha[None, :] + beta_full[d["treat_idx"]]
+        if spec.use_sites:
+            sigma_site = pm.HalfNormal("sigma_site", d["prior_site_sd"])
+            site_offset = pm.Normal("site_offset", 0.0, 1.0, dims="site")
+            mu = mu + (sigma_site * site_offset)[d["site_idx"]][:, None]
+        if spec.site_slopes:
+            sigma_se = pm.HalfNormal("sigma_site_effect", d["prior_site_effect_sd"])
+            se_offset = pm.Normal("site_effect_offset", 0.0, 1.0, dims="site")
+            slope = (sigma_se * se_offset)[d["site_idx"]] * d["is_treated"]
+            mu = mu + slope[:, None] * followup_mask[None, :]
+        if spec.covariance == "intercept":
+            sigma = pm.HalfNormal("sigma", d["prior_residual_sd"])
+            sigma_patient = pm.HalfNormal("sigma_patient", d["prior_residual_sd"])
+            cov = sigma_patient**2 * pt.ones((t_dim, t_dim)) + sigma**2 * pt.eye(t_dim)
+        else:
+            chol, _, _ = pm.LKJCholeskyCov(
+                "visit_cov", n=t_dim, eta=spec.lkj_eta,
+                sd_dist=pm.HalfNormal.dist(d["prior_residual_sd"], shape=t_dim),
+                compute_corr=True, store_in_trace=False,
+            )
+            cov = chol @ chol.T
+            sd = pt.sqrt(pt.diag(cov))
+            pm.Deterministic("visit_sd", sd, dims="visit")
+            pm.Deterministic("visit_corr", cov / (sd[:, None] * sd[None, :]),
+                             dims=("visit", "visit_bis"))
+        nu = pm.Gamma("nu", 2.0, 0.1) if spec.likelihood == "student" else pt.constant(1.0)
+        rows = [d[f"rows_{p}"] for p in range(len(all_patterns(t_dim)))]
+        pm.CustomDist(
+            "y", mu, cov, nu,
+            logp=_marginal_logp(spec.likelihood, rows, t_dim),
+            random=_marginal_random(spec.likelihood),
+            signature="(t),(t,t),()->(t)", observed=d["z"], dims=("patient", "visit"),
+        )
+    return model
