@@ -203,7 +203,7 @@ def _marginal_random(likelihood: str):
 
     def random(mu, cov, nu, rng=None, size=None):
         mu = np.asarray(mu)
-        shape = mu.shape if size is None else tuple(np.atleast_1d(size))
+        shape = mu.shape if size is None else (*np.atleast_1d(size), mu.shape[-1])
         cov = np.asarray(cov)
         chol = np.linalg.cholesky(cov.reshape(-1, *cov.shape[-2:])[0])
         nu = float(np.ravel(nu)[0])

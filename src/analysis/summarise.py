@@ -1,0 +1,176 @@
+"""Tables of a fitted trial model: treatment contrasts, modelled means, team effects.
+
+Every function returns a tidy frame (one row per quantity). Effects are differences in change
+from baseline between arms (arm minus comparator): on the instrument's scale
+(``estimate``) and standardised by the pooled baseline SD (``smd``).
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import arviz as az
+import numpy as np
+import pandas as pd
+
+from analysis.model import TrialData
+
+EFFECT_COLUMNS = ["trial", "outcome", "month", "arm", "comparator", "estimate", "lower", "upper",
+                  "smd", "smd_lower", "smd_upper", "prob_benefit", "prob_mcid", "mcse", "rhat_max",
+                  "ess_bulk_min", "ess_tail_min", "divergences"]
+
+
+def contrasts(data: TrialData) -> list[tuple[str, str]]:
+    """Every contrast reported: each arm against the comparator, then each pair of arms."""
+    out = [(a, data.comparator) for a in data.treatments]
+    out += list(itertools.combinations(data.treatments, 2))
+    return out
+
+
+def contrast_draws(idata, data: TrialData, arm: str, comparator: str, month: int) -> np.ndarray:
+    """Posterior draws (chain x draw) of the SMD of ``arm`` minus ``comparator`` at ``month``."""
+    beta = idata.posterior["beta"]
+
+    def one(a):
+        if a == data.comparator:
+            return 0.0
+        return beta.sel(treatment=a, followup=month).values
+
+    return np.asarray(one(arm) - one(comparator)) * np.ones(beta.shape[:2])
+
+
+def summarise_effects(idata, data: TrialData, diagnostics: pd.DataFrame) -> pd.DataFrame:
+    """The ``trial_effects`` rows of one fitted outcome.
+
+    Parameters
+    ----------
+    idata : arviz.InferenceData
+    data : TrialData
+    diagnostics : pandas.DataFrame
+        :func:`analysis.diagnostics.convergence_table` of the same fit.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns :data:`EFFECT_COLUMNS`. ``estimate``, ``lower``, ``upper``: posterior mean and
+        95% equal-tailed interval of the difference in change from baseline on the instrument
+        scale; ``smd*`` the same divided by the pooled baseline SD; ``prob_benefit``
+        P(arm better), respecting the instrument's direction; ``prob_mcid`` P(benefit > MCID)
+        (NaN without an MCID); ``mcse`` MCSE of ``estimate``; ``rhat_max``, ``ess_*_min`` over
+        the contrast and every population-level parameter; ``divergences`` of the fit.
+    """
+    direction = 1 if data.meta["higher_is_better"] else -1
+    mcid = data.meta.get("mcid")
+    rows = []
+    for month in data.visits[1:]:
+        for arm, comp in contrasts(data):
+            smd = contrast_draws(idata, data, arm, comp, month)
+            est = smd * data.s0
+            benefit = direction * est
+            ess_b = float(az.ess(smd, method="bulk"))
+            ess_t = float(az.ess(smd, method="tail"))
+            rhat = float(az.rhat(smd))
+            rows.append({
+                "trial": data.trial, "outcome": data.outcome, "month": month, "arm": arm,
+                "comparator": comp,
+                "estimate": est.mean(), "lower": np.quantile(est, 0.025),
+                "upper": np.quantile(est, 0.975),
+                "smd": smd.mean(), "smd_lower": np.quantile(smd, 0.025),
+                "smd_upper": np.quantile(smd, 0.975),
+                "prob_benefit": (benefit > 0).mean(),
+                "prob_mcid": (benefit > mcid).mean() if mcid else np.nan,
+                "mcse": float(np.ravel(az.mcse(est, method="mean"))[0]),
+                "rhat_max": max(rhat, diagnostics["rhat"].max()),
+                "ess_bulk_min": min(ess_b, diagnostics["ess_bulk"].min()),
+                "ess_tail_min": min(ess_t, diagnostics["ess_tail"].min()),
+                "divergences": int(diagnostics["divergences"].max()),
+            })
+    return pd.DataFrame(rows, columns=EFFECT_COLUMNS)
+
+
+def summarise_means(idata, data: TrialData, observed: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Modelled mean and change from baseline per arm and visit, beside the observed means.
+
+    Modelled means are population averages (team effects at zero) on the instrument scale.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``trial, outcome, arm, month, mean, lower, upper, change, change_lower,
+        change_upper, observed_mean, observed_n`` (95% equal-tailed intervals).
+    """
+    alpha = idata.posterior["alpha"]
+    rows = []
+    for arm in data.arms:
+        for month in data.visits:
+            z = alpha.sel(visit=month).values
+            if arm != data.comparator and month > 0:
+                z = z + idata.posterior["beta"].sel(treatment=arm, followup=month).values
+            y = data.m0 + data.s0 * z
+            ch = y - (data.m0 + data.s0 * alpha.sel(visit=data.visits[0]).values)
+            rows.append({
+                "trial": data.trial, "outcome": data.outcome, "arm": arm, "month": month,
+                "mean": y.mean(), "lower": np.quantile(y, 0.025), "upper": np.quantile(y, 0.975),
+                "change": ch.mean(), "change_lower": np.quantile(ch, 0.025),
+                "change_upper": np.quantile(ch, 0.975),
+            })
+    out = pd.DataFrame(rows)
+    if observed is not None:
+        obs = observed[(observed["trial"] == data.trial) & (observed["outcome"] == data.outcome)]
+        obs = obs[["arm", "month", "mean", "n"]].rename(columns={"mean": "observed_mean",
+                                                                 "n": "observed_n"})
+        out = out.merge(obs, on=["arm", "month"], how="left")
+    return out
+
+
+def summarise_team_effects(idata, data: TrialData) -> pd.DataFrame:
+    """Team-specific treatment effects (SMD) at each follow-up visit, for team-slope models.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``trial, outcome, site, n_patients, arm, month, smd, smd_lower, smd_upper``;
+        empty if the model had no team slopes.
+    """
+    post = idata.posterior
+    if "sigma_site_effect" not in post:
+        return pd.DataFrame(columns=["trial", "outcome", "site", "n_patients", "arm", "month",
+                                     "smd", "smd_lower", "smd_upper"])
+    dev = (post["sigma_site_effect"] * post["site_effect_offset"])
+    counts = np.bincount(data.site_idx, minlength=len(data.sites))
+    rows = []
+    for arm in data.treatments:
+        for month in data.visits[1:]:
+            eff = post["beta"].sel(treatment=arm, followup=month) + dev
+            for j, site in enumerate(data.sites):
+                e = eff.sel(site=site).values
+                rows.append({"trial": data.trial, "outcome": data.outcome, "site": site,
+                             "n_patients": int(counts[j]), "arm": arm, "month": month,
+                             "smd": e.mean(), "smd_lower": np.quantile(e, 0.025),
+                             "smd_upper": np.quantile(e, 0.975)})
+    return pd.DataFrame(rows)
+
+
+def summarise_parameters(idata, data: TrialData) -> pd.DataFrame:
+    """Variance components and other population parameters (baseline-SD units).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``trial, outcome, parameter, mean, lower, upper``.
+    """
+    names = [v for v in ("sigma", "sigma_patient", "sigma_site", "sigma_site_effect", "visit_sd",
+                         "nu") if v in idata.posterior]
+    s = az.summary(idata, var_names=names, hdi_prob=0.95, kind="stats", stat_focus="mean")
+    q = {n: idata.posterior[n] for n in names}
+    rows = []
+    for label in s.index:
+        base = label.split("[")[0]
+        arr = q[base]
+        if "[" in label:
+            arr = arr.sel(visit=int(label.split("[")[1].rstrip("]")))
+        v = arr.values.ravel()
+        rows.append({"trial": data.trial, "outcome": data.outcome, "parameter": label,
+                     "mean": v.mean(), "lower": np.quantile(v, 0.025),
+                     "upper": np.quantile(v, 0.975)})
+    return pd.DataFrame(rows)
