@@ -1,4 +1,4 @@
-"""Command line: ``python -m analysis {simulate,validate,report}``.
+"""Command line: ``python -m analysis {simulate,validate,report,fit}``.
 
 Exit codes: 0 success; 1 a run failed (the previous report is untouched); 2 bad input or bad
 arguments (nothing was run, nothing in ``reports/`` was touched); 130 interrupted.
@@ -85,6 +85,58 @@ def cmd_report(args) -> int:
     return EXIT_OK
 
 
+def cmd_fit(args) -> int:
+    """Fit the trial model to every (or the chosen) outcome and write the tables."""
+    from analysis import describe, diagnostics, output, trial
+    from analysis.fit import ModelCache
+
+    try:
+        settings = trial.settings_for(args.profile, args.draws, args.tune, args.chains, args.seed)
+    except ValueError as exc:
+        _err(str(exc))
+        return EXIT_BAD_INPUT
+    _, df = _validate_or_exit(args.data or str(config.DEFAULT_DATA))
+    try:
+        outcomes = trial.resolve_outcomes(df, args.trial, args.outcome)
+    except ValueError as exc:
+        _err(str(exc))
+        return EXIT_BAD_INPUT
+    out = output.output_dir(args.out)
+    cache = ModelCache()
+    t0 = time.perf_counter()
+    fits = trial.fit_outcomes(
+        df,
+        args.trial,
+        outcomes,
+        settings,
+        cache,
+        log=lambda m: print(f"  [{time.perf_counter() - t0:6.1f}s] {m}"),
+    )
+    tag = f"__{args.trial}"
+    effects = trial.effects_table(fits)
+    diag = trial.diagnostics_table(fits)
+    output.save_table(effects, out, f"trial_effects{tag}")
+    output.save_table(diag, out, f"diagnostics{tag}")
+    output.save_table(
+        trial.means_table(fits, describe.observed_means(df)), out, f"modelled_means{tag}"
+    )
+    output.save_table(trial.pooled_table(fits, effects, settings.seed), out, f"pooled_effects{tag}")
+    output.save_table(trial.parameters_table(fits), out, f"variance_components{tag}")
+    teams = trial.team_table(fits)
+    if not teams.empty:
+        output.save_table(teams, out, f"team_effects{tag}")
+    from analysis.report import combine_tables
+
+    combine_tables(out / "tables")  # <name>.csv stacks every trial fitted into this folder
+    print(f"wrote tables for {len(fits)} outcome(s) to {out / 'tables'}")
+    try:
+        diagnostics.enforce_gate(diag, args.profile)
+    except diagnostics.ConvergenceError as exc:
+        _err(str(exc))
+        return EXIT_FAILED
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (subcommands ``simulate``, ``validate``, ``report``)."""
     p = argparse.ArgumentParser(prog="python -m analysis", description=__doc__.splitlines()[0])
@@ -107,6 +159,22 @@ def build_parser() -> argparse.ArgumentParser:
     )
     r.add_argument("--seed", type=int, default=None, help="override the profile's seed")
     r.set_defaults(func=cmd_report)
+    f = sub.add_parser("fit", help="fit the Bayesian trial model and write its tables")
+    f.add_argument("--trial", required=True, choices=config.TRIALS)
+    f.add_argument(
+        "--outcome",
+        action="append",
+        default=None,
+        help="outcome code (repeat for several; default every outcome)",
+    )
+    f.add_argument("--data", default=None, help="data file (default: embedded simulated data)")
+    f.add_argument("--profile", default="full", help="smoke or full: sampler settings and gate")
+    f.add_argument("--draws", type=int, default=None, help="posterior draws per chain")
+    f.add_argument("--tune", type=int, default=None, help="tuning steps per chain")
+    f.add_argument("--chains", type=int, default=None, help="number of chains")
+    f.add_argument("--seed", type=int, default=None, help="random seed")
+    f.add_argument("--out", required=True, help="output folder (tables/ is written inside)")
+    f.set_defaults(func=cmd_fit)
     return p
 
 

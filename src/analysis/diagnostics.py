@@ -14,8 +14,17 @@ import arviz as az
 import numpy as np
 import pandas as pd
 
-POPULATION_VARS = ("alpha", "beta", "sigma", "sigma_patient", "sigma_site", "sigma_site_effect",
-                   "visit_sd", "visit_corr", "nu")
+POPULATION_VARS = (
+    "alpha",
+    "beta",
+    "sigma",
+    "sigma_patient",
+    "sigma_site",
+    "sigma_site_effect",
+    "visit_sd",
+    "visit_corr",
+    "nu",
+)
 
 
 @dataclass(frozen=True)
@@ -44,15 +53,17 @@ def convergence_table(idata, model_name: str) -> pd.DataFrame:
     summ = az.summary(idata, var_names=names, kind="diagnostics")
     summ = summ[~summ.index.str.match(r"visit_corr\[(\w+), \1\]")]
     div = divergences(idata)
-    return pd.DataFrame({
-        "model": model_name,
-        "parameter": summ.index,
-        "rhat": summ["r_hat"].to_numpy(),
-        "ess_bulk": summ["ess_bulk"].to_numpy(),
-        "ess_tail": summ["ess_tail"].to_numpy(),
-        "mcse_mean": summ["mcse_mean"].to_numpy(),
-        "divergences": div,
-    })
+    return pd.DataFrame(
+        {
+            "model": model_name,
+            "parameter": summ.index,
+            "rhat": summ["r_hat"].to_numpy(),
+            "ess_bulk": summ["ess_bulk"].to_numpy(),
+            "ess_tail": summ["ess_tail"].to_numpy(),
+            "mcse_mean": summ["mcse_mean"].to_numpy(),
+            "divergences": div,
+        }
+    )
 
 
 def divergences(idata) -> int:
@@ -70,7 +81,9 @@ def gate_failures(table: pd.DataFrame, gate: Gate = Gate()) -> list[str]:
             out.append(f"{r['model']}: {r['parameter']} R-hat {r['rhat']:.3f} > {gate.rhat_max}")
         for col in ("ess_bulk", "ess_tail"):
             if not np.isfinite(r[col]) or r[col] < gate.ess_min:
-                out.append(f"{r['model']}: {r['parameter']} {col} {r[col]:.0f} < {gate.ess_min:.0f}")
+                out.append(
+                    f"{r['model']}: {r['parameter']} {col} {r[col]:.0f} < {gate.ess_min:.0f}"
+                )
     for model, div in table.groupby("model")["divergences"].max().items():
         if div > gate.divergences_max:
             out.append(f"{model}: {div} divergent transitions")

@@ -56,8 +56,9 @@ class ModelCache:
 
         values = model_data(data, priors)
         if spec not in self.entries:
-            model = build_trial_model(data, spec.covariance, spec.likelihood, spec.site_slopes,
-                                      priors)
+            model = build_trial_model(
+                data, spec.covariance, spec.likelihood, spec.site_slopes, priors
+            )
             self.entries[spec] = (model, nutpie.compile_pymc_model(model))
             self.compiles += 1
         model, compiled = self.entries[spec]
@@ -67,8 +68,12 @@ class ModelCache:
 
 
 _DEFAULT_CACHE = ModelCache()
-_DATA_DIMS = {"z": ["patient", "visit"], "site_idx": ["patient"], "treat_idx": ["patient"],
-              "is_treated": ["patient"]}
+_DATA_DIMS = {
+    "z": ["patient", "visit"],
+    "site_idx": ["patient"],
+    "treat_idx": ["patient"],
+    "is_treated": ["patient"],
+}
 
 
 def fit_trial_model(
@@ -113,14 +118,27 @@ def fit_trial_model(
     import nutpie
 
     idata = nutpie.sample(
-        compiled, draws=settings.draws, tune=settings.tune, chains=settings.chains,
-        cores=min(settings.chains, os.cpu_count() or 1), seed=settings.seed, progress_bar=False,
+        compiled,
+        draws=settings.draws,
+        tune=settings.tune,
+        chains=settings.chains,
+        cores=min(settings.chains, os.cpu_count() or 1),
+        seed=settings.seed,
+        progress_bar=False,
     )
-    idata.attrs.update({
-        "trial": data.trial, "outcome": data.outcome, "covariance": covariance,
-        "likelihood": likelihood, "site_slopes": int(spec.site_slopes), "priors": prior_name,
-        "m0": data.m0, "s0": data.s0, "seed": settings.seed,
-    })
+    idata.attrs.update(
+        {
+            "trial": data.trial,
+            "outcome": data.outcome,
+            "covariance": covariance,
+            "likelihood": likelihood,
+            "site_slopes": int(spec.site_slopes),
+            "priors": prior_name,
+            "m0": data.m0,
+            "s0": data.s0,
+            "seed": settings.seed,
+        }
+    )
     return idata, model
 
 
@@ -147,19 +165,32 @@ def predictive_draws(idata, model, n_draws: int, seed: int, prior: bool = False)
         else:
             post = idata.posterior.stack(sample=("chain", "draw"))
             keep = np.linspace(0, post.sizes["sample"] - 1, n_draws).astype(int)
-            post = (post.isel(sample=keep).reset_index("sample", drop=True)
-                    .rename({"sample": "draw"}).assign_coords(draw=np.arange(n_draws))
-                    .expand_dims(chain=[0]).transpose("chain", "draw", ...))
+            post = (
+                post.isel(sample=keep)
+                .reset_index("sample", drop=True)
+                .rename({"sample": "draw"})
+                .assign_coords(draw=np.arange(n_draws))
+                .expand_dims(chain=[0])
+                .transpose("chain", "draw", ...)
+            )
             # coords and constant_data tell PyMC that dims and data are those of the fit,
             # so that only y is resampled
             const = xr.Dataset(
-                {v.name: (_DATA_DIMS.get(v.name, [f"{v.name}_dim_{i}" for i in range(v.ndim)]),
-                          v.get_value()) for v in model.data_vars},
-                coords={"patient": list(model.coords["patient"]),
-                        "visit": list(model.coords["visit"])},
+                {
+                    v.name: (
+                        _DATA_DIMS.get(v.name, [f"{v.name}_dim_{i}" for i in range(v.ndim)]),
+                        v.get_value(),
+                    )
+                    for v in model.data_vars
+                },
+                coords={
+                    "patient": list(model.coords["patient"]),
+                    "visit": list(model.coords["visit"]),
+                },
             )
             thin = az.InferenceData(posterior=post, constant_data=const)
-            pp = pm.sample_posterior_predictive(thin, var_names=["y"], random_seed=seed,
-                                                progressbar=False)
+            pp = pm.sample_posterior_predictive(
+                thin, var_names=["y"], random_seed=seed, progressbar=False
+            )
             y = pp.posterior_predictive["y"]
     return np.asarray(y).reshape(-1, *y.shape[-2:])

@@ -135,7 +135,9 @@ def prepare_trial_data(df: pd.DataFrame, trial: str, outcome: str) -> TrialData:
     arms = [a for a in registry.trial_arms(trial) if a in set(sub["arm"])]
     comparator = registry.comparator(trial)
     if comparator not in arms:
-        raise ValueError(f"trial {trial!r}, outcome {outcome!r}: no patients in comparator arm {comparator!r}")
+        raise ValueError(
+            f"trial {trial!r}, outcome {outcome!r}: no patients in comparator arm {comparator!r}"
+        )
     wide = sub.pivot(index="patient_id", columns="month", values="value").reindex(columns=visits)
     pts = sub.drop_duplicates("patient_id").set_index("patient_id").loc[wide.index]
     sites = sorted(pts["site"].unique())
@@ -145,13 +147,24 @@ def prepare_trial_data(df: pd.DataFrame, trial: str, outcome: str) -> TrialData:
     if not np.isfinite(s0) or s0 <= 0:
         raise ValueError(f"trial {trial!r}, outcome {outcome!r}: baseline SD is zero or undefined")
     return TrialData(
-        trial=trial, outcome=outcome, patients=list(wide.index), visits=visits, arms=arms,
-        comparator=comparator, sites=sites, y=y,
+        trial=trial,
+        outcome=outcome,
+        patients=list(wide.index),
+        visits=visits,
+        arms=arms,
+        comparator=comparator,
+        sites=sites,
+        y=y,
         arm_idx=pts["arm"].map({a: i for i, a in enumerate(arms)}).to_numpy(),
         site_idx=pts["site"].map({s: i for i, s in enumerate(sites)}).to_numpy(),
-        m0=float(np.nanmean(base)), s0=s0,
-        meta={"instrument": reg.instrument, "higher_is_better": reg.higher_is_better,
-              "mcid": reg.mcid, "unit": reg.unit},
+        m0=float(np.nanmean(base)),
+        s0=s0,
+        meta={
+            "instrument": reg.instrument,
+            "higher_is_better": reg.higher_is_better,
+            "mcid": reg.mcid,
+            "unit": reg.unit,
+        },
     )
 
 
@@ -190,8 +203,13 @@ def _marginal_logp(likelihood: str, pattern_rows: list, n_visits: int):
             if likelihood == "normal":
                 lp = -0.5 * k * np.log(2 * np.pi) - logdet - 0.5 * q
             else:
-                lp = (pt.gammaln((nu + k) / 2) - pt.gammaln(nu / 2) - 0.5 * k * pt.log(nu * np.pi)
-                      - logdet - 0.5 * (nu + k) * pt.log1p(q / nu))
+                lp = (
+                    pt.gammaln((nu + k) / 2)
+                    - pt.gammaln(nu / 2)
+                    - 0.5 * k * pt.log(nu * np.pi)
+                    - logdet
+                    - 0.5 * (nu + k) * pt.log1p(q / nu)
+                )
             out = pt.set_subtensor(out[rows], lp)
         return out
 
@@ -230,8 +248,13 @@ class ModelSpec:
     lkj_eta: float
 
 
-def model_spec(data: TrialData, covariance: str = "intercept", likelihood: str = "normal",
-               site_slopes: bool | None = None, priors: Priors | None = None) -> ModelSpec:
+def model_spec(
+    data: TrialData,
+    covariance: str = "intercept",
+    likelihood: str = "normal",
+    site_slopes: bool | None = None,
+    priors: Priors | None = None,
+) -> ModelSpec:
     """Validate the options and return the model structure for ``data``."""
     if covariance not in COVARIANCES:
         raise ValueError(f"covariance must be one of {COVARIANCES}, got {covariance!r}")
@@ -242,9 +265,14 @@ def model_spec(data: TrialData, covariance: str = "intercept", likelihood: str =
     if site_slopes is None:
         site_slopes = data.trial == "resource_groups"
     return ModelSpec(
-        visits=tuple(data.visits), treatments=tuple(data.treatments), sites=tuple(data.sites),
-        use_sites=use_sites, site_slopes=bool(site_slopes and use_sites),
-        covariance=covariance, likelihood=likelihood, lkj_eta=priors.lkj_eta,
+        visits=tuple(data.visits),
+        treatments=tuple(data.treatments),
+        sites=tuple(data.sites),
+        use_sites=use_sites,
+        site_slopes=bool(site_slopes and use_sites),
+        covariance=covariance,
+        likelihood=likelihood,
+        lkj_eta=priors.lkj_eta,
     )
 
 
@@ -261,8 +289,9 @@ def model_data(data: TrialData, priors: Priors | None = None) -> dict[str, np.nd
     priors = priors or PRIOR_SETS["default"]
     mask = data.mask
     treatments = data.treatments
-    treat_of_arm = np.array([treatments.index(a) if a in treatments else len(treatments)
-                             for a in data.arms])
+    treat_of_arm = np.array(
+        [treatments.index(a) if a in treatments else len(treatments) for a in data.arms]
+    )
     treat_idx = treat_of_arm[data.arm_idx]
     out = {
         "z": np.where(mask, data.z, 0.0),
@@ -325,9 +354,18 @@ def build_trial_model(
     followup_mask = np.r_[0.0, np.ones(t_dim - 1)]
 
     with pm.Model(coords=coords) as model:
-        d = {k: pm.Data(k, v, dims=("patient", "visit") if k == "z" else
-                        "patient" if k in ("site_idx", "treat_idx", "is_treated") else None)
-             for k, v in values.items()}
+        d = {
+            k: pm.Data(
+                k,
+                v,
+                dims=("patient", "visit")
+                if k == "z"
+                else "patient"
+                if k in ("site_idx", "treat_idx", "is_treated")
+                else None,
+            )
+            for k, v in values.items()
+        }
         alpha = pm.Normal("alpha", 0.0, d["prior_visit_sd"], dims="visit")
         beta = pm.Normal("beta", 0.0, d["prior_effect_sd"], dims=("treatment", "followup"))
         beta_full = pt.concatenate([pt.zeros((n_treat, 1)), beta], axis=1)
@@ -348,21 +386,30 @@ def build_trial_model(
             cov = sigma_patient**2 * pt.ones((t_dim, t_dim)) + sigma**2 * pt.eye(t_dim)
         else:
             chol, _, _ = pm.LKJCholeskyCov(
-                "visit_cov", n=t_dim, eta=spec.lkj_eta,
+                "visit_cov",
+                n=t_dim,
+                eta=spec.lkj_eta,
                 sd_dist=pm.HalfNormal.dist(d["prior_residual_sd"], shape=t_dim),
-                compute_corr=True, store_in_trace=False,
+                compute_corr=True,
+                store_in_trace=False,
             )
             cov = chol @ chol.T
             sd = pt.sqrt(pt.diag(cov))
             pm.Deterministic("visit_sd", sd, dims="visit")
-            pm.Deterministic("visit_corr", cov / (sd[:, None] * sd[None, :]),
-                             dims=("visit", "visit_bis"))
+            pm.Deterministic(
+                "visit_corr", cov / (sd[:, None] * sd[None, :]), dims=("visit", "visit_bis")
+            )
         nu = pm.Gamma("nu", 2.0, 0.1) if spec.likelihood == "student" else pt.constant(1.0)
         rows = [d[f"rows_{p}"] for p in range(len(all_patterns(t_dim)))]
         pm.CustomDist(
-            "y", mu, cov, nu,
+            "y",
+            mu,
+            cov,
+            nu,
             logp=_marginal_logp(spec.likelihood, rows, t_dim),
             random=_marginal_random(spec.likelihood),
-            signature="(t),(t,t),()->(t)", observed=d["z"], dims=("patient", "visit"),
+            signature="(t),(t,t),()->(t)",
+            observed=d["z"],
+            dims=("patient", "visit"),
         )
     return model

@@ -22,8 +22,16 @@ import pandas as pd
 from scipy import stats
 
 
-def pool_effects(est, se, *, mu_sd: float = 1.0, tau_scale: float = 0.3, n_draws: int = 20000,
-                 seed: int = 0, grid_size: int = 2000):
+def pool_effects(
+    est,
+    se,
+    *,
+    mu_sd: float = 1.0,
+    tau_scale: float = 0.3,
+    n_draws: int = 20000,
+    seed: int = 0,
+    grid_size: int = 2000,
+):
     """Exact posterior draws of the normal-normal hierarchical model.
 
     Parameters
@@ -68,9 +76,15 @@ def pool_effects(est, se, *, mu_sd: float = 1.0, tau_scale: float = 0.3, n_draws
     return {"theta": theta, "mu": mu, "tau": tau}
 
 
-def pool_secondary_effects(effects: pd.DataFrame, draws: dict, primary: set[str], *,
-                           mu_sd: float = 1.0, tau_scale: float = 0.3,
-                           seed: int = 0) -> pd.DataFrame:
+def pool_secondary_effects(
+    effects: pd.DataFrame,
+    draws: dict,
+    primary: set[str],
+    *,
+    mu_sd: float = 1.0,
+    tau_scale: float = 0.3,
+    seed: int = 0,
+) -> pd.DataFrame:
     """Pooled and unpooled benefit-oriented SMDs of the secondary outcomes.
 
     Parameters
@@ -104,20 +118,38 @@ def pool_secondary_effects(effects: pd.DataFrame, draws: dict, primary: set[str]
         trial = grp["trial"].iloc[0]
         for k, o in enumerate(outcomes):
             th = res["theta"][:, k]
-            rows.append({
-                "trial": trial, "outcome": o, "month": month, "arm": arm, "comparator": comp,
-                "smd_unpooled": est[k], "smd_unpooled_lower": np.quantile(d[k], 0.025),
-                "smd_unpooled_upper": np.quantile(d[k], 0.975),
-                "smd_pooled": th.mean(), "smd_pooled_lower": np.quantile(th, 0.025),
-                "smd_pooled_upper": np.quantile(th, 0.975),
-                "prob_benefit_unpooled": (d[k] > 0).mean(), "prob_benefit_pooled": (th > 0).mean(),
-            })
-        for label, x in (("mean of secondary outcomes", res["mu"]),
-                         ("between-outcome SD", res["tau"])):
-            rows.append({
-                "trial": trial, "outcome": label, "month": month, "arm": arm, "comparator": comp,
-                "smd_pooled": x.mean(), "smd_pooled_lower": np.quantile(x, 0.025),
-                "smd_pooled_upper": np.quantile(x, 0.975),
-                "prob_benefit_pooled": (x > 0).mean() if label.startswith("mean") else np.nan,
-            })
+            rows.append(
+                {
+                    "trial": trial,
+                    "outcome": o,
+                    "month": month,
+                    "arm": arm,
+                    "comparator": comp,
+                    "smd_unpooled": est[k],
+                    "smd_unpooled_lower": np.quantile(d[k], 0.025),
+                    "smd_unpooled_upper": np.quantile(d[k], 0.975),
+                    "smd_pooled": th.mean(),
+                    "smd_pooled_lower": np.quantile(th, 0.025),
+                    "smd_pooled_upper": np.quantile(th, 0.975),
+                    "prob_benefit_unpooled": (d[k] > 0).mean(),
+                    "prob_benefit_pooled": (th > 0).mean(),
+                }
+            )
+        for label, x in (
+            ("mean of secondary outcomes", res["mu"]),
+            ("between-outcome SD", res["tau"]),
+        ):
+            rows.append(
+                {
+                    "trial": trial,
+                    "outcome": label,
+                    "month": month,
+                    "arm": arm,
+                    "comparator": comp,
+                    "smd_pooled": x.mean(),
+                    "smd_pooled_lower": np.quantile(x, 0.025),
+                    "smd_pooled_upper": np.quantile(x, 0.975),
+                    "prob_benefit_pooled": (x > 0).mean() if label.startswith("mean") else np.nan,
+                }
+            )
     return pd.DataFrame(rows)

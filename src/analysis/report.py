@@ -54,11 +54,12 @@ class StepFailed(RuntimeError):
 
 @dataclass
 class Step:
-    """One notebook execution."""
+    """One notebook execution; steps of the same ``group`` may run in parallel."""
 
     name: str
     notebook: Path
     parameters: dict
+    group: int = 0
     seconds: float | None = None
     status: str = "pending"
 
@@ -95,15 +96,60 @@ def plan_run(
         "profile": profile,
         "output_dir": str(build_dir),
     }
-    for entry in spec["steps"]:
+    for group, entry in enumerate(spec["steps"]):
         nb = config.NOTEBOOKS / f"{entry['notebook']}.ipynb"
         runs = entry.get("runs") or [{}]
         for run in runs:
             suffix = "-".join(str(v) for v in run.values())
             name = entry["notebook"] + (f"-{suffix}" if suffix else "")
-            params = {**common, **entry.get("parameters", {}), **run}
-            plan.steps.append(Step(name=name, notebook=nb, parameters=params))
+            params = {**common, **(entry.get("parameters") or {}), **run}
+            plan.steps.append(Step(name=name, notebook=nb, parameters=params, group=group))
     return plan
+
+
+def run_steps(plan: RunPlan, build_dir: Path, log=print) -> None:
+    """Run the plan's steps group by group; runs within a group in parallel up to the cores."""
+    from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+
+    groups: dict[int, list[Step]] = {}
+    for step in plan.steps:
+        groups.setdefault(step.group, []).append(step)
+    workers = max(1, os.cpu_count() or 1)
+    for steps in groups.values():
+        for step in steps:
+            log(f"  [ start ] {step.name}")
+        if len(steps) == 1:
+            run_step(steps[0], build_dir, log)
+            continue
+        with ThreadPoolExecutor(max_workers=min(workers, len(steps))) as pool:
+            futures = [pool.submit(run_step, s, build_dir, log) for s in steps]
+            done, _ = wait(futures, return_when=FIRST_EXCEPTION)
+            for f in done:
+                if f.exception() is not None:
+                    for other in futures:
+                        other.cancel()
+                    raise f.exception()
+
+
+def combine_tables(tables_dir: Path) -> list[Path]:
+    """Stack per-run tables ``<name>__<run>.csv`` into ``<name>.csv`` (e.g. both trials)."""
+    import pandas as pd
+
+    out = []
+    parts: dict[str, list[Path]] = {}
+    for path in sorted(tables_dir.glob("*__*.csv")):
+        parts.setdefault(path.stem.split("__")[0], []).append(path)
+    for name, paths in parts.items():
+        frames = [pd.read_csv(p) for p in paths]
+        frames = [f for f in frames if not f.empty]
+        if not frames:
+            continue
+        combined = tables_dir / f"{name}.csv"
+        pd.concat(frames, ignore_index=True).to_csv(
+            combined, index=False, float_format="%.6g", lineterminator="\n"
+        )
+        out.append(combined)
+    return out
 
 
 def _kernel_name() -> str:
@@ -117,28 +163,47 @@ def _kernel_name() -> str:
 
 
 def run_step(step: Step, build_dir: Path, log=print) -> None:
-    """Execute one notebook with papermill into ``build_dir/notebooks``."""
-    import papermill as pm
+    """Execute one notebook with papermill (in its own process) into ``build_dir/notebooks``.
 
+    The papermill log goes to ``build_dir/logs/<step>.log``; a failure raises
+    :class:`StepFailed` with the end of that log.
+    """
     out = build_dir / "notebooks" / f"{step.name}.ipynb"
+    logfile = build_dir / "logs" / f"{step.name}.log"
     out.parent.mkdir(parents=True, exist_ok=True)
+    logfile.parent.mkdir(parents=True, exist_ok=True)
+    cmd = [
+        sys.executable,
+        "-m",
+        "papermill",
+        str(step.notebook),
+        str(out),
+        "-k",
+        _kernel_name(),
+        "--cwd",
+        str(config.NOTEBOOKS),
+        "--no-progress-bar",
+        "--log-level",
+        "WARNING",
+        "-y",
+        yaml.safe_dump(step.parameters),
+    ]
     t0 = time.perf_counter()
     step.status = "running"
-    try:
-        pm.execute_notebook(
-            str(step.notebook),
-            str(out),
-            parameters=step.parameters,
-            kernel_name=_kernel_name(),
-            cwd=str(config.NOTEBOOKS),
-            progress_bar=False,
-            log_output=False,
-        )
-    except BaseException as exc:
-        step.status = "failed"
-        step.seconds = time.perf_counter() - t0
-        raise StepFailed(step.name, out, exc) from exc
+    with open(logfile, "w") as fh:
+        proc = subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT)
+        try:
+            code = proc.wait()
+        except BaseException:
+            proc.terminate()
+            proc.wait(timeout=30)
+            step.status = "interrupted"
+            raise
     step.seconds = time.perf_counter() - t0
+    if code != 0:
+        step.status = "failed"
+        tail = logfile.read_text(errors="replace").strip().splitlines()[-12:]
+        raise StepFailed(step.name, out, RuntimeError("\n".join(tail)))
     step.status = "ok"
     log(f"  [{step.seconds:6.1f}s] {step.name} done")
 
@@ -308,14 +373,14 @@ def run_report(
         With the partial notebook kept under ``out_dir/../.failed-*``; ``out_dir`` untouched.
     """
     started = time.time()
+    os.environ.setdefault("PYTENSOR_FLAGS", f"compiledir={config.CACHE / 'pytensor'}")
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     build_dir = Path(tempfile.mkdtemp(prefix=".build-", dir=out_dir.parent))
     plan = plan_run(profile, data_path, build_dir, seed)
     log(f"trialbayes report: profile {profile}, {len(plan.steps)} step(s), building in {build_dir}")
     try:
-        for step in plan.steps:
-            log(f"  [ start ] {step.name}")
-            run_step(step, build_dir, log)
+        run_steps(plan, build_dir, log)
+        combine_tables(build_dir / "tables")
         manifest = build_manifest(plan, started, time.time())
         t0 = time.perf_counter()
         render_report(

@@ -15,9 +15,26 @@ import pandas as pd
 
 from analysis.model import TrialData
 
-EFFECT_COLUMNS = ["trial", "outcome", "month", "arm", "comparator", "estimate", "lower", "upper",
-                  "smd", "smd_lower", "smd_upper", "prob_benefit", "prob_mcid", "mcse", "rhat_max",
-                  "ess_bulk_min", "ess_tail_min", "divergences"]
+EFFECT_COLUMNS = [
+    "trial",
+    "outcome",
+    "month",
+    "arm",
+    "comparator",
+    "estimate",
+    "lower",
+    "upper",
+    "smd",
+    "smd_lower",
+    "smd_upper",
+    "prob_benefit",
+    "prob_mcid",
+    "mcse",
+    "rhat_max",
+    "ess_bulk_min",
+    "ess_tail_min",
+    "divergences",
+]
 
 
 def contrasts(data: TrialData) -> list[tuple[str, str]]:
@@ -70,21 +87,28 @@ def summarise_effects(idata, data: TrialData, diagnostics: pd.DataFrame) -> pd.D
             ess_b = float(az.ess(smd, method="bulk"))
             ess_t = float(az.ess(smd, method="tail"))
             rhat = float(az.rhat(smd))
-            rows.append({
-                "trial": data.trial, "outcome": data.outcome, "month": month, "arm": arm,
-                "comparator": comp,
-                "estimate": est.mean(), "lower": np.quantile(est, 0.025),
-                "upper": np.quantile(est, 0.975),
-                "smd": smd.mean(), "smd_lower": np.quantile(smd, 0.025),
-                "smd_upper": np.quantile(smd, 0.975),
-                "prob_benefit": (benefit > 0).mean(),
-                "prob_mcid": (benefit > mcid).mean() if mcid else np.nan,
-                "mcse": float(np.ravel(az.mcse(est, method="mean"))[0]),
-                "rhat_max": max(rhat, diagnostics["rhat"].max()),
-                "ess_bulk_min": min(ess_b, diagnostics["ess_bulk"].min()),
-                "ess_tail_min": min(ess_t, diagnostics["ess_tail"].min()),
-                "divergences": int(diagnostics["divergences"].max()),
-            })
+            rows.append(
+                {
+                    "trial": data.trial,
+                    "outcome": data.outcome,
+                    "month": month,
+                    "arm": arm,
+                    "comparator": comp,
+                    "estimate": est.mean(),
+                    "lower": np.quantile(est, 0.025),
+                    "upper": np.quantile(est, 0.975),
+                    "smd": smd.mean(),
+                    "smd_lower": np.quantile(smd, 0.025),
+                    "smd_upper": np.quantile(smd, 0.975),
+                    "prob_benefit": (benefit > 0).mean(),
+                    "prob_mcid": (benefit > mcid).mean() if mcid else np.nan,
+                    "mcse": float(np.ravel(az.mcse(est, method="mean"))[0]),
+                    "rhat_max": max(rhat, diagnostics["rhat"].max()),
+                    "ess_bulk_min": min(ess_b, diagnostics["ess_bulk"].min()),
+                    "ess_tail_min": min(ess_t, diagnostics["ess_tail"].min()),
+                    "divergences": int(diagnostics["divergences"].max()),
+                }
+            )
     return pd.DataFrame(rows, columns=EFFECT_COLUMNS)
 
 
@@ -108,17 +132,26 @@ def summarise_means(idata, data: TrialData, observed: pd.DataFrame | None = None
                 z = z + idata.posterior["beta"].sel(treatment=arm, followup=month).values
             y = data.m0 + data.s0 * z
             ch = y - (data.m0 + data.s0 * alpha.sel(visit=data.visits[0]).values)
-            rows.append({
-                "trial": data.trial, "outcome": data.outcome, "arm": arm, "month": month,
-                "mean": y.mean(), "lower": np.quantile(y, 0.025), "upper": np.quantile(y, 0.975),
-                "change": ch.mean(), "change_lower": np.quantile(ch, 0.025),
-                "change_upper": np.quantile(ch, 0.975),
-            })
+            rows.append(
+                {
+                    "trial": data.trial,
+                    "outcome": data.outcome,
+                    "arm": arm,
+                    "month": month,
+                    "mean": y.mean(),
+                    "lower": np.quantile(y, 0.025),
+                    "upper": np.quantile(y, 0.975),
+                    "change": ch.mean(),
+                    "change_lower": np.quantile(ch, 0.025),
+                    "change_upper": np.quantile(ch, 0.975),
+                }
+            )
     out = pd.DataFrame(rows)
     if observed is not None:
         obs = observed[(observed["trial"] == data.trial) & (observed["outcome"] == data.outcome)]
-        obs = obs[["arm", "month", "mean", "n"]].rename(columns={"mean": "observed_mean",
-                                                                 "n": "observed_n"})
+        obs = obs[["arm", "month", "mean", "n"]].rename(
+            columns={"mean": "observed_mean", "n": "observed_n"}
+        )
         out = out.merge(obs, on=["arm", "month"], how="left")
     return out
 
@@ -134,9 +167,20 @@ def summarise_team_effects(idata, data: TrialData) -> pd.DataFrame:
     """
     post = idata.posterior
     if "sigma_site_effect" not in post:
-        return pd.DataFrame(columns=["trial", "outcome", "site", "n_patients", "arm", "month",
-                                     "smd", "smd_lower", "smd_upper"])
-    dev = (post["sigma_site_effect"] * post["site_effect_offset"])
+        return pd.DataFrame(
+            columns=[
+                "trial",
+                "outcome",
+                "site",
+                "n_patients",
+                "arm",
+                "month",
+                "smd",
+                "smd_lower",
+                "smd_upper",
+            ]
+        )
+    dev = post["sigma_site_effect"] * post["site_effect_offset"]
     counts = np.bincount(data.site_idx, minlength=len(data.sites))
     rows = []
     for arm in data.treatments:
@@ -144,10 +188,19 @@ def summarise_team_effects(idata, data: TrialData) -> pd.DataFrame:
             eff = post["beta"].sel(treatment=arm, followup=month) + dev
             for j, site in enumerate(data.sites):
                 e = eff.sel(site=site).values
-                rows.append({"trial": data.trial, "outcome": data.outcome, "site": site,
-                             "n_patients": int(counts[j]), "arm": arm, "month": month,
-                             "smd": e.mean(), "smd_lower": np.quantile(e, 0.025),
-                             "smd_upper": np.quantile(e, 0.975)})
+                rows.append(
+                    {
+                        "trial": data.trial,
+                        "outcome": data.outcome,
+                        "site": site,
+                        "n_patients": int(counts[j]),
+                        "arm": arm,
+                        "month": month,
+                        "smd": e.mean(),
+                        "smd_lower": np.quantile(e, 0.025),
+                        "smd_upper": np.quantile(e, 0.975),
+                    }
+                )
     return pd.DataFrame(rows)
 
 
@@ -159,8 +212,11 @@ def summarise_parameters(idata, data: TrialData) -> pd.DataFrame:
     pandas.DataFrame
         Columns ``trial, outcome, parameter, mean, lower, upper``.
     """
-    names = [v for v in ("sigma", "sigma_patient", "sigma_site", "sigma_site_effect", "visit_sd",
-                         "nu") if v in idata.posterior]
+    names = [
+        v
+        for v in ("sigma", "sigma_patient", "sigma_site", "sigma_site_effect", "visit_sd", "nu")
+        if v in idata.posterior
+    ]
     s = az.summary(idata, var_names=names, hdi_prob=0.95, kind="stats", stat_focus="mean")
     q = {n: idata.posterior[n] for n in names}
     rows = []
@@ -170,7 +226,14 @@ def summarise_parameters(idata, data: TrialData) -> pd.DataFrame:
         if "[" in label:
             arr = arr.sel(visit=int(label.split("[")[1].rstrip("]")))
         v = arr.values.ravel()
-        rows.append({"trial": data.trial, "outcome": data.outcome, "parameter": label,
-                     "mean": v.mean(), "lower": np.quantile(v, 0.025),
-                     "upper": np.quantile(v, 0.975)})
+        rows.append(
+            {
+                "trial": data.trial,
+                "outcome": data.outcome,
+                "parameter": label,
+                "mean": v.mean(),
+                "lower": np.quantile(v, 0.025),
+                "upper": np.quantile(v, 0.975),
+            }
+        )
     return pd.DataFrame(rows)

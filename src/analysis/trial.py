@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from analysis import diagnostics, registry, summarise
-from analysis.fit import ModelCache, SamplerSettings, add_log_likelihood, fit_trial_model
+from analysis.fit import SamplerSettings, add_log_likelihood, fit_trial_model
 from analysis.model import PRIOR_SETS, TrialData, prepare_trial_data
 from analysis.pooling import pool_secondary_effects
 
@@ -46,28 +46,41 @@ class OutcomeFit:
         return f"{a['trial']}/{a['outcome']}" + (f" ({', '.join(variant)})" if variant else "")
 
 
-def settings_for(profile: str, draws: int | None = None, tune: int | None = None,
-                 chains: int | None = None, seed: int | None = None) -> SamplerSettings:
+def settings_for(
+    profile: str,
+    draws: int | None = None,
+    tune: int | None = None,
+    chains: int | None = None,
+    seed: int | None = None,
+) -> SamplerSettings:
     """Sampler settings of a profile, with optional overrides."""
     if profile not in PROFILES:
         raise ValueError(f"unknown profile {profile!r}; choose from {sorted(PROFILES)}")
     base = PROFILES[profile]
-    return SamplerSettings(draws=draws or base.draws, tune=tune or base.tune,
-                           chains=chains or base.chains,
-                           seed=base.seed if seed is None else seed)
+    return SamplerSettings(
+        draws=draws or base.draws,
+        tune=tune or base.tune,
+        chains=chains or base.chains,
+        seed=base.seed if seed is None else seed,
+    )
 
 
 def resolve_outcomes(df: pd.DataFrame, trial: str, outcomes: list[str] | None) -> list[str]:
     """The outcomes to fit: those asked for (checked) or every outcome present, primary first."""
-    present = [o for o in registry.trial_outcomes(trial)
-               if o in set(df.loc[df["trial"] == trial, "outcome"])]
+    present = [
+        o
+        for o in registry.trial_outcomes(trial)
+        if o in set(df.loc[df["trial"] == trial, "outcome"])
+    ]
     if not present:
         raise ValueError(f"no data for trial {trial!r}")
     if not outcomes:
         return present
     unknown = [o for o in outcomes if o not in present]
     if unknown:
-        raise ValueError(f"trial {trial!r} has no data for outcome(s) {unknown}; present: {present}")
+        raise ValueError(
+            f"trial {trial!r} has no data for outcome(s) {unknown}; present: {present}"
+        )
     return [o for o in present if o in outcomes]
 
 
@@ -91,14 +104,18 @@ def fit_outcomes(df, trial, outcomes, settings, cache=None, log=print) -> dict[s
 
 def effects_table(fits: dict[str, OutcomeFit]) -> pd.DataFrame:
     """``trial_effects`` of every fitted outcome (see :func:`summarise.summarise_effects`)."""
-    return pd.concat([summarise.summarise_effects(f.idata, f.data, f.diagnostics)
-                      for f in fits.values()], ignore_index=True)
+    return pd.concat(
+        [summarise.summarise_effects(f.idata, f.data, f.diagnostics) for f in fits.values()],
+        ignore_index=True,
+    )
 
 
 def means_table(fits, observed: pd.DataFrame) -> pd.DataFrame:
     """Modelled and observed means per arm and visit (see :func:`summarise.summarise_means`)."""
-    return pd.concat([summarise.summarise_means(f.idata, f.data, observed)
-                      for f in fits.values()], ignore_index=True)
+    return pd.concat(
+        [summarise.summarise_means(f.idata, f.data, observed) for f in fits.values()],
+        ignore_index=True,
+    )
 
 
 def diagnostics_table(fits) -> pd.DataFrame:
@@ -115,8 +132,9 @@ def team_table(fits) -> pd.DataFrame:
 
 def parameters_table(fits) -> pd.DataFrame:
     """Variance components of every fit."""
-    return pd.concat([summarise.summarise_parameters(f.idata, f.data) for f in fits.values()],
-                     ignore_index=True)
+    return pd.concat(
+        [summarise.summarise_parameters(f.idata, f.data) for f in fits.values()], ignore_index=True
+    )
 
 
 def pooled_table(fits, effects: pd.DataFrame, seed: int, tau_scale: float = 0.3) -> pd.DataFrame:
@@ -127,7 +145,8 @@ def pooled_table(fits, effects: pd.DataFrame, seed: int, tau_scale: float = 0.3)
         for month in f.data.visits[1:]:
             for arm, comp in summarise.contrasts(f.data):
                 draws[(f.data.outcome, month, arm, comp)] = direction * summarise.contrast_draws(
-                    f.idata, f.data, arm, comp, month)
+                    f.idata, f.data, arm, comp, month
+                )
     trial = effects["trial"].iloc[0]
     reg = registry.load_outcome_registry()
     primary = set(reg[(reg["trial"] == trial) & reg["primary"]]["outcome"])
@@ -141,8 +160,9 @@ def key_outcome(trial: str, outcomes: list[str]) -> str:
     return next((o for o in primary if o in outcomes), outcomes[0])
 
 
-def sensitivity_table(df, trial, outcome, settings, cache=None, base: OutcomeFit | None = None,
-                      log=print) -> tuple[pd.DataFrame, dict[str, OutcomeFit]]:
+def sensitivity_table(
+    df, trial, outcome, settings, cache=None, base: OutcomeFit | None = None, log=print
+) -> tuple[pd.DataFrame, dict[str, OutcomeFit]]:
     """The key outcome's effects under alternative priors and the robust likelihood.
 
     Returns
@@ -164,8 +184,9 @@ def sensitivity_table(df, trial, outcome, settings, cache=None, base: OutcomeFit
             fit = fit_outcome(df, trial, outcome, settings, cache, **opts)
             log(f"fitted {fit.name}")
         fits[label] = fit
-        parts.append(summarise.summarise_effects(fit.idata, fit.data, fit.diagnostics)
-                     .assign(analysis=label))
+        parts.append(
+            summarise.summarise_effects(fit.idata, fit.data, fit.diagnostics).assign(analysis=label)
+        )
     return pd.concat(parts, ignore_index=True), fits
 
 

@@ -1,0 +1,154 @@
+"""Model structure, exact marginal likelihood and finite gradients (no sampling)."""
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+from analysis.model import (
+    Priors,
+    all_patterns,
+    build_trial_model,
+    model_data,
+    model_spec,
+    prepare_trial_data,
+)
+
+
+@pytest.fixture(scope="module")
+def rg(default_data):
+    return prepare_trial_data(default_data, "resource_groups", "empowerment")
+
+
+@pytest.fixture(scope="module")
+def cp(default_data):
+    return prepare_trial_data(default_data, "consumer_providers", "symptoms")
+
+
+def test_prepare_standardises_by_pooled_baseline(rg, default_data):
+    base = default_data.query(
+        "trial == 'resource_groups' and outcome == 'empowerment' and month == 0"
+    )
+    assert rg.m0 == pytest.approx(base["value"].mean())
+    assert rg.s0 == pytest.approx(base["value"].std())
+    assert rg.y.shape == (158, 3) and rg.visits == [0, 9, 18]
+    assert rg.mask[:, 0].all() and not rg.mask.all()  # baseline complete, dropout later
+    assert rg.treatments == ["fact_rg"] and rg.comparator == "fact"
+
+
+def test_every_patient_in_exactly_one_attendance_pattern(rg):
+    values = model_data(rg)
+    rows = np.concatenate([values[f"rows_{p}"] for p in range(len(all_patterns(3)))])
+    assert sorted(rows) == list(range(rg.n_patients))
+
+
+def test_structure_coords_and_team_slopes(rg, cp):
+    m = build_trial_model(rg)
+    names = {v.name for v in m.free_RVs}
+    assert {
+        "alpha",
+        "beta",
+        "sigma_site",
+        "site_offset",
+        "sigma_site_effect",
+        "sigma",
+        "sigma_patient",
+    } <= names
+    assert m.named_vars_to_dims["beta"] == ("treatment", "followup")
+    assert list(m.coords["treatment"]) == ["fact_rg"] and list(m.coords["followup"]) == [9, 18]
+    m2 = build_trial_model(cp)
+    assert "sigma_site_effect" not in {v.name for v in m2.free_RVs}
+    assert list(m2.coords["treatment"]) == ["cacm", "ncacm"]
+
+
+def test_bad_options_are_rejected_with_the_value(rg):
+    with pytest.raises(ValueError, match="'toeplitz'"):
+        build_trial_model(rg, covariance="toeplitz")
+    with pytest.raises(ValueError, match="'cauchy'"):
+        build_trial_model(rg, likelihood="cauchy")
+    with pytest.raises(ValueError, match="effect_sd must be a positive number, got -1"):
+        Priors(effect_sd=-1)
+
+
+def test_same_structure_same_spec_across_outcomes(default_data, rg):
+    other = prepare_trial_data(default_data, "resource_groups", "symptoms")
+    assert model_spec(rg) == model_spec(other)
+    assert model_spec(rg) != model_spec(rg, covariance="unstructured")
+
+
+@pytest.mark.parametrize(
+    "covariance,likelihood,which",
+    [
+        ("intercept", "normal", "rg"),
+        ("unstructured", "student", "rg"),
+        ("intercept", "student", "cp"),
+        ("unstructured", "normal", "cp"),
+    ],
+)
+def test_finite_logp_and_gradient_at_initial_point(rg, cp, covariance, likelihood, which):
+    m = build_trial_model(rg if which == "rg" else cp, covariance, likelihood)
+    ip = m.initial_point()
+    assert np.isfinite(m.compile_logp()(ip))
+    grad = m.compile_dlogp()(ip)
+    assert np.all(np.isfinite(grad)) and np.any(grad != 0)
+
+
+def _toy(n_missing_18=2):
+    rows = []
+    rng = np.random.default_rng(0)
+    for i in range(8):
+        arm = "fact_rg" if i % 2 else "fact"
+        for month in (0, 9, 18):
+            if month == 18 and i < n_missing_18:
+                continue
+            if month == 9 and i == 3:
+                continue  # an intermittent missing visit
+            rows.append(
+                dict(
+                    trial="resource_groups",
+                    site=f"t{i % 4}",
+                    patient_id=f"p{i}",
+                    arm=arm,
+                    month=month,
+                    outcome="empowerment",
+                    value=round(3 + rng.normal(0, 0.5), 2),
+                )
+            )
+    return pd.DataFrame(rows)
+
+
+@pytest.mark.parametrize("likelihood", ["normal", "student"])
+def test_marginal_likelihood_equals_scipy_on_observed_visits(likelihood):
+    data = prepare_trial_data(_toy(), "resource_groups", "empowerment")
+    m = build_trial_model(data, "intercept", likelihood, site_slopes=False)
+    point = m.initial_point()
+    point.update(
+        {
+            "alpha": np.array([0.1, 0.3, -0.2]),
+            "beta": np.array([[0.4, 0.7]]),
+            "sigma_log__": np.log(0.8),
+            "sigma_patient_log__": np.log(0.6),
+            "sigma_site_log__": np.log(0.3),
+            "site_offset": np.array([0.5, -1, 0.2, 0.1]),
+        }
+    )
+    if likelihood == "student":
+        point["nu_log__"] = np.log(5.0)
+    loglik = m.compile_fn(
+        m.logp(vars=[m["y"]], sum=False)[0], inputs=m.value_vars, on_unused_input="ignore"
+    )(point)
+    cov = 0.6**2 * np.ones((3, 3)) + 0.8**2 * np.eye(3)
+    u = 0.3 * np.array([0.5, -1, 0.2, 0.1])
+    expected = []
+    for i in range(data.n_patients):
+        obs = data.mask[i]
+        mu = np.array([0.1, 0.3, -0.2]) + u[data.site_idx[i]]
+        if data.arms[data.arm_idx[i]] == "fact_rg":
+            mu = mu + np.array([0, 0.4, 0.7])
+        z = data.z[i, obs]
+        c = cov[np.ix_(obs, obs)]
+        if likelihood == "normal":
+            expected.append(stats.multivariate_normal(mu[obs], c).logpdf(z))
+        else:
+            expected.append(stats.multivariate_t(mu[obs], c, df=5.0).logpdf(z))
+    np.testing.assert_allclose(loglik, expected, rtol=1e-8)
