@@ -298,8 +298,12 @@ def render_report(notebooks: list[Path], manifest: dict, out_html: Path) -> Path
     merged = nbformat.v4.new_notebook()
     merged.metadata = copy.deepcopy(nbformat.read(notebooks[0], as_version=4).metadata)
     merged.cells.append(nbformat.v4.new_markdown_cell(_front_matter(manifest)))
-    for path in notebooks:
+    for part, path in enumerate(notebooks, start=1):
         nb = nbformat.read(path, as_version=4)
+        merged.cells.append(nbformat.v4.new_markdown_cell(
+            f"<hr><p style='color:#666'>Part {part}: <code>{path.stem}</code> "
+            f"(executed notebook with code: <a href='notebooks/{path.stem}.html'>"
+            f"notebooks/{path.stem}.html</a>)</p>"))
         for cell in nb.cells:
             tags = set(cell.get("metadata", {}).get("tags", []))
             if tags & {"parameters", "injected-parameters", "report-skip"}:
