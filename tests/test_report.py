@@ -49,7 +49,9 @@ def sandbox(tmp_path, monkeypatch):
 
 
 def _snapshot(folder):
-    return {p.relative_to(folder): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+    """Every file of the installed report (the products; not the .failed/ folder)."""
+    return {p.relative_to(folder): p.read_bytes() for p in sorted(folder.rglob("*"))
+            if p.is_file() and p.relative_to(folder).parts[0] in report.PRODUCTS}
 
 
 def test_plan_expands_runs_and_common_parameters(tmp_path):
@@ -73,7 +75,7 @@ def test_successful_run_installs_report_and_manifest(sandbox):
     assert manifest["steps"][0]["status"] == "ok" and manifest["steps"][0]["seconds"] > 0
     assert manifest["versions"]["pymc"].startswith("5.28")
     assert (out / "notebooks" / "good.html").exists()
-    assert not list(sandbox.glob(".build-*"))
+    assert not list(sandbox.rglob(".build-*")) and not list(sandbox.rglob(".old-*"))
 
 
 def test_failed_run_leaves_previous_report_byte_identical(sandbox):
@@ -86,7 +88,7 @@ def test_failed_run_leaves_previous_report_byte_identical(sandbox):
     assert info.value.notebook.exists()  # the partial notebook is kept for inspection
     assert "deliberate failure" in info.value.notebook.read_text()
     assert _snapshot(out) == before
-    assert not list(sandbox.glob(".build-*"))
+    assert not list(sandbox.rglob(".build-*")) and not list(sandbox.rglob(".old-*"))
 
 
 def test_interrupted_run_leaves_previous_report(sandbox, monkeypatch):

@@ -1,4 +1,4 @@
-"""Command line: ``python -m analysis {simulate,validate,report,fit}``.
+"""Command line: ``python -m analysis {simulate,validate,report,fit,synthesize}``.
 
 Exit codes: 0 success; 1 a run failed (the previous report is untouched); 2 bad input or bad
 arguments (nothing was run, nothing in ``reports/`` was touched); 130 interrupted.
@@ -137,6 +137,49 @@ def cmd_fit(args) -> int:
     return EXIT_OK
 
 
+def cmd_synthesize(args) -> int:
+    """Network meta-analysis of an evidence file with exactly the priors given."""
+    from analysis import output, synthesis
+
+    try:
+        ev = synthesis.load_evidence(config.resolve(args.evidence))
+    except synthesis.EvidenceError as exc:
+        _err(str(exc))
+        return EXIT_BAD_INPUT
+    if (args.bridge_mean is None) != (args.bridge_sd is None):
+        _err("give both --bridge-mean and --bridge-sd, or neither")
+        return EXIT_BAD_INPUT
+    bridge = {} if args.bridge_sd is None else {"fact": (args.bridge_mean, args.bridge_sd)}
+    relative = {"fact_rg": "fact"} if bridge else {}
+    try:
+        priors = synthesis.NMAPriors(args.effect_prior_sd, args.tau_prior_scale, bridge, None,
+                                     relative)
+        if args.draws < 1:
+            raise ValueError(f"--draws must be a positive integer, got {args.draws}")
+    except ValueError as exc:
+        _err(str(exc))
+        return EXIT_BAD_INPUT
+    outcomes = args.outcome or list(dict.fromkeys(ev["outcome"]))
+    missing = [o for o in outcomes if o not in set(ev["outcome"])]
+    if missing:
+        _err(f"{args.evidence}: no evidence for outcome(s) {missing}")
+        return EXIT_BAD_INPUT
+    out = output.output_dir(args.out)
+    results = [synthesis.fit_nma(ev, o, priors, n_draws=args.draws, seed=args.seed)
+               for o in outcomes]
+    import pandas as pd
+
+    tables = {
+        "synthesis_effects": pd.concat([synthesis.league_table(r) for r in results]),
+        "synthesis_ranks": pd.concat([synthesis.rank_table(r) for r in results]),
+        "heterogeneity": pd.concat([synthesis.heterogeneity_table(r, priors) for r in results]),
+    }
+    for name, table in tables.items():
+        output.save_table(table, out, name)
+    print(f"wrote {', '.join(tables)} for {len(outcomes)} outcome(s) to {out / 'tables'}")
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (subcommands ``simulate``, ``validate``, ``report``)."""
     p = argparse.ArgumentParser(prog="python -m analysis", description=__doc__.splitlines()[0])
@@ -175,6 +218,18 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--seed", type=int, default=None, help="random seed")
     f.add_argument("--out", required=True, help="output folder (tables/ is written inside)")
     f.set_defaults(func=cmd_fit)
+    y = sub.add_parser("synthesize", help="network meta-analysis of a contrast-level evidence file")
+    y.add_argument("--evidence", required=True, help="CSV: study,outcome,treatment,comparator,estimate,se")
+    y.add_argument("--outcome", action="append", default=None, help="outcome (repeatable)")
+    y.add_argument("--tau-prior-scale", type=float, default=0.3, help="half-normal scale of tau")
+    y.add_argument("--effect-prior-sd", type=float, default=1.0,
+                   help="SD of the normal prior of each basic effect vs the reference")
+    y.add_argument("--bridge-mean", type=float, default=None, help="prior mean of fact vs standard")
+    y.add_argument("--bridge-sd", type=float, default=None, help="prior SD of fact vs standard")
+    y.add_argument("--draws", type=int, default=20000, help="exact posterior draws")
+    y.add_argument("--seed", type=int, default=config.DEFAULT_SEED, help="random seed")
+    y.add_argument("--out", required=True, help="output folder (tables/ is written inside)")
+    y.set_defaults(func=cmd_synthesize)
     return p
 
 

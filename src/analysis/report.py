@@ -337,7 +337,7 @@ def render_report(notebooks: list[Path], manifest: dict, out_html: Path) -> Path
 def _swap_into_place(build_dir: Path, out_dir: Path) -> None:
     """Move finished products from ``build_dir`` into ``out_dir``, replacing old ones."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    trash = Path(tempfile.mkdtemp(prefix=".old-", dir=out_dir.parent))
+    trash = Path(tempfile.mkdtemp(prefix=".old-", dir=out_dir))
     try:
         for name in PRODUCTS:
             new, old = build_dir / name, out_dir / name
@@ -374,12 +374,13 @@ def run_report(
     Raises
     ------
     StepFailed
-        With the partial notebook kept under ``out_dir/../.failed-*``; ``out_dir`` untouched.
+        With the partial notebook kept under ``out_dir/.failed/``; the products in ``out_dir``
+        (:data:`PRODUCTS`) untouched.
     """
     started = time.time()
     os.environ.setdefault("PYTENSOR_FLAGS", f"compiledir={config.CACHE / 'pytensor'}")
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    build_dir = Path(tempfile.mkdtemp(prefix=".build-", dir=out_dir.parent))
+    out_dir.mkdir(parents=True, exist_ok=True)
+    build_dir = Path(tempfile.mkdtemp(prefix=".build-", dir=out_dir))
     plan = plan_run(profile, data_path, build_dir, seed)
     log(f"trialbayes report: profile {profile}, {len(plan.steps)} step(s), building in {build_dir}")
     try:
@@ -397,7 +398,7 @@ def run_report(
         (build_dir / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
         _export_notebooks_html(build_dir / "notebooks")
     except BaseException as exc:
-        failed = out_dir.parent / f".failed-{out_dir.name}"
+        failed = out_dir / ".failed"
         shutil.rmtree(failed, ignore_errors=True)
         os.replace(build_dir, failed)
         if isinstance(exc, StepFailed):

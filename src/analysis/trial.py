@@ -208,3 +208,32 @@ def loo_table(fits: dict[str, OutcomeFit]) -> pd.DataFrame:
     out = cmp.reset_index().rename(columns={"index": "model", "elpd_loo": "elpd_loo"})
     out["pareto_k_max"] = out["model"].map(kmax)
     return out[["model", "elpd_loo", "se", "elpd_diff", "dse", "p_loo", "pareto_k_max", "rank"]]
+
+
+def evidence_rows(fits: dict[str, OutcomeFit], source: str) -> pd.DataFrame:
+    """The trial's final-visit effects in the synthesis evidence format.
+
+    Each arm against the comparator (the multi-arm convention), as the posterior mean and SD of
+    the benefit-oriented SMD (positive favours the arm).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``study, outcome, treatment, comparator, estimate, se, n_treatment,
+        n_comparator, source``.
+    """
+    rows = []
+    for f in fits.values():
+        d = f.data
+        direction = 1 if d.meta["higher_is_better"] else -1
+        month = d.visits[-1]
+        counts = np.bincount(d.arm_idx, minlength=len(d.arms))
+        for arm in d.treatments:
+            x = direction * summarise.contrast_draws(f.idata, d, arm, d.comparator, month)
+            rows.append({"study": d.trial, "outcome": d.outcome, "treatment": arm,
+                         "comparator": d.comparator, "estimate": x.mean(), "se": x.std(ddof=1),
+                         "n_treatment": int(counts[d.arms.index(arm)]),
+                         "n_comparator": int(counts[d.arms.index(d.comparator)]),
+                         "source": f"{source}: posterior of this project's {d.trial} model, "
+                                   f"month {month}"})
+    return pd.DataFrame(rows)

@@ -1,0 +1,421 @@
+r"""Cross-trial synthesis: Bayesian random-effects network meta-analysis on the contrast scale.
+
+Evidence rows are standardised mean differences :math:`y` of ``treatment`` vs ``comparator``
+(positive favours ``treatment``) with standard errors. With basic effects :math:`d_k` of each
+treatment against the reference (``standard``; :math:`d_{ref} = 0`):
+
+.. math::
+
+    y_s \sim \mathrm{MVN}\big(X_s d,\ V_s + \tau^2 R_s\big), \qquad
+    d = L\theta,\quad \theta_j \sim \textstyle\sum_c w_{jc} N(m_{jc}, s_{jc}^2), \qquad
+    \tau \sim HN(\sigma_\tau)
+
+- :math:`X_s` maps basic effects to study :math:`s`'s contrasts (:math:`d_t - d_c`);
+- :math:`V_s`: sampling covariance; contrasts of a multi-arm study share their comparator arm,
+  whose variance is taken from the arm sizes when given, else as half the smaller variance
+  (equal arms);
+- :math:`\tau^2 R_s`: random effects, :math:`R_s` with 1 on the diagonal and 1/2 between
+  contrasts of the same study (consistency of multi-arm random effects);
+- :math:`\theta`: parameters with independent (mixture-of-)normal priors; by default
+  :math:`\theta = d` with :math:`d_k \sim N(0, \sigma_d^2)`. The **bridge** replaces the prior of
+  :math:`d_{fact}` (FACT as usual vs standard care, which no trial compared) by
+  :math:`N(\mu_b, \sigma_b^2)`; a **meta-analytic-predictive prior** re-parameterises
+  :math:`d_{fact\_rg} = d_{fact} + \delta` with a robust two-component mixture prior on
+  :math:`\delta` (as RBesT does).
+
+Given :math:`\tau` and the mixture component, the model is linear-Gaussian: the posterior of
+:math:`\theta` and the marginal likelihood are closed form. :math:`\tau` is integrated on a fine
+grid, so posterior draws are exact (no MCMC, no convergence to check).
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+TREATMENTS = ("fact_rg", "fact", "cacm", "ncacm", "standard")
+REFERENCE = "standard"
+REQUIRED = ["study", "outcome", "treatment", "comparator", "estimate", "se"]
+OPTIONAL = ["n_treatment", "n_comparator", "source"]
+
+
+class EvidenceError(ValueError):
+    """An evidence file that breaks the format; the message names file, column and lines."""
+
+
+def load_evidence(path: str | Path) -> pd.DataFrame:
+    """Read and check a contrast-level evidence file (format in the module docstring).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``study, outcome, treatment, comparator, estimate, se, n_treatment,
+        n_comparator, source``.
+
+    Raises
+    ------
+    EvidenceError
+        Naming the file, the column and the lines of every problem.
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise EvidenceError(f"{p}: no such evidence file")
+    try:
+        raw = pd.read_csv(p, dtype=str, keep_default_na=False)
+    except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
+        raise EvidenceError(f"{p}: not a readable CSV file ({exc})") from exc
+    return check_evidence(raw, str(p))
+
+
+def check_evidence(raw: pd.DataFrame, name: str = "<evidence>") -> pd.DataFrame:
+    """Check an evidence table given as text or typed columns; see :func:`load_evidence`."""
+    problems = []
+    missing = [c for c in REQUIRED if c not in raw.columns]
+    if missing:
+        raise EvidenceError(f"{name}: missing column(s) {missing}; required {REQUIRED}")
+    if raw.empty:
+        raise EvidenceError(f"{name}: no evidence rows")
+    df = raw.copy()
+    for c in OPTIONAL:
+        if c not in df:
+            df[c] = ""
+    lines = np.arange(2, len(df) + 2).tolist()
+    lines = np.array(lines, dtype=object)
+    for c in ("study", "outcome", "treatment", "comparator"):
+        bad = df[c].astype(str).str.strip() == ""
+        if bad.any():
+            problems.append(f"column '{c}': empty (lines {list(lines[bad.to_numpy()][:5])})")
+    for c in ("estimate", "se"):
+        num = pd.to_numeric(df[c], errors="coerce")
+        bad = ~np.isfinite(num) | ((num <= 0) if c == "se" else False)
+        if bad.any():
+            rule = "not a finite number" if c == "estimate" else "not a positive number"
+            problems.append(f"column '{c}': {rule} (lines {list(lines[np.asarray(bad)][:5])})")
+        df[c] = num
+    same = df["treatment"] == df["comparator"]
+    if same.any():
+        problems.append(f"column 'comparator': equals treatment (lines {list(lines[same.to_numpy()][:5])})")
+    for (study, outcome), g in df.groupby(["study", "outcome"]):
+        if g["comparator"].nunique() > 1:
+            problems.append(f"column 'comparator': study {study!r}, outcome {outcome!r} has several "
+                            f"comparators; give every contrast of a multi-arm study against one "
+                            f"common comparator (lines {list(lines[g.index][:5])})")
+        if g["treatment"].duplicated().any():
+            problems.append(f"column 'treatment': study {study!r}, outcome {outcome!r} repeats a "
+                            f"contrast (lines {list(lines[g.index][:5])})")
+    if problems:
+        raise EvidenceError(f"{name}: {len(problems)} problem(s):\n  - " + "\n  - ".join(problems))
+    for c in ("n_treatment", "n_comparator"):
+        df[c] = pd.to_numeric(df[c], errors="coerce")
+    return df[REQUIRED + OPTIONAL].reset_index(drop=True)
+
+
+@dataclass
+class NMAPriors:
+    """Priors of the synthesis (SMD units).
+
+    ``bridge`` maps a treatment to ``(mean, sd)`` of its basic effect against the reference;
+    ``relative`` maps a treatment to the base it is parameterised against
+    (``d_t = d_base + delta_t``, ``delta_t ~ N(0, effect_sd)``): with a bridge on ``fact``,
+    ``{"fact_rg": "fact"}`` makes the bridge the only link of the resource-group part, so that
+    a wide bridge leaves the cross-trial contrasts as uncertain as the bridge; ``map_prior`` is ``(treatment, base, mean, sd, weight)``: a robust mixture prior on the
+    effect of ``treatment`` vs ``base`` with weight ``weight`` on ``N(mean, sd)`` and the rest on
+    the vague ``N(0, effect_sd)``.
+    """
+
+    effect_sd: float = 1.0
+    tau_scale: float = 0.3
+    bridge: dict = field(default_factory=dict)
+    map_prior: tuple | None = None
+    relative: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        if not (self.effect_sd > 0 and np.isfinite(self.effect_sd)):
+            raise ValueError(f"effect_sd must be positive, got {self.effect_sd!r}")
+        if not (self.tau_scale > 0 and np.isfinite(self.tau_scale)):
+            raise ValueError(f"tau_scale must be positive, got {self.tau_scale!r}")
+        for t, (m, s) in self.bridge.items():
+            if not (np.isfinite(m) and s > 0 and np.isfinite(s)):
+                raise ValueError(f"bridge for {t!r} needs a finite mean and a positive SD, got ({m}, {s})")
+        if self.map_prior is not None:
+            _, _, m, s, w = self.map_prior
+            if not (s > 0 and 0 < w < 1 and np.isfinite(m)):
+                raise ValueError(f"map_prior needs sd > 0 and 0 < weight < 1, got {self.map_prior}")
+
+
+@dataclass
+class NMAResult:
+    """Posterior draws of one outcome's network."""
+
+    outcome: str
+    treatments: list[str]
+    reference: str
+    d: np.ndarray  # draws x treatments (reference column = 0)
+    tau: np.ndarray
+    evidence: pd.DataFrame
+
+
+def _design(ev: pd.DataFrame, treatments: list[str], reference: str):
+    """Contrast design (rows x basic effects), estimates and the block covariance pieces."""
+    basic = [t for t in treatments if t != reference]
+    col = {t: i for i, t in enumerate(basic)}
+    x = np.zeros((len(ev), len(basic)))
+    for i, (t, c) in enumerate(zip(ev["treatment"], ev["comparator"], strict=True)):
+        if t in col:
+            x[i, col[t]] += 1
+        if c in col:
+            x[i, col[c]] -= 1
+    se2 = ev["se"].to_numpy() ** 2
+    v = np.diag(se2)
+    r = np.eye(len(ev))
+    for _, g in ev.groupby(["study", "outcome"]):
+        idx = g.index.to_numpy()
+        if len(idx) < 2:
+            continue
+        nt, nc = g["n_treatment"].to_numpy(), g["n_comparator"].to_numpy()
+        if np.all(np.isfinite(nt)) and np.all(np.isfinite(nc)):
+            var_c = float(np.mean(se2[idx] * nt / (nt + nc)))
+        else:
+            var_c = 0.5 * float(se2[idx].min())
+        for a, b in itertools.combinations(idx, 2):
+            v[a, b] = v[b, a] = var_c
+            r[a, b] = r[b, a] = 0.5
+    return x, ev["estimate"].to_numpy(), v, r, basic
+
+
+def _parameterisation(basic: list[str], priors: NMAPriors):
+    """Map ``d = L theta`` and the mixture components of each theta's prior."""
+    k = len(basic)
+    lmap = np.eye(k)
+    comps = [[(1.0, 0.0, priors.effect_sd)] for _ in range(k)]
+    for t, (m, s) in priors.bridge.items():
+        if t in basic:
+            comps[basic.index(t)] = [(1.0, m, s)]
+    for t, base in priors.relative.items():
+        if t in basic and base in basic:
+            lmap[basic.index(t), basic.index(base)] = 1.0  # d_t = d_base + delta_t
+    if priors.map_prior is not None:
+        t, base, m, s, w = priors.map_prior
+        if t in basic:
+            j = basic.index(t)
+            if base in basic:
+                lmap[j, basic.index(base)] = 1.0  # d_t = d_base + delta
+            comps[j] = [(w, m, s), (1 - w, 0.0, priors.effect_sd)]
+    return lmap, comps
+
+
+def fit_nma(evidence: pd.DataFrame, outcome: str, priors: NMAPriors,
+            treatments: list[str] | None = None, reference: str | None = None,
+            n_draws: int = 20000, seed: int = 0, grid_size: int = 400) -> NMAResult:
+    """Exact posterior draws of the random-effects NMA of one outcome.
+
+    Parameters
+    ----------
+    evidence : pandas.DataFrame
+        Checked evidence (:func:`check_evidence`); rows of other outcomes are ignored.
+    outcome : str
+        Outcome domain.
+    priors : NMAPriors
+    treatments : list of str, optional
+        Nodes of the network (default: those in the evidence plus any bridged or MAP
+        treatment); nodes without evidence keep their prior.
+    reference : str, optional
+        ``standard`` if present, else the first treatment.
+
+    Returns
+    -------
+    NMAResult
+    """
+    ev = evidence[evidence["outcome"] == outcome].reset_index(drop=True)
+    if treatments is None:
+        found = (set(ev["treatment"]) | set(ev["comparator"]) | set(priors.bridge)
+                 | set(priors.relative) | set(priors.relative.values()))
+        if priors.map_prior is not None:
+            found |= {priors.map_prior[0], priors.map_prior[1]}
+        treatments = [t for t in TREATMENTS if t in found] + sorted(found - set(TREATMENTS))
+    reference = reference or (REFERENCE if REFERENCE in treatments else treatments[0])
+    if reference not in treatments:
+        treatments = [*treatments, reference]
+    unknown = (set(ev["treatment"]) | set(ev["comparator"])) - set(treatments)
+    if unknown:
+        raise ValueError(f"evidence for {outcome!r} names treatments outside the network: {sorted(unknown)}")
+    x, y, v, r, basic = _design(ev, treatments, reference)
+    lmap, comps = _parameterisation(basic, priors)
+    a = x @ lmap
+    grid = np.linspace(0, max(6 * priors.tau_scale, 1e-3), grid_size + 1)[1:]
+    rng = np.random.default_rng(seed)
+    cells, logw = [], []
+    for combo in itertools.product(*comps):
+        w = np.array([c[0] for c in combo])
+        m0 = np.array([c[1] for c in combo])
+        s0 = np.array([c[2] for c in combo]) ** 2
+        for tau in grid:
+            cov_e = v + tau**2 * r
+            if len(y):
+                cov_y = a @ np.diag(s0) @ a.T + cov_e
+                ll = stats.multivariate_normal.logpdf(y, a @ m0, cov_y)
+                inv_e = np.linalg.inv(cov_e)
+                prec = np.diag(1 / s0) + a.T @ inv_e @ a
+                cov_post = np.linalg.inv(prec)
+                mean_post = cov_post @ (m0 / s0 + a.T @ inv_e @ y)
+            else:
+                ll, cov_post, mean_post = 0.0, np.diag(s0), m0
+            logw.append(np.log(w).sum() + stats.halfnorm.logpdf(tau, scale=priors.tau_scale) + ll)
+            cells.append((tau, mean_post, cov_post))
+    logw = np.array(logw)
+    p = np.exp(logw - logw.max())
+    p /= p.sum()
+    pick = rng.choice(len(cells), size=n_draws, p=p)
+    theta = np.empty((n_draws, len(basic)))
+    tau = np.empty(n_draws)
+    for cell in np.unique(pick):
+        idx = np.flatnonzero(pick == cell)
+        t, mean, cov = cells[cell]
+        theta[idx] = rng.multivariate_normal(mean, cov, size=len(idx), method="cholesky")
+        tau[idx] = t
+    d_basic = theta @ lmap.T
+    d = np.zeros((n_draws, len(treatments)))
+    for j, t in enumerate(basic):
+        d[:, treatments.index(t)] = d_basic[:, j]
+    return NMAResult(outcome, list(treatments), reference, d, tau, ev)
+
+
+def league_table(res: NMAResult) -> pd.DataFrame:
+    """Every ordered pair of treatments.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``outcome, treatment, reference, mean, sd, lower, upper, prob_better``: the SMD of
+        ``treatment`` vs ``reference`` (positive favours ``treatment``), 95% equal-tailed
+        interval, and P(treatment better).
+    """
+    rows = []
+    for i, t in enumerate(res.treatments):
+        for j, r in enumerate(res.treatments):
+            if i == j:
+                continue
+            diff = res.d[:, i] - res.d[:, j]
+            rows.append({"outcome": res.outcome, "treatment": t, "reference": r,
+                         "mean": diff.mean(), "sd": diff.std(ddof=1),
+                         "lower": np.quantile(diff, 0.025), "upper": np.quantile(diff, 0.975),
+                         "prob_better": (diff > 0).mean()})
+    return pd.DataFrame(rows)
+
+
+def rank_table(res: NMAResult) -> pd.DataFrame:
+    """Rank probabilities (rank 1 = best) and SUCRA of each treatment.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``outcome, treatment, rank, probability, sucra``.
+    """
+    k = len(res.treatments)
+    ranks = (-res.d).argsort(axis=1).argsort(axis=1) + 1
+    rows = []
+    for i, t in enumerate(res.treatments):
+        probs = np.bincount(ranks[:, i], minlength=k + 1)[1:] / len(ranks)
+        sucra = (k - ranks[:, i].mean()) / (k - 1)
+        for rank, pr in enumerate(probs, start=1):
+            rows.append({"outcome": res.outcome, "treatment": t, "rank": rank,
+                         "probability": pr, "sucra": sucra})
+    return pd.DataFrame(rows)
+
+
+def heterogeneity_table(res: NMAResult, priors: NMAPriors) -> pd.DataFrame:
+    """Posterior of the between-study SD tau.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``outcome, mean, sd, lower, upper, prior_scale, n_studies, n_contrasts``.
+    """
+    t = res.tau
+    return pd.DataFrame([{
+        "outcome": res.outcome, "mean": t.mean(), "sd": t.std(ddof=1),
+        "lower": np.quantile(t, 0.025), "upper": np.quantile(t, 0.975),
+        "prior_scale": priors.tau_scale, "n_studies": res.evidence["study"].nunique(),
+        "n_contrasts": len(res.evidence)}])
+
+
+def bridge_sensitivity(evidence, outcome, priors: NMAPriors, bridge_sds, *, treatment="fact_rg",
+                       versus="cacm", bridged="fact", n_draws=20000, seed=0) -> pd.DataFrame:
+    """The key contrast and P(treatment best) as the bridge SD varies.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``outcome, bridge_sd, mean, sd, lower, upper, prob_better, prob_best``.
+    """
+    mean = priors.bridge.get(bridged, (0.0, 1.0))[0]
+    rows = []
+    for s in bridge_sds:
+        pri = NMAPriors(priors.effect_sd, priors.tau_scale, {**priors.bridge, bridged: (mean, s)},
+                        priors.map_prior, priors.relative)
+        res = fit_nma(evidence, outcome, pri, list(TREATMENTS), n_draws=n_draws, seed=seed)
+        i, j = res.treatments.index(treatment), res.treatments.index(versus)
+        diff = res.d[:, i] - res.d[:, j]
+        rows.append({"outcome": outcome, "bridge_sd": s, "mean": diff.mean(), "sd": diff.std(ddof=1),
+                     "lower": np.quantile(diff, 0.025), "upper": np.quantile(diff, 0.975),
+                     "prob_better": (diff > 0).mean(),
+                     "prob_best": (res.d.argmax(axis=1) == i).mean()})
+    return pd.DataFrame(rows)
+
+
+def assemble_evidence(tables_dir: str | Path | None, trial_evidence: str = "model",
+                      external: bool = True) -> tuple[pd.DataFrame, list[str]]:
+    """Evidence for the project's synthesis and notes on what was used.
+
+    Parameters
+    ----------
+    tables_dir : path or None
+        Folder with the trial notebooks' ``trial_contrasts__<trial>.csv``.
+    trial_evidence : {"model", "published"}
+        The anchor trials' evidence: posteriors of this project's trial models (the report's
+        data), or the trials' published results (``data/published/trials.csv``). Never both:
+        they are the same trials.
+    external : bool
+        Add the external meta-analytic evidence (``data/published/external.csv``).
+
+    Returns
+    -------
+    (pandas.DataFrame, list of str)
+        Checked evidence rows and plain-language notes.
+    """
+    from analysis import config
+
+    if trial_evidence not in ("model", "published"):
+        raise ValueError(f"trial_evidence must be 'model' or 'published', got {trial_evidence!r}")
+    parts, notes = [], []
+    if trial_evidence == "model":
+        files = sorted(Path(tables_dir).glob("trial_contrasts__*.csv")) if tables_dir else []
+        if files:
+            parts += [load_evidence(f) for f in files]
+            notes.append("anchor trials: posteriors of this project's trial models ("
+                         + ", ".join(f.stem.split("__")[1] for f in files) + ")")
+        else:
+            trial_evidence = "published"
+            notes.append("no trial-model results found; using the trials' published results")
+    if trial_evidence == "published":
+        parts.append(load_evidence(config.PUBLISHED / "trials.csv"))
+        notes.append("anchor trials: published results (data/published/trials.csv)")
+    if external:
+        parts.append(load_evidence(config.PUBLISHED / "external.csv"))
+        notes.append("external meta-analytic evidence (data/published/external.csv)")
+    ev = pd.concat(parts, ignore_index=True)
+    return check_evidence(ev, "assembled evidence"), notes
+
+
+def depends_on_bridge(treatment: str, reference: str,
+                      components: tuple[set, ...] = ({"fact_rg", "fact"},
+                                                     {"cacm", "ncacm", "standard"})) -> bool:
+    """Whether a contrast crosses the two trials' disconnected parts (so rests on the bridge)."""
+    side = [next((k for k, c in enumerate(components) if t in c), None)
+            for t in (treatment, reference)]
+    return side[0] != side[1]

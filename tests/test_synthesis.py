@@ -1,0 +1,110 @@
+"""Network meta-analysis: exactness against quadrature, recovery, the bridge, evidence checks."""
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+from analysis import synthesis as syn
+
+
+def _ev(rows):
+    df = pd.DataFrame(rows, columns=["study", "outcome", "treatment", "comparator", "estimate", "se"])
+    return syn.check_evidence(df)
+
+
+PAIRWISE = _ev([(f"s{i}", "qol", "a", "standard", e, s) for i, (e, s) in enumerate(
+    [(0.30, 0.12), (0.05, 0.15), (0.45, 0.20), (0.20, 0.10), (-0.10, 0.25)])])
+
+
+def test_pairwise_meta_analysis_matches_2d_quadrature():
+    priors = syn.NMAPriors(effect_sd=1.0, tau_scale=0.3)
+    res = syn.fit_nma(PAIRWISE, "qol", priors, n_draws=200_000, seed=1, grid_size=1000)
+    d = res.d[:, res.treatments.index("a")]
+    # brute-force posterior on a (d, tau) grid
+    dg = np.linspace(-1.5, 2.0, 1401)
+    tg = np.linspace(1e-4, 2.0, 1400)
+    D, T = np.meshgrid(dg, tg, indexing="ij")
+    logp = stats.norm.logpdf(D, 0, 1) + stats.halfnorm.logpdf(T, scale=0.3)
+    for y, s in zip(PAIRWISE["estimate"], PAIRWISE["se"], strict=True):
+        logp += stats.norm.logpdf(y, D, np.sqrt(s**2 + T**2))
+    w = np.exp(logp - logp.max())
+    w /= w.sum()
+    mean_d = (w * D).sum()
+    sd_d = np.sqrt((w * (D - mean_d) ** 2).sum())
+    mean_tau = (w * T).sum()
+    n = len(d)
+    assert abs(d.mean() - mean_d) < 5 * d.std() / np.sqrt(n)
+    assert d.std() == pytest.approx(sd_d, rel=0.01)
+    assert abs(res.tau.mean() - mean_tau) < 5 * res.tau.std() / np.sqrt(n) + 0.003
+
+
+def test_consistent_network_recovers_basic_effects():
+    truth = {"a": 0.5, "b": 0.2, "c": -0.3, "standard": 0.0}
+    rng = np.random.default_rng(7)
+    rows = []
+    pairs = [("a", "standard"), ("b", "standard"), ("c", "standard"), ("a", "b"), ("b", "c")]
+    for k in range(150):
+        t, c = pairs[k % len(pairs)]
+        delta = truth[t] - truth[c] + rng.normal(0, 0.1)
+        rows.append((f"s{k}", "x", t, c, delta + rng.normal(0, 0.08), 0.08))
+    # a three-arm study: two contrasts against a common comparator
+    rows += [("tri", "x", "a", "c", 0.8 + rng.normal(0, 0.05), 0.08),
+             ("tri", "x", "b", "c", 0.5 + rng.normal(0, 0.05), 0.08)]
+    res = syn.fit_nma(_ev(rows), "x", syn.NMAPriors(), n_draws=20000, seed=2)
+    for t in ("a", "b", "c"):
+        d = res.d[:, res.treatments.index(t)]
+        # within 3 posterior SDs (a 99.7% interval) and 0.05 of the truth
+        assert abs(d.mean() - truth[t]) < min(3 * d.std(), 0.05), (t, d.mean(), d.std())
+    assert 0.02 < res.tau.mean() < 0.25
+
+
+def test_wide_bridge_makes_cross_trial_contrast_as_uncertain_as_the_bridge():
+    ev, _ = syn.assemble_evidence(None, "published", True)
+    priors = syn.NMAPriors(bridge={"fact": (0.0, 0.25)}, relative={"fact_rg": "fact"})
+    sens = syn.bridge_sensitivity(ev, "empowerment", priors, [0.1, 10.0], n_draws=20000)
+    narrow, wide = sens.iloc[0], sens.iloc[1]
+    assert wide["sd"] == pytest.approx(10.0, rel=0.05)
+    assert narrow["sd"] < 1.0
+    assert abs(wide["prob_better"] - 0.5) < 0.05  # the data say nothing across the trials
+
+
+def test_within_trial_contrast_does_not_depend_on_the_bridge():
+    ev, _ = syn.assemble_evidence(None, "published", True)
+    out = []
+    for sd in (0.1, 5.0):
+        pri = syn.NMAPriors(bridge={"fact": (0.0, sd)}, relative={"fact_rg": "fact"})
+        res = syn.fit_nma(ev, "empowerment", pri, list(syn.TREATMENTS), n_draws=50000, seed=3)
+        league = syn.league_table(res).set_index(["treatment", "reference"])
+        out.append(league.loc[("fact_rg", "fact"), ["mean", "sd"]].to_numpy())
+    np.testing.assert_allclose(out[0], out[1], atol=0.01)
+    assert syn.depends_on_bridge("fact_rg", "cacm") and not syn.depends_on_bridge("cacm", "standard")
+
+
+def test_league_ranks_and_sucra_are_consistent():
+    res = syn.fit_nma(PAIRWISE, "qol", syn.NMAPriors(), n_draws=5000, seed=4)
+    league = syn.league_table(res)
+    assert len(league) == 2
+    ranks = syn.rank_table(res)
+    assert ranks.groupby("treatment")["probability"].sum().round(6).eq(1).all()
+    sucra = ranks.drop_duplicates("treatment").set_index("treatment")["sucra"]
+    assert sucra["a"] > sucra["standard"]
+
+
+@pytest.mark.parametrize("change,needle", [
+    (lambda d: d.drop(columns="se"), "missing column"),
+    (lambda d: d.assign(se=["-1"] + list(d["se"][1:])), "column 'se': not a positive number (lines [2])"),
+    (lambda d: d.assign(estimate=["abc"] + list(d["estimate"][1:])), "column 'estimate'"),
+    (lambda d: d.assign(comparator=["a"] + list(d["comparator"][1:])), "equals treatment"),
+])
+def test_bad_evidence_is_rejected_naming_column_and_line(tmp_path, change, needle):
+    path = tmp_path / "ev.csv"
+    change(PAIRWISE.astype(str)[syn.REQUIRED]).to_csv(path, index=False)
+    with pytest.raises(syn.EvidenceError, match=needle.replace("(", r"\(").replace(")", r"\)")
+                       .replace("[", r"\[").replace("]", r"\]")):
+        syn.load_evidence(path)
+
+
+def test_multi_arm_study_needs_a_common_comparator():
+    with pytest.raises(syn.EvidenceError, match="several comparators"):
+        _ev([("s", "x", "a", "standard", 0.1, 0.1), ("s", "x", "b", "a", 0.1, 0.1)])
