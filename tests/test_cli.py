@@ -46,3 +46,47 @@ def test_report_with_bad_data_or_profile_exits_2_before_touching_reports(tmp_pat
 
 def test_unknown_subcommand_exits_2():
     assert run("frobnicate").returncode == 2
+
+
+def test_synthesize_runs_on_any_evidence_file(tmp_path):
+    ev = tmp_path / "ev.csv"
+    ev.write_text(
+        "study,outcome,treatment,comparator,estimate,se\n"
+        "s1,qol,x,y,0.3,0.1\ns2,qol,x,y,0.1,0.15\ns3,qol,z,y,-0.2,0.2\n"
+    )
+    res = run("synthesize", "--evidence", str(ev), "--draws", "2000", "--out", str(tmp_path / "o"))
+    assert res.returncode == 0, res.stderr
+    league = pd.read_csv(tmp_path / "o" / "tables" / "synthesis_effects.csv")
+    assert len(league) == 6 and set(league["treatment"]) == {"x", "y", "z"}
+    assert list(league.columns) == [
+        "outcome",
+        "treatment",
+        "reference",
+        "mean",
+        "sd",
+        "lower",
+        "upper",
+        "prob_better",
+    ]
+    assert (tmp_path / "o" / "tables" / "heterogeneity.csv").exists()
+
+
+def test_synthesize_rejects_bad_evidence_and_bad_priors(tmp_path):
+    ev = tmp_path / "ev.csv"
+    ev.write_text("study,outcome,treatment,comparator,estimate\ns1,qol,x,y,0.3\n")
+    res = run("synthesize", "--evidence", str(ev), "--out", str(tmp_path / "o"))
+    assert res.returncode == 2 and "missing column(s) ['se']" in res.stderr
+    res = run(
+        "synthesize",
+        "--evidence",
+        str(config.PUBLISHED / "external.csv"),
+        "--bridge-mean",
+        "0",
+        "--bridge-sd",
+        "0",
+        "--out",
+        str(tmp_path / "o"),
+    )
+    assert res.returncode == 2 and "positive SD" in res.stderr
+    res = run("synthesize", "--evidence", str(tmp_path / "none.csv"), "--out", str(tmp_path / "o"))
+    assert res.returncode == 2 and "no such evidence file" in res.stderr

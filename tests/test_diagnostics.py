@@ -14,10 +14,12 @@ def _idata(shift=0.0, diverging=0, seed=0):
     beta[1] += shift  # a stuck second chain when shift is large
     div = np.zeros((2, 500), dtype=bool)
     div[0, :diverging] = True
-    return az.from_dict(posterior={"beta": beta, "sigma": np.abs(rng.normal(1, 0.1, (2, 500)))},
-                        sample_stats={"diverging": div},
-                        coords={"treatment": ["a"], "followup": [9, 18]},
-                        dims={"beta": ["treatment", "followup"]})
+    return az.from_dict(
+        posterior={"beta": beta, "sigma": np.abs(rng.normal(1, 0.1, (2, 500)))},
+        sample_stats={"diverging": div},
+        coords={"treatment": ["a"], "followup": [9, 18]},
+        dims={"beta": ["treatment", "followup"]},
+    )
 
 
 def test_well_mixed_chains_pass_the_gate():
@@ -34,8 +36,17 @@ def test_disagreeing_chains_and_divergences_fail_naming_model_and_parameter():
 
 
 def test_full_profile_raises_and_smoke_warns():
-    table = pd.DataFrame({"model": ["m"], "parameter": ["beta"], "rhat": [1.2], "ess_bulk": [50.0],
-                          "ess_tail": [60.0], "mcse_mean": [0.1], "divergences": [0]})
+    table = pd.DataFrame(
+        {
+            "model": ["m"],
+            "parameter": ["beta"],
+            "rhat": [1.2],
+            "ess_bulk": [50.0],
+            "ess_tail": [60.0],
+            "mcse_mean": [0.1],
+            "divergences": [0],
+        }
+    )
     with pytest.raises(diagnostics.ConvergenceError, match="m: beta R-hat 1.200"):
         diagnostics.enforce_gate(table, "full")
     with warnings.catch_warnings(record=True) as caught:

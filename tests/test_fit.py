@@ -23,8 +23,12 @@ TRUTH = {9: 0.30, 18: 0.54}
 @pytest.fixture(scope="session")
 def big_trial():
     sc = load_scenario("resource_groups")
-    sc = dataclasses.replace(sc, arms={"fact_rg": 600, "fact": 600}, site_sizes=[20] * 60,
-                             outcomes={"empowerment": sc.outcomes["empowerment"]})
+    sc = dataclasses.replace(
+        sc,
+        arms={"fact_rg": 600, "fact": 600},
+        site_sizes=[20] * 60,
+        outcomes={"empowerment": sc.outcomes["empowerment"]},
+    )
     assert sc.outcomes["empowerment"].effect["fact_rg"] == TRUTH
     df = simulate_trial(sc, seed=2024)
     return prepare_trial_data(df, "resource_groups", "empowerment")
@@ -55,17 +59,24 @@ def test_agrees_with_statsmodels_mixedlm_reml(big_trial, cache):
 
     idata, _ = fit_trial_model(big_trial, SETTINGS, site_slopes=False, cache=cache)
     d = big_trial
-    long = pd.DataFrame({
-        "z": d.z.ravel(),
-        "month": np.tile(d.visits, d.n_patients),
-        "patient": np.repeat(d.patients, len(d.visits)),
-        "site": np.repeat(np.array(d.sites)[d.site_idx], len(d.visits)),
-        "treated": np.repeat(np.array(d.arms)[d.arm_idx] == "fact_rg", len(d.visits)),
-    }).dropna()
+    long = pd.DataFrame(
+        {
+            "z": d.z.ravel(),
+            "month": np.tile(d.visits, d.n_patients),
+            "patient": np.repeat(d.patients, len(d.visits)),
+            "site": np.repeat(np.array(d.sites)[d.site_idx], len(d.visits)),
+            "treated": np.repeat(np.array(d.arms)[d.arm_idx] == "fact_rg", len(d.visits)),
+        }
+    ).dropna()
     for m in d.visits[1:]:
         long[f"trt_{m}"] = (long["treated"] & (long["month"] == m)).astype(float)
-    fit = smf.mixedlm("z ~ C(month) + trt_9 + trt_18", long, groups="site", re_formula="1",
-                      vc_formula={"patient": "0 + C(patient)"}).fit(reml=True)
+    fit = smf.mixedlm(
+        "z ~ C(month) + trt_9 + trt_18",
+        long,
+        groups="site",
+        re_formula="1",
+        vc_formula={"patient": "0 + C(patient)"},
+    ).fit(reml=True)
     for m in d.visits[1:]:
         bayes = float(idata.posterior["beta"].sel(treatment="fact_rg", followup=m).mean())
         assert abs(bayes - fit.params[f"trt_{m}"]) < 0.05, (m, bayes, fit.params[f"trt_{m}"])

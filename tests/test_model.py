@@ -57,7 +57,10 @@ def test_structure_coords_and_team_slopes(rg, cp):
     assert m.named_vars_to_dims["beta"] == ("treatment", "followup")
     assert list(m.coords["treatment"]) == ["fact_rg"] and list(m.coords["followup"]) == [9, 18]
     m2 = build_trial_model(cp)
-    assert "sigma_site_effect" not in {v.name for v in m2.free_RVs}
+    names2 = {v.name for v in m2.free_RVs}
+    assert "sigma_site_effect" not in names2
+    # four clinics: fixed sum-to-zero clinic effects instead of a random-intercept SD
+    assert "site_fixed" in names2 and "sigma_site" not in names2
     assert list(m2.coords["treatment"]) == ["cacm", "ncacm"]
 
 
@@ -106,7 +109,7 @@ def _toy(n_missing_18=2):
             rows.append(
                 dict(
                     trial="resource_groups",
-                    site=f"t{i % 4}",
+                    site=f"t{i}",
                     patient_id=f"p{i}",
                     arm=arm,
                     month=month,
@@ -129,7 +132,7 @@ def test_marginal_likelihood_equals_scipy_on_observed_visits(likelihood):
             "sigma_log__": np.log(0.8),
             "sigma_patient_log__": np.log(0.6),
             "sigma_site_log__": np.log(0.3),
-            "site_offset": np.array([0.5, -1, 0.2, 0.1]),
+            "site_offset": np.array([0.5, -1, 0.2, 0.1, 0.0, 0.3, -0.4, 0.8]),
         }
     )
     if likelihood == "student":
@@ -138,7 +141,7 @@ def test_marginal_likelihood_equals_scipy_on_observed_visits(likelihood):
         m.logp(vars=[m["y"]], sum=False)[0], inputs=m.value_vars, on_unused_input="ignore"
     )(point)
     cov = 0.6**2 * np.ones((3, 3)) + 0.8**2 * np.eye(3)
-    u = 0.3 * np.array([0.5, -1, 0.2, 0.1])
+    u = 0.3 * np.array([0.5, -1, 0.2, 0.1, 0.0, 0.3, -0.4, 0.8])
     expected = []
     for i in range(data.n_patients):
         obs = data.mask[i]

@@ -50,8 +50,11 @@ def sandbox(tmp_path, monkeypatch):
 
 def _snapshot(folder):
     """Every file of the installed report (the products; not the .failed/ folder)."""
-    return {p.relative_to(folder): p.read_bytes() for p in sorted(folder.rglob("*"))
-            if p.is_file() and p.relative_to(folder).parts[0] in report.PRODUCTS}
+    return {
+        p.relative_to(folder): p.read_bytes()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file() and p.relative_to(folder).parts[0] in report.PRODUCTS
+    }
 
 
 def test_plan_expands_runs_and_common_parameters(tmp_path):

@@ -11,10 +11,20 @@ from analysis.model import TrialData
 
 def _data(higher_is_better=True, mcid=0.5):
     return TrialData(
-        trial="consumer_providers", outcome="x", patients=["p1", "p2", "p3"], visits=[0, 12],
-        arms=["cacm", "ncacm", "standard"], comparator="standard", sites=["s1"],
-        y=np.zeros((3, 2)), arm_idx=np.array([0, 1, 2]), site_idx=np.zeros(3, int),
-        m0=10.0, s0=2.0, meta={"higher_is_better": higher_is_better, "mcid": mcid})
+        trial="consumer_providers",
+        outcome="x",
+        patients=["p1", "p2", "p3"],
+        visits=[0, 12],
+        arms=["cacm", "ncacm", "standard"],
+        comparator="standard",
+        sites=["s1"],
+        y=np.zeros((3, 2)),
+        arm_idx=np.array([0, 1, 2]),
+        site_idx=np.zeros(3, int),
+        m0=10.0,
+        s0=2.0,
+        meta={"higher_is_better": higher_is_better, "mcid": mcid},
+    )
 
 
 def _idata():
@@ -23,13 +33,16 @@ def _idata():
     beta[..., 0, 0] = rng.normal(0.5, 0.1, (4, 2000))  # cacm: SMD 0.5
     beta[..., 1, 0] = rng.normal(-0.2, 0.1, (4, 2000))  # ncacm: SMD -0.2
     alpha = rng.normal([0.0, 0.3], 0.05, (4, 2000, 2))
-    return az.from_dict(posterior={"beta": beta, "alpha": alpha},
-                        coords={"treatment": ["cacm", "ncacm"], "followup": [12], "visit": [0, 12]},
-                        dims={"beta": ["treatment", "followup"], "alpha": ["visit"]})
+    return az.from_dict(
+        posterior={"beta": beta, "alpha": alpha},
+        coords={"treatment": ["cacm", "ncacm"], "followup": [12], "visit": [0, 12]},
+        dims={"beta": ["treatment", "followup"], "alpha": ["visit"]},
+    )
 
 
-DIAG = pd.DataFrame({"rhat": [1.001], "ess_bulk": [5000.0], "ess_tail": [4000.0],
-                     "divergences": [0]})
+DIAG = pd.DataFrame(
+    {"rhat": [1.001], "ess_bulk": [5000.0], "ess_tail": [4000.0], "divergences": [0]}
+)
 
 
 def test_three_contrasts_with_scale_direction_and_probabilities():

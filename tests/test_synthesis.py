@@ -9,12 +9,20 @@ from analysis import synthesis as syn
 
 
 def _ev(rows):
-    df = pd.DataFrame(rows, columns=["study", "outcome", "treatment", "comparator", "estimate", "se"])
+    df = pd.DataFrame(
+        rows, columns=["study", "outcome", "treatment", "comparator", "estimate", "se"]
+    )
     return syn.check_evidence(df)
 
 
-PAIRWISE = _ev([(f"s{i}", "qol", "a", "standard", e, s) for i, (e, s) in enumerate(
-    [(0.30, 0.12), (0.05, 0.15), (0.45, 0.20), (0.20, 0.10), (-0.10, 0.25)])])
+PAIRWISE = _ev(
+    [
+        (f"s{i}", "qol", "a", "standard", e, s)
+        for i, (e, s) in enumerate(
+            [(0.30, 0.12), (0.05, 0.15), (0.45, 0.20), (0.20, 0.10), (-0.10, 0.25)]
+        )
+    ]
+)
 
 
 def test_pairwise_meta_analysis_matches_2d_quadrature():
@@ -49,8 +57,10 @@ def test_consistent_network_recovers_basic_effects():
         delta = truth[t] - truth[c] + rng.normal(0, 0.1)
         rows.append((f"s{k}", "x", t, c, delta + rng.normal(0, 0.08), 0.08))
     # a three-arm study: two contrasts against a common comparator
-    rows += [("tri", "x", "a", "c", 0.8 + rng.normal(0, 0.05), 0.08),
-             ("tri", "x", "b", "c", 0.5 + rng.normal(0, 0.05), 0.08)]
+    rows += [
+        ("tri", "x", "a", "c", 0.8 + rng.normal(0, 0.05), 0.08),
+        ("tri", "x", "b", "c", 0.5 + rng.normal(0, 0.05), 0.08),
+    ]
     res = syn.fit_nma(_ev(rows), "x", syn.NMAPriors(), n_draws=20000, seed=2)
     for t in ("a", "b", "c"):
         d = res.d[:, res.treatments.index(t)]
@@ -78,7 +88,9 @@ def test_within_trial_contrast_does_not_depend_on_the_bridge():
         league = syn.league_table(res).set_index(["treatment", "reference"])
         out.append(league.loc[("fact_rg", "fact"), ["mean", "sd"]].to_numpy())
     np.testing.assert_allclose(out[0], out[1], atol=0.01)
-    assert syn.depends_on_bridge("fact_rg", "cacm") and not syn.depends_on_bridge("cacm", "standard")
+    assert syn.depends_on_bridge("fact_rg", "cacm") and not syn.depends_on_bridge(
+        "cacm", "standard"
+    )
 
 
 def test_league_ranks_and_sucra_are_consistent():
@@ -91,17 +103,28 @@ def test_league_ranks_and_sucra_are_consistent():
     assert sucra["a"] > sucra["standard"]
 
 
-@pytest.mark.parametrize("change,needle", [
-    (lambda d: d.drop(columns="se"), "missing column"),
-    (lambda d: d.assign(se=["-1"] + list(d["se"][1:])), "column 'se': not a positive number (lines [2])"),
-    (lambda d: d.assign(estimate=["abc"] + list(d["estimate"][1:])), "column 'estimate'"),
-    (lambda d: d.assign(comparator=["a"] + list(d["comparator"][1:])), "equals treatment"),
-])
+@pytest.mark.parametrize(
+    "change,needle",
+    [
+        (lambda d: d.drop(columns="se"), "missing column"),
+        (
+            lambda d: d.assign(se=["-1"] + list(d["se"][1:])),
+            "column 'se': not a positive number (lines [2])",
+        ),
+        (lambda d: d.assign(estimate=["abc"] + list(d["estimate"][1:])), "column 'estimate'"),
+        (lambda d: d.assign(comparator=["a"] + list(d["comparator"][1:])), "equals treatment"),
+    ],
+)
 def test_bad_evidence_is_rejected_naming_column_and_line(tmp_path, change, needle):
     path = tmp_path / "ev.csv"
     change(PAIRWISE.astype(str)[syn.REQUIRED]).to_csv(path, index=False)
-    with pytest.raises(syn.EvidenceError, match=needle.replace("(", r"\(").replace(")", r"\)")
-                       .replace("[", r"\[").replace("]", r"\]")):
+    with pytest.raises(
+        syn.EvidenceError,
+        match=needle.replace("(", r"\(")
+        .replace(")", r"\)")
+        .replace("[", r"\[")
+        .replace("]", r"\]"),
+    ):
         syn.load_evidence(path)
 
 

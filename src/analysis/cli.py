@@ -152,8 +152,9 @@ def cmd_synthesize(args) -> int:
     bridge = {} if args.bridge_sd is None else {"fact": (args.bridge_mean, args.bridge_sd)}
     relative = {"fact_rg": "fact"} if bridge else {}
     try:
-        priors = synthesis.NMAPriors(args.effect_prior_sd, args.tau_prior_scale, bridge, None,
-                                     relative)
+        priors = synthesis.NMAPriors(
+            args.effect_prior_sd, args.tau_prior_scale, bridge, None, relative
+        )
         if args.draws < 1:
             raise ValueError(f"--draws must be a positive integer, got {args.draws}")
     except ValueError as exc:
@@ -165,8 +166,9 @@ def cmd_synthesize(args) -> int:
         _err(f"{args.evidence}: no evidence for outcome(s) {missing}")
         return EXIT_BAD_INPUT
     out = output.output_dir(args.out)
-    results = [synthesis.fit_nma(ev, o, priors, n_draws=args.draws, seed=args.seed)
-               for o in outcomes]
+    results = [
+        synthesis.fit_nma(ev, o, priors, n_draws=args.draws, seed=args.seed) for o in outcomes
+    ]
     import pandas as pd
 
     tables = {
@@ -219,11 +221,17 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--out", required=True, help="output folder (tables/ is written inside)")
     f.set_defaults(func=cmd_fit)
     y = sub.add_parser("synthesize", help="network meta-analysis of a contrast-level evidence file")
-    y.add_argument("--evidence", required=True, help="CSV: study,outcome,treatment,comparator,estimate,se")
+    y.add_argument(
+        "--evidence", required=True, help="CSV: study,outcome,treatment,comparator,estimate,se"
+    )
     y.add_argument("--outcome", action="append", default=None, help="outcome (repeatable)")
     y.add_argument("--tau-prior-scale", type=float, default=0.3, help="half-normal scale of tau")
-    y.add_argument("--effect-prior-sd", type=float, default=1.0,
-                   help="SD of the normal prior of each basic effect vs the reference")
+    y.add_argument(
+        "--effect-prior-sd",
+        type=float,
+        default=1.0,
+        help="SD of the normal prior of each basic effect vs the reference",
+    )
     y.add_argument("--bridge-mean", type=float, default=None, help="prior mean of fact vs standard")
     y.add_argument("--bridge-sd", type=float, default=None, help="prior SD of fact vs standard")
     y.add_argument("--draws", type=int, default=20000, help="exact posterior draws")

@@ -15,7 +15,8 @@ For patient :math:`i` in team/site :math:`j` with arm :math:`a` at visit :math:`
 - :math:`\beta_{at}`: effect of arm :math:`a` against the comparator :math:`c` at follow-up visit
   :math:`t`, i.e. the difference in change from baseline in baseline-SD units (an SMD);
   :math:`\beta_{a0} = 0`;
-- :math:`u_j \sim N(0, \sigma_{site}^2)` team/site intercepts; :math:`v_j \sim N(0,
+- :math:`u_j \sim N(0, \sigma_{site}^2)` team/site intercepts (with fewer than
+  :data:`MIN_RANDOM_SITES` sites, fixed sum-to-zero site effects with a N(0, 0.5) prior); :math:`v_j \sim N(0,
   \sigma_{site\,effect}^2)` team x treatment random slopes (resource groups);
 - :math:`\Sigma`: within-patient covariance across visits: ``intercept``
   (:math:`\sigma_{patient}^2 J + \sigma^2 I`, a patient random intercept integrated out) or
@@ -43,6 +44,9 @@ import pytensor.tensor as pt
 from analysis import registry
 
 COVARIANCES = ("intercept", "unstructured")
+#: Fewer sites than this get fixed (sum-to-zero) site effects: a between-site SD cannot be
+#: learnt from a handful of sites, and large sites make the random-effect funnel hard to sample.
+MIN_RANDOM_SITES = 8
 LIKELIHOODS = ("normal", "student")
 
 
@@ -241,7 +245,7 @@ class ModelSpec:
     visits: tuple[int, ...]
     treatments: tuple[str, ...]
     sites: tuple[str, ...]
-    use_sites: bool
+    site_effects: str
     site_slopes: bool
     covariance: str
     likelihood: str
@@ -261,15 +265,16 @@ def model_spec(
     if likelihood not in LIKELIHOODS:
         raise ValueError(f"likelihood must be one of {LIKELIHOODS}, got {likelihood!r}")
     priors = priors or PRIOR_SETS["default"]
-    use_sites = len(data.sites) >= 3
+    n_site = len(data.sites)
+    site_effects = "random" if n_site >= MIN_RANDOM_SITES else "fixed" if n_site > 1 else "none"
     if site_slopes is None:
         site_slopes = data.trial == "resource_groups"
     return ModelSpec(
         visits=tuple(data.visits),
         treatments=tuple(data.treatments),
         sites=tuple(data.sites),
-        use_sites=use_sites,
-        site_slopes=bool(site_slopes and use_sites),
+        site_effects=site_effects,
+        site_slopes=bool(site_slopes and site_effects == "random"),
         covariance=covariance,
         likelihood=likelihood,
         lkj_eta=priors.lkj_eta,
@@ -371,10 +376,13 @@ def build_trial_model(
         beta_full = pt.concatenate([pt.zeros((n_treat, 1)), beta], axis=1)
         beta_full = pt.concatenate([beta_full, pt.zeros((1, t_dim))], axis=0)  # comparator row
         mu = alpha[None, :] + beta_full[d["treat_idx"]]
-        if spec.use_sites:
+        if spec.site_effects == "random":
             sigma_site = pm.HalfNormal("sigma_site", d["prior_site_sd"])
             site_offset = pm.Normal("site_offset", 0.0, 1.0, dims="site")
             mu = mu + (sigma_site * site_offset)[d["site_idx"]][:, None]
+        elif spec.site_effects == "fixed":
+            site_fixed = pm.ZeroSumNormal("site_fixed", sigma=0.5, dims="site")
+            mu = mu + site_fixed[d["site_idx"]][:, None]
         if spec.site_slopes:
             sigma_se = pm.HalfNormal("sigma_site_effect", d["prior_site_effect_sd"])
             se_offset = pm.Normal("site_effect_offset", 0.0, 1.0, dims="site")

@@ -367,12 +367,22 @@ def plot_sensitivity(sens: pd.DataFrame, month: int, ax=None):
     return fig
 
 
-_NETWORK_POS = {"fact_rg": (0.0, 1.0), "fact": (0.0, 0.0), "standard": (1.6, 0.0),
-                "cacm": (2.6, 1.0), "ncacm": (2.6, -1.0)}
+_NETWORK_POS = {
+    "fact_rg": (0.0, 1.0),
+    "fact": (0.0, 0.0),
+    "standard": (1.6, 0.0),
+    "cacm": (2.6, 1.0),
+    "ncacm": (2.6, -1.0),
+}
 
 
-def plot_network(evidence: pd.DataFrame, outcome: str, patients: dict[str, int] | None = None,
-                 bridge: tuple[str, str] | None = ("fact", "standard"), ax=None):
+def plot_network(
+    evidence: pd.DataFrame,
+    outcome: str,
+    patients: dict[str, int] | None = None,
+    bridge: tuple[str, str] | None = ("fact", "standard"),
+    ax=None,
+):
     """Evidence network of one outcome: nodes sized by patients, edges by number of contrasts.
 
     Parameters
@@ -408,24 +418,46 @@ def plot_network(evidence: pd.DataFrame, outcome: str, patients: dict[str, int] 
     for (t, c), n in edges.items():
         (x1, y1), (x2, y2) = pos[t], pos[c]
         ax.plot([x1, x2], [y1, y2], color="0.35", lw=1.5 + 2 * n, zorder=1)
-        ax.text((x1 + x2) / 2, (y1 + y2) / 2, f"{n}", fontsize=8, ha="center", va="center",
-                bbox=dict(boxstyle="round", fc="white", ec="0.6"))
+        ax.text(
+            (x1 + x2) / 2,
+            (y1 + y2) / 2,
+            f"{n}",
+            fontsize=8,
+            ha="center",
+            va="center",
+            bbox=dict(boxstyle="round", fc="white", ec="0.6"),
+        )
     if bridge is not None:
         (x1, y1), (x2, y2) = pos[bridge[0]], pos[bridge[1]]
-        ax.plot([x1, x2], [y1, y2], color="#D55E00", lw=2, ls="--", zorder=1,
-                label="bridging assumption (prior, no data)")
+        ax.plot(
+            [x1, x2],
+            [y1, y2],
+            color="#D55E00",
+            lw=2,
+            ls="--",
+            zorder=1,
+            label="bridging assumption (prior, no data)",
+        )
     for node in nodes:
         n = patients.get(node)
         size = 300 + 6 * (n or 0)
         ax.scatter(*pos[node], s=size, color=pal.get(node, "0.6"), zorder=2, edgecolor="k")
-        ax.annotate(f"{registry.arm_label(node)}\n({n} patients)" if n else registry.arm_label(node),
-                    pos[node], xytext=(0, -22), textcoords="offset points", ha="center",
-                    va="top", fontsize=7)
+        ax.annotate(
+            f"{registry.arm_label(node)}\n({n} patients)" if n else registry.arm_label(node),
+            pos[node],
+            xytext=(0, -22),
+            textcoords="offset points",
+            ha="center",
+            va="top",
+            fontsize=7,
+        )
     ax.set_axis_off()
     ax.margins(0.25)
     ax.legend(loc="upper center", fontsize=8, frameon=False)
-    ax.set_title(f"Evidence network: {outcome.replace('_', ' ')} (edge labels: number of contrasts)",
-                 fontsize=9)
+    ax.set_title(
+        f"Evidence network: {outcome.replace('_', ' ')} (edge labels: number of contrasts)",
+        fontsize=9,
+    )
     return fig
 
 
@@ -444,10 +476,22 @@ def plot_nma_forest(league: pd.DataFrame, reference: str = "standard", ax=None):
     pal = registry.arm_palette()
     y = np.arange(len(d))[::-1]
     for yi, (_, r) in zip(y, d.iterrows(), strict=True):
-        ax.errorbar(r["mean"], yi, xerr=[[r["mean"] - r["lower"]], [r["upper"] - r["mean"]]],
-                    fmt="o", color=pal.get(r["treatment"], "0.4"), capsize=2)
-    ax.set_yticks(y, [f"{r.outcome.replace('_', ' ')}: {registry.arm_label(r.treatment)}"
-                      for r in d.itertuples()], fontsize=8)
+        ax.errorbar(
+            r["mean"],
+            yi,
+            xerr=[[r["mean"] - r["lower"]], [r["upper"] - r["mean"]]],
+            fmt="o",
+            color=pal.get(r["treatment"], "0.4"),
+            capsize=2,
+        )
+    ax.set_yticks(
+        y,
+        [
+            f"{r.outcome.replace('_', ' ')}: {registry.arm_label(r.treatment)}"
+            for r in d.itertuples()
+        ],
+        fontsize=8,
+    )
     ax.axvline(0, color="0.3", lw=0.8)
     ax.set_xlabel(f"SMD vs {registry.arm_label(reference)} (> 0 favours the treatment)")
     ax.set_title("Network meta-analysis: posterior means with 95% credible intervals", fontsize=9)
@@ -467,8 +511,13 @@ def plot_rankogram(ranks: pd.DataFrame, ax=None):
     for a, outcome in zip(axes, outcomes, strict=False):
         d = ranks[ranks["outcome"] == outcome]
         for t, g in d.groupby("treatment", sort=False):
-            a.plot(g["rank"], g["probability"], "o-", color=pal.get(t, "0.4"),
-                   label=f"{registry.arm_label(t)} (SUCRA {g['sucra'].iloc[0]:.2f})")
+            a.plot(
+                g["rank"],
+                g["probability"],
+                "o-",
+                color=pal.get(t, "0.4"),
+                label=f"{registry.arm_label(t)} (SUCRA {g['sucra'].iloc[0]:.2f})",
+            )
         a.set_xticks(sorted(d["rank"].unique()))
         a.set_xlabel("rank (1 = best)")
         a.set_ylabel("posterior probability")
@@ -480,8 +529,9 @@ def plot_rankogram(ranks: pd.DataFrame, ax=None):
     return fig
 
 
-def plot_bridge_sensitivity(sens: pd.DataFrame, label: str = "FACT plus resource group vs "
-                            "consumer-assisted case management"):
+def plot_bridge_sensitivity(
+    sens: pd.DataFrame, label: str = "FACT plus resource group vs consumer-assisted case management"
+):
     """The key cross-trial contrast and P(best) against the SD of the bridging prior.
 
     Returns
@@ -490,10 +540,15 @@ def plot_bridge_sensitivity(sens: pd.DataFrame, label: str = "FACT plus resource
     """
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(9.5, 3.3))
     for outcome, d in sens.groupby("outcome", sort=False):
-        line, = a1.plot(d["bridge_sd"], d["mean"], "o-", label=outcome.replace("_", " "))
+        (line,) = a1.plot(d["bridge_sd"], d["mean"], "o-", label=outcome.replace("_", " "))
         a1.fill_between(d["bridge_sd"], d["lower"], d["upper"], alpha=0.15, color=line.get_color())
-        a2.plot(d["bridge_sd"], d["prob_best"], "o-", color=line.get_color(),
-                label=outcome.replace("_", " "))
+        a2.plot(
+            d["bridge_sd"],
+            d["prob_best"],
+            "o-",
+            color=line.get_color(),
+            label=outcome.replace("_", " "),
+        )
     for a in (a1, a2):
         a.set_xscale("log")
         a.set_xlabel("SD of the bridging prior (FACT as usual vs standard care, SMD)")

@@ -26,6 +26,8 @@ import yaml
 from analysis import config
 from analysis.dataio import file_sha256
 
+_RUNNING: set = set()  # papermill processes of this run, terminated on interruption
+
 PRODUCTS = ("report.html", "manifest.json", "figures", "tables", "notebooks")
 KEY_PACKAGES = (
     "pymc",
@@ -107,6 +109,22 @@ def plan_run(
     return plan
 
 
+def _terminate_running() -> None:
+    """Stop every papermill process of this run together with its kernel."""
+    import signal
+
+    for proc in list(_RUNNING):
+        try:
+            os.killpg(proc.pid, signal.SIGTERM)
+        except (ProcessLookupError, PermissionError):
+            continue
+    for proc in list(_RUNNING):
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+
+
 def run_steps(plan: RunPlan, build_dir: Path, log=print) -> None:
     """Run the plan's steps group by group; runs within a group in parallel up to the cores."""
     from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
@@ -121,14 +139,18 @@ def run_steps(plan: RunPlan, build_dir: Path, log=print) -> None:
         if len(steps) == 1:
             run_step(steps[0], build_dir, log)
             continue
-        with ThreadPoolExecutor(max_workers=min(workers, len(steps))) as pool:
+        pool = ThreadPoolExecutor(max_workers=min(workers, len(steps)))
+        try:
             futures = [pool.submit(run_step, s, build_dir, log) for s in steps]
             done, _ = wait(futures, return_when=FIRST_EXCEPTION)
-            for f in done:
-                if f.exception() is not None:
-                    for other in futures:
-                        other.cancel()
-                    raise f.exception()
+            failed = [f.exception() for f in done if f.exception() is not None]
+            if failed:
+                raise failed[0]
+        except BaseException:
+            _terminate_running()
+            raise
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
 
 
 def combine_tables(tables_dir: Path) -> list[Path]:
@@ -191,14 +213,16 @@ def run_step(step: Step, build_dir: Path, log=print) -> None:
     t0 = time.perf_counter()
     step.status = "running"
     with open(logfile, "w") as fh:
-        proc = subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT, start_new_session=True)
+        _RUNNING.add(proc)
         try:
             code = proc.wait()
         except BaseException:
-            proc.terminate()
-            proc.wait(timeout=30)
+            _terminate_running()
             step.status = "interrupted"
             raise
+        finally:
+            _RUNNING.discard(proc)
     step.seconds = time.perf_counter() - t0
     if code != 0:
         step.status = "failed"
@@ -300,10 +324,13 @@ def render_report(notebooks: list[Path], manifest: dict, out_html: Path) -> Path
     merged.cells.append(nbformat.v4.new_markdown_cell(_front_matter(manifest)))
     for part, path in enumerate(notebooks, start=1):
         nb = nbformat.read(path, as_version=4)
-        merged.cells.append(nbformat.v4.new_markdown_cell(
-            f"<hr><p style='color:#666'>Part {part}: <code>{path.stem}</code> "
-            f"(executed notebook with code: <a href='notebooks/{path.stem}.html'>"
-            f"notebooks/{path.stem}.html</a>)</p>"))
+        merged.cells.append(
+            nbformat.v4.new_markdown_cell(
+                f"<hr><p style='color:#666'>Part {part}: <code>{path.stem}</code> "
+                f"(executed notebook with code: <a href='notebooks/{path.stem}.html'>"
+                f"notebooks/{path.stem}.html</a>)</p>"
+            )
+        )
         for cell in nb.cells:
             tags = set(cell.get("metadata", {}).get("tags", []))
             if tags & {"parameters", "injected-parameters", "report-skip"}:
@@ -377,6 +404,26 @@ def run_report(
         With the partial notebook kept under ``out_dir/.failed/``; the products in ``out_dir``
         (:data:`PRODUCTS`) untouched.
     """
+    import signal
+
+    def _on_term(signum, frame):
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    previous = signal.signal(signal.SIGTERM, _on_term) if _main_thread() else None
+    try:
+        return _run_report(data_path, profile, out_dir, seed, log)
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _main_thread() -> bool:
+    import threading
+
+    return threading.current_thread() is threading.main_thread()
+
+
+def _run_report(data_path, profile, out_dir, seed, log) -> Path:
     started = time.time()
     os.environ.setdefault("PYTENSOR_FLAGS", f"compiledir={config.CACHE / 'pytensor'}")
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -99,15 +99,21 @@ def check_evidence(raw: pd.DataFrame, name: str = "<evidence>") -> pd.DataFrame:
         df[c] = num
     same = df["treatment"] == df["comparator"]
     if same.any():
-        problems.append(f"column 'comparator': equals treatment (lines {list(lines[same.to_numpy()][:5])})")
+        problems.append(
+            f"column 'comparator': equals treatment (lines {list(lines[same.to_numpy()][:5])})"
+        )
     for (study, outcome), g in df.groupby(["study", "outcome"]):
         if g["comparator"].nunique() > 1:
-            problems.append(f"column 'comparator': study {study!r}, outcome {outcome!r} has several "
-                            f"comparators; give every contrast of a multi-arm study against one "
-                            f"common comparator (lines {list(lines[g.index][:5])})")
+            problems.append(
+                f"column 'comparator': study {study!r}, outcome {outcome!r} has several "
+                f"comparators; give every contrast of a multi-arm study against one "
+                f"common comparator (lines {list(lines[g.index][:5])})"
+            )
         if g["treatment"].duplicated().any():
-            problems.append(f"column 'treatment': study {study!r}, outcome {outcome!r} repeats a "
-                            f"contrast (lines {list(lines[g.index][:5])})")
+            problems.append(
+                f"column 'treatment': study {study!r}, outcome {outcome!r} repeats a "
+                f"contrast (lines {list(lines[g.index][:5])})"
+            )
     if problems:
         raise EvidenceError(f"{name}: {len(problems)} problem(s):\n  - " + "\n  - ".join(problems))
     for c in ("n_treatment", "n_comparator"):
@@ -141,7 +147,9 @@ class NMAPriors:
             raise ValueError(f"tau_scale must be positive, got {self.tau_scale!r}")
         for t, (m, s) in self.bridge.items():
             if not (np.isfinite(m) and s > 0 and np.isfinite(s)):
-                raise ValueError(f"bridge for {t!r} needs a finite mean and a positive SD, got ({m}, {s})")
+                raise ValueError(
+                    f"bridge for {t!r} needs a finite mean and a positive SD, got ({m}, {s})"
+                )
         if self.map_prior is not None:
             _, _, m, s, w = self.map_prior
             if not (s > 0 and 0 < w < 1 and np.isfinite(m)):
@@ -209,9 +217,16 @@ def _parameterisation(basic: list[str], priors: NMAPriors):
     return lmap, comps
 
 
-def fit_nma(evidence: pd.DataFrame, outcome: str, priors: NMAPriors,
-            treatments: list[str] | None = None, reference: str | None = None,
-            n_draws: int = 20000, seed: int = 0, grid_size: int = 400) -> NMAResult:
+def fit_nma(
+    evidence: pd.DataFrame,
+    outcome: str,
+    priors: NMAPriors,
+    treatments: list[str] | None = None,
+    reference: str | None = None,
+    n_draws: int = 20000,
+    seed: int = 0,
+    grid_size: int = 400,
+) -> NMAResult:
     """Exact posterior draws of the random-effects NMA of one outcome.
 
     Parameters
@@ -233,8 +248,13 @@ def fit_nma(evidence: pd.DataFrame, outcome: str, priors: NMAPriors,
     """
     ev = evidence[evidence["outcome"] == outcome].reset_index(drop=True)
     if treatments is None:
-        found = (set(ev["treatment"]) | set(ev["comparator"]) | set(priors.bridge)
-                 | set(priors.relative) | set(priors.relative.values()))
+        found = (
+            set(ev["treatment"])
+            | set(ev["comparator"])
+            | set(priors.bridge)
+            | set(priors.relative)
+            | set(priors.relative.values())
+        )
         if priors.map_prior is not None:
             found |= {priors.map_prior[0], priors.map_prior[1]}
         treatments = [t for t in TREATMENTS if t in found] + sorted(found - set(TREATMENTS))
@@ -243,7 +263,9 @@ def fit_nma(evidence: pd.DataFrame, outcome: str, priors: NMAPriors,
         treatments = [*treatments, reference]
     unknown = (set(ev["treatment"]) | set(ev["comparator"])) - set(treatments)
     if unknown:
-        raise ValueError(f"evidence for {outcome!r} names treatments outside the network: {sorted(unknown)}")
+        raise ValueError(
+            f"evidence for {outcome!r} names treatments outside the network: {sorted(unknown)}"
+        )
     x, y, v, r, basic = _design(ev, treatments, reference)
     lmap, comps = _parameterisation(basic, priors)
     a = x @ lmap
@@ -301,10 +323,18 @@ def league_table(res: NMAResult) -> pd.DataFrame:
             if i == j:
                 continue
             diff = res.d[:, i] - res.d[:, j]
-            rows.append({"outcome": res.outcome, "treatment": t, "reference": r,
-                         "mean": diff.mean(), "sd": diff.std(ddof=1),
-                         "lower": np.quantile(diff, 0.025), "upper": np.quantile(diff, 0.975),
-                         "prob_better": (diff > 0).mean()})
+            rows.append(
+                {
+                    "outcome": res.outcome,
+                    "treatment": t,
+                    "reference": r,
+                    "mean": diff.mean(),
+                    "sd": diff.std(ddof=1),
+                    "lower": np.quantile(diff, 0.025),
+                    "upper": np.quantile(diff, 0.975),
+                    "prob_better": (diff > 0).mean(),
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -323,8 +353,15 @@ def rank_table(res: NMAResult) -> pd.DataFrame:
         probs = np.bincount(ranks[:, i], minlength=k + 1)[1:] / len(ranks)
         sucra = (k - ranks[:, i].mean()) / (k - 1)
         for rank, pr in enumerate(probs, start=1):
-            rows.append({"outcome": res.outcome, "treatment": t, "rank": rank,
-                         "probability": pr, "sucra": sucra})
+            rows.append(
+                {
+                    "outcome": res.outcome,
+                    "treatment": t,
+                    "rank": rank,
+                    "probability": pr,
+                    "sucra": sucra,
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -337,15 +374,34 @@ def heterogeneity_table(res: NMAResult, priors: NMAPriors) -> pd.DataFrame:
         Columns ``outcome, mean, sd, lower, upper, prior_scale, n_studies, n_contrasts``.
     """
     t = res.tau
-    return pd.DataFrame([{
-        "outcome": res.outcome, "mean": t.mean(), "sd": t.std(ddof=1),
-        "lower": np.quantile(t, 0.025), "upper": np.quantile(t, 0.975),
-        "prior_scale": priors.tau_scale, "n_studies": res.evidence["study"].nunique(),
-        "n_contrasts": len(res.evidence)}])
+    return pd.DataFrame(
+        [
+            {
+                "outcome": res.outcome,
+                "mean": t.mean(),
+                "sd": t.std(ddof=1),
+                "lower": np.quantile(t, 0.025),
+                "upper": np.quantile(t, 0.975),
+                "prior_scale": priors.tau_scale,
+                "n_studies": res.evidence["study"].nunique(),
+                "n_contrasts": len(res.evidence),
+            }
+        ]
+    )
 
 
-def bridge_sensitivity(evidence, outcome, priors: NMAPriors, bridge_sds, *, treatment="fact_rg",
-                       versus="cacm", bridged="fact", n_draws=20000, seed=0) -> pd.DataFrame:
+def bridge_sensitivity(
+    evidence,
+    outcome,
+    priors: NMAPriors,
+    bridge_sds,
+    *,
+    treatment="fact_rg",
+    versus="cacm",
+    bridged="fact",
+    n_draws=20000,
+    seed=0,
+) -> pd.DataFrame:
     """The key contrast and P(treatment best) as the bridge SD varies.
 
     Returns
@@ -356,20 +412,34 @@ def bridge_sensitivity(evidence, outcome, priors: NMAPriors, bridge_sds, *, trea
     mean = priors.bridge.get(bridged, (0.0, 1.0))[0]
     rows = []
     for s in bridge_sds:
-        pri = NMAPriors(priors.effect_sd, priors.tau_scale, {**priors.bridge, bridged: (mean, s)},
-                        priors.map_prior, priors.relative)
+        pri = NMAPriors(
+            priors.effect_sd,
+            priors.tau_scale,
+            {**priors.bridge, bridged: (mean, s)},
+            priors.map_prior,
+            priors.relative,
+        )
         res = fit_nma(evidence, outcome, pri, list(TREATMENTS), n_draws=n_draws, seed=seed)
         i, j = res.treatments.index(treatment), res.treatments.index(versus)
         diff = res.d[:, i] - res.d[:, j]
-        rows.append({"outcome": outcome, "bridge_sd": s, "mean": diff.mean(), "sd": diff.std(ddof=1),
-                     "lower": np.quantile(diff, 0.025), "upper": np.quantile(diff, 0.975),
-                     "prob_better": (diff > 0).mean(),
-                     "prob_best": (res.d.argmax(axis=1) == i).mean()})
+        rows.append(
+            {
+                "outcome": outcome,
+                "bridge_sd": s,
+                "mean": diff.mean(),
+                "sd": diff.std(ddof=1),
+                "lower": np.quantile(diff, 0.025),
+                "upper": np.quantile(diff, 0.975),
+                "prob_better": (diff > 0).mean(),
+                "prob_best": (res.d.argmax(axis=1) == i).mean(),
+            }
+        )
     return pd.DataFrame(rows)
 
 
-def assemble_evidence(tables_dir: str | Path | None, trial_evidence: str = "model",
-                      external: bool = True) -> tuple[pd.DataFrame, list[str]]:
+def assemble_evidence(
+    tables_dir: str | Path | None, trial_evidence: str = "model", external: bool = True
+) -> tuple[pd.DataFrame, list[str]]:
     """Evidence for the project's synthesis and notes on what was used.
 
     Parameters
@@ -397,8 +467,11 @@ def assemble_evidence(tables_dir: str | Path | None, trial_evidence: str = "mode
         files = sorted(Path(tables_dir).glob("trial_contrasts__*.csv")) if tables_dir else []
         if files:
             parts += [load_evidence(f) for f in files]
-            notes.append("anchor trials: posteriors of this project's trial models ("
-                         + ", ".join(f.stem.split("__")[1] for f in files) + ")")
+            notes.append(
+                "anchor trials: posteriors of this project's trial models ("
+                + ", ".join(f.stem.split("__")[1] for f in files)
+                + ")"
+            )
         else:
             trial_evidence = "published"
             notes.append("no trial-model results found; using the trials' published results")
@@ -412,10 +485,13 @@ def assemble_evidence(tables_dir: str | Path | None, trial_evidence: str = "mode
     return check_evidence(ev, "assembled evidence"), notes
 
 
-def depends_on_bridge(treatment: str, reference: str,
-                      components: tuple[set, ...] = ({"fact_rg", "fact"},
-                                                     {"cacm", "ncacm", "standard"})) -> bool:
+def depends_on_bridge(
+    treatment: str,
+    reference: str,
+    components: tuple[set, ...] = ({"fact_rg", "fact"}, {"cacm", "ncacm", "standard"}),
+) -> bool:
     """Whether a contrast crosses the two trials' disconnected parts (so rests on the bridge)."""
-    side = [next((k for k, c in enumerate(components) if t in c), None)
-            for t in (treatment, reference)]
+    side = [
+        next((k for k, c in enumerate(components) if t in c), None) for t in (treatment, reference)
+    ]
     return side[0] != side[1]

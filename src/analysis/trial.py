@@ -230,10 +230,18 @@ def evidence_rows(fits: dict[str, OutcomeFit], source: str) -> pd.DataFrame:
         counts = np.bincount(d.arm_idx, minlength=len(d.arms))
         for arm in d.treatments:
             x = direction * summarise.contrast_draws(f.idata, d, arm, d.comparator, month)
-            rows.append({"study": d.trial, "outcome": d.outcome, "treatment": arm,
-                         "comparator": d.comparator, "estimate": x.mean(), "se": x.std(ddof=1),
-                         "n_treatment": int(counts[d.arms.index(arm)]),
-                         "n_comparator": int(counts[d.arms.index(d.comparator)]),
-                         "source": f"{source}: posterior of this project's {d.trial} model, "
-                                   f"month {month}"})
+            rows.append(
+                {
+                    "study": d.trial,
+                    "outcome": d.outcome,
+                    "treatment": arm,
+                    "comparator": d.comparator,
+                    "estimate": x.mean(),
+                    "se": x.std(ddof=1),
+                    "n_treatment": int(counts[d.arms.index(arm)]),
+                    "n_comparator": int(counts[d.arms.index(d.comparator)]),
+                    "source": f"{source}: posterior of this project's {d.trial} model, "
+                    f"month {month}",
+                }
+            )
     return pd.DataFrame(rows)
