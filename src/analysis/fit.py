@@ -122,7 +122,7 @@ def fit_trial_model(
         draws=settings.draws,
         tune=settings.tune,
         chains=settings.chains,
-        cores=min(settings.chains, os.cpu_count() or 1),
+        cores=sampler_cores(settings.chains),
         seed=settings.seed,
         progress_bar=False,
     )
@@ -140,6 +140,13 @@ def fit_trial_model(
         }
     )
     return idata, model
+
+
+def sampler_cores(chains: int) -> int:
+    """Chains sampled in parallel: the cores, or ``TRIALBAYES_SAMPLER_CORES`` when the report
+    runs several notebooks at once (oversubscribed sampler threads slow everything down)."""
+    limit = int(os.environ.get("TRIALBAYES_SAMPLER_CORES", 0)) or (os.cpu_count() or 1)
+    return max(1, min(chains, limit))
 
 
 def add_log_likelihood(idata, model) -> az.InferenceData:

@@ -139,9 +139,13 @@ def run_steps(plan: RunPlan, build_dir: Path, log=print) -> None:
         if len(steps) == 1:
             run_step(steps[0], build_dir, log)
             continue
-        pool = ThreadPoolExecutor(max_workers=min(workers, len(steps)))
+        n_parallel = min(workers, len(steps))
+        pool = ThreadPoolExecutor(max_workers=n_parallel)
         try:
-            futures = [pool.submit(run_step, s, build_dir, log) for s in steps]
+            futures = [
+                pool.submit(run_step, s, build_dir, log, max(1, workers // n_parallel))
+                for s in steps
+            ]
             done, _ = wait(futures, return_when=FIRST_EXCEPTION)
             failed = [f.exception() for f in done if f.exception() is not None]
             if failed:
@@ -184,7 +188,7 @@ def _kernel_name() -> str:
     return "trialbayes" if "trialbayes" in names else "python3"
 
 
-def run_step(step: Step, build_dir: Path, log=print) -> None:
+def run_step(step: Step, build_dir: Path, log=print, cores: int | None = None) -> None:
     """Execute one notebook with papermill (in its own process) into ``build_dir/notebooks``.
 
     The papermill log goes to ``build_dir/logs/<step>.log``; a failure raises
@@ -213,7 +217,12 @@ def run_step(step: Step, build_dir: Path, log=print) -> None:
     t0 = time.perf_counter()
     step.status = "running"
     with open(logfile, "w") as fh:
-        proc = subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT, start_new_session=True)
+        env = dict(os.environ)
+        if cores:  # parallel steps share the cores instead of oversubscribing them
+            env["TRIALBAYES_SAMPLER_CORES"] = str(cores)
+        proc = subprocess.Popen(
+            cmd, stdout=fh, stderr=subprocess.STDOUT, env=env, start_new_session=True
+        )
         _RUNNING.add(proc)
         try:
             code = proc.wait()
@@ -462,5 +471,8 @@ def _export_notebooks_html(nb_dir: Path) -> None:
 
     exporter = HTMLExporter(template_name="lab")
     for path in sorted(nb_dir.glob("*.ipynb")):
-        body, _ = exporter.from_notebook_node(nbformat.read(path, as_version=4))
+        nb = nbformat.read(path, as_version=4)
+        for i, cell in enumerate(nb.cells):
+            cell["id"] = f"cell-{i}"  # papermill's injected cell can repeat an id
+        body, _ = exporter.from_notebook_node(nb)
         path.with_suffix(".html").write_text(body, encoding="utf-8")
