@@ -11,7 +11,6 @@ DATA    ?=
 OUT     ?=
 export PYTHONHASHSEED := 0
 export PYTENSOR_FLAGS ?= compiledir=$(CURDIR)/.cache/pytensor
-export MPLBACKEND := Agg
 
 DATA_ARG := $(if $(DATA),--data "$(DATA)",)
 OUT_ARG  := $(if $(OUT),--out "$(OUT)",)

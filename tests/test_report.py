@@ -70,6 +70,7 @@ def test_successful_run_installs_report_and_manifest(sandbox):
     out = sandbox / "reports"
     html = report.run_report(None, "ok", out, log=lambda *_: None)
     assert html.exists() and "hello" in html.read_text()
+    assert "data:image/png;base64" in html.read_text()  # figures are embedded
     assert "not for interpretation" in html.read_text()  # profile 'ok' is not 'full'
     assert (out / "tables" / "seed.csv").read_text() == "seed\n5\n"
     manifest = json.loads((out / "manifest.json").read_text())

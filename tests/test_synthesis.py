@@ -131,3 +131,11 @@ def test_bad_evidence_is_rejected_naming_column_and_line(tmp_path, change, needl
 def test_multi_arm_study_needs_a_common_comparator():
     with pytest.raises(syn.EvidenceError, match="several comparators"):
         _ev([("s", "x", "a", "standard", 0.1, 0.1), ("s", "x", "b", "a", 0.1, 0.1)])
+
+
+def test_patients_counted_once_per_study_arm():
+    ev = syn.check_evidence(pd.DataFrame({
+        "study": ["t", "t", "u"], "outcome": ["x", "x", "x"], "treatment": ["a", "b", "a"],
+        "comparator": ["c", "c", "c"], "estimate": [0.1, 0.2, 0.3], "se": [0.1, 0.1, 0.1],
+        "n_treatment": [10, 12, 5], "n_comparator": [20, 20, 6]}))
+    assert syn.patients_per_treatment(ev) == {"a": 15, "b": 12, "c": 26}

@@ -218,6 +218,7 @@ def run_step(step: Step, build_dir: Path, log=print, cores: int | None = None) -
     step.status = "running"
     with open(logfile, "w") as fh:
         env = dict(os.environ)
+        env.pop("MPLBACKEND", None)  # the kernel's inline backend puts figures in the notebook
         if cores:  # parallel steps share the cores instead of oversubscribing them
             env["TRIALBAYES_SAMPLER_CORES"] = str(cores)
         proc = subprocess.Popen(

@@ -495,3 +495,19 @@ def depends_on_bridge(
         next((k for k, c in enumerate(components) if t in c), None) for t in (treatment, reference)
     ]
     return side[0] != side[1]
+
+
+def patients_per_treatment(evidence: pd.DataFrame) -> dict[str, int]:
+    """Patients per treatment summed over studies (each study's arm counted once).
+
+    Returns
+    -------
+    dict
+        Treatment -> patients, for treatments whose studies report arm sizes.
+    """
+    out: dict[str, int] = {}
+    for col, ncol in (("treatment", "n_treatment"), ("comparator", "n_comparator")):
+        sizes = evidence.groupby(["study", col])[ncol].max().dropna()
+        for (_, treatment), n in sizes.items():
+            out[treatment] = out.get(treatment, 0) + int(n)
+    return out
