@@ -36,7 +36,8 @@ def sandbox(tmp_path, monkeypatch):
         nbs / "good.ipynb",
         "from analysis import output\nimport pandas as pd\n"
         "out = output.output_dir(output_dir)\n"
-        "output.save_table(pd.DataFrame({'seed': [seed]}), out, 'seed')\nprint('hello')",
+        "output.save_table(pd.DataFrame({'seed': [seed]}), out, 'seed')\nprint('hello')\n"
+        "import matplotlib.pyplot as plt\nplt.plot([1, 2], [3, 4])\nplt.show()",
     )
     _notebook(nbs / "bad.ipynb", "raise RuntimeError('deliberate failure')")
     (params / "ok.yaml").write_text("seed: 5\nsteps:\n  - notebook: good\n    parameters: {}\n")
