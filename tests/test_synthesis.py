@@ -139,3 +139,21 @@ def test_patients_counted_once_per_study_arm():
         "comparator": ["c", "c", "c"], "estimate": [0.1, 0.2, 0.3], "se": [0.1, 0.1, 0.1],
         "n_treatment": [10, 12, 5], "n_comparator": [20, 20, 6]}))
     assert syn.patients_per_treatment(ev) == {"a": 15, "b": 12, "c": 26}
+
+
+def test_map_prior_is_a_robust_mixture():
+    """An informative component pulls the estimate towards it; data far away override it."""
+    base = dict(bridge={"fact": (0.0, 0.25)}, relative={"fact_rg": "fact"})
+    near = _ev([("t", "e", "fact_rg", "fact", 0.5, 0.2)])
+    far = _ev([("t", "e", "fact_rg", "fact", -1.5, 0.1)])
+
+    def effect(ev, map_prior):
+        res = syn.fit_nma(ev, "e", syn.NMAPriors(**base, map_prior=map_prior),
+                          list(syn.TREATMENTS), n_draws=40000, seed=5)
+        league = syn.league_table(res).set_index(["treatment", "reference"])
+        return league.loc[("fact_rg", "fact"), "mean"]
+
+    spec = ("fact_rg", "fact", 0.8, 0.1, 0.5)
+    assert effect(near, spec) > effect(near, None) + 0.05  # pulled towards 0.8
+    # conflicting data: the vague component takes over and the prior is mostly discarded
+    assert effect(far, spec) < -1.0
