@@ -63,6 +63,10 @@ def test_plan_expands_runs_and_common_parameters(tmp_path):
     assert plan.steps[0].name == "01-data"
     assert plan.steps[0].parameters["output_dir"] == str(tmp_path)
     assert plan.steps[0].parameters["profile"] == "full"
+    only_cp = report.plan_run("full", None, tmp_path, trials={"consumer_providers"})
+    names = [s.name for s in only_cp.steps]
+    assert "02-trial-model-consumer_providers" in names
+    assert "02-trial-model-resource_groups" not in names and "03-synthesis" in names
     with pytest.raises(ValueError, match="unknown profile 'fast'"):
         report.load_profile("fast")
 

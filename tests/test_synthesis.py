@@ -134,10 +134,20 @@ def test_multi_arm_study_needs_a_common_comparator():
 
 
 def test_patients_counted_once_per_study_arm():
-    ev = syn.check_evidence(pd.DataFrame({
-        "study": ["t", "t", "u"], "outcome": ["x", "x", "x"], "treatment": ["a", "b", "a"],
-        "comparator": ["c", "c", "c"], "estimate": [0.1, 0.2, 0.3], "se": [0.1, 0.1, 0.1],
-        "n_treatment": [10, 12, 5], "n_comparator": [20, 20, 6]}))
+    ev = syn.check_evidence(
+        pd.DataFrame(
+            {
+                "study": ["t", "t", "u"],
+                "outcome": ["x", "x", "x"],
+                "treatment": ["a", "b", "a"],
+                "comparator": ["c", "c", "c"],
+                "estimate": [0.1, 0.2, 0.3],
+                "se": [0.1, 0.1, 0.1],
+                "n_treatment": [10, 12, 5],
+                "n_comparator": [20, 20, 6],
+            }
+        )
+    )
     assert syn.patients_per_treatment(ev) == {"a": 15, "b": 12, "c": 26}
 
 
@@ -148,8 +158,14 @@ def test_map_prior_is_a_robust_mixture():
     far = _ev([("t", "e", "fact_rg", "fact", -1.5, 0.1)])
 
     def effect(ev, map_prior):
-        res = syn.fit_nma(ev, "e", syn.NMAPriors(**base, map_prior=map_prior),
-                          list(syn.TREATMENTS), n_draws=40000, seed=5)
+        res = syn.fit_nma(
+            ev,
+            "e",
+            syn.NMAPriors(**base, map_prior=map_prior),
+            list(syn.TREATMENTS),
+            n_draws=40000,
+            seed=5,
+        )
         league = syn.league_table(res).set_index(["treatment", "reference"])
         return league.loc[("fact_rg", "fact"), "mean"]
 

@@ -65,14 +65,15 @@ def cmd_report(args) -> int:
     except ValueError as exc:
         _err(str(exc))
         return EXIT_BAD_INPUT
-    data = None
+    data, trials = None, None
     if args.data:
-        data, _ = _validate_or_exit(args.data)
+        data, df = _validate_or_exit(args.data)
+        trials = set(df["trial"])  # the trial notebooks run only for trials in the data
     default_out = config.REPORTS if args.profile == "full" else config.SMOKE_REPORTS
     out = config.resolve(args.out, default_out)
     t0 = time.perf_counter()
     try:
-        html = run_report(data, args.profile, out, seed=args.seed)
+        html = run_report(data, args.profile, out, seed=args.seed, trials=trials)
     except StepFailed as exc:
         _err(f"step '{exc.step}' failed: {type(exc.cause).__name__}: {exc.cause}")
         _err(f"partial notebook: {exc.notebook}")

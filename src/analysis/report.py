@@ -101,6 +101,7 @@ def plan_run(
     for group, entry in enumerate(spec["steps"]):
         nb = config.NOTEBOOKS / f"{entry['notebook']}.ipynb"
         runs = entry.get("runs") or [{}]
+        runs = [r for r in runs if trials is None or r.get("trial", next(iter(trials))) in trials]
         for run in runs:
             suffix = "-".join(str(v) for v in run.values())
             name = entry["notebook"] + (f"-{suffix}" if suffix else "")
@@ -421,7 +422,7 @@ def run_report(
 
     previous = signal.signal(signal.SIGTERM, _on_term) if _main_thread() else None
     try:
-        return _run_report(data_path, profile, out_dir, seed, log)
+        return _run_report(data_path, profile, out_dir, seed, log, trials)
     finally:
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
@@ -433,12 +434,12 @@ def _main_thread() -> bool:
     return threading.current_thread() is threading.main_thread()
 
 
-def _run_report(data_path, profile, out_dir, seed, log) -> Path:
+def _run_report(data_path, profile, out_dir, seed, log, trials=None) -> Path:
     started = time.time()
     os.environ.setdefault("PYTENSOR_FLAGS", f"compiledir={config.CACHE / 'pytensor'}")
     out_dir.mkdir(parents=True, exist_ok=True)
     build_dir = Path(tempfile.mkdtemp(prefix=".build-", dir=out_dir))
-    plan = plan_run(profile, data_path, build_dir, seed)
+    plan = plan_run(profile, data_path, build_dir, seed, trials)
     log(f"trialbayes report: profile {profile}, {len(plan.steps)} step(s), building in {build_dir}")
     try:
         run_steps(plan, build_dir, log)
