@@ -86,9 +86,17 @@ def load_profile(profile: str) -> dict:
 
 
 def plan_run(
-    profile: str, data_path: Path | None, build_dir: Path, seed: int | None = None
+    profile: str,
+    data_path: Path | None,
+    build_dir: Path,
+    seed: int | None = None,
+    trials: set[str] | None = None,
 ) -> RunPlan:
-    """Expand a profile into the list of notebook runs with their parameters."""
+    """Expand a profile into the list of notebook runs with their parameters.
+
+    Runs with a ``trial`` parameter are kept only for the ``trials`` present in the data (all
+    when ``trials`` is None).
+    """
     spec = load_profile(profile)
     seed = int(spec.get("seed", config.DEFAULT_SEED) if seed is None else seed)
     plan = RunPlan(profile=profile, seed=seed, data_path=data_path)
@@ -389,7 +397,12 @@ def _swap_into_place(build_dir: Path, out_dir: Path) -> None:
 
 
 def run_report(
-    data_path: Path | None, profile: str, out_dir: Path, seed: int | None = None, log=print
+    data_path: Path | None,
+    profile: str,
+    out_dir: Path,
+    seed: int | None = None,
+    log=print,
+    trials: set[str] | None = None,
 ) -> Path:
     """Run every notebook of a profile and install the report in ``out_dir`` on success.
 
