@@ -532,32 +532,33 @@ def plot_rankogram(ranks: pd.DataFrame, ax=None):
 def plot_bridge_sensitivity(
     sens: pd.DataFrame, label: str = "FACT plus resource group vs consumer-assisted case management"
 ):
-    """The key cross-trial contrast and P(best) against the SD of the bridging prior.
+    """How the key cross-trial contrast depends on the SD of the bridging prior.
+
+    Left: posterior SD of the contrast against the bridge SD, with the identity line (a contrast
+    resting on the bridge cannot be more certain than the bridge allows once it is wide).
+    Right: P(FACT plus resource group ranks first).
 
     Returns
     -------
     matplotlib.figure.Figure
     """
-    fig, (a1, a2) = plt.subplots(1, 2, figsize=(9.5, 3.3))
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(10, 3.6))
     for outcome, d in sens.groupby("outcome", sort=False):
-        (line,) = a1.plot(d["bridge_sd"], d["mean"], "o-", label=outcome.replace("_", " "))
-        a1.fill_between(d["bridge_sd"], d["lower"], d["upper"], alpha=0.15, color=line.get_color())
-        a2.plot(
-            d["bridge_sd"],
-            d["prob_best"],
-            "o-",
-            color=line.get_color(),
-            label=outcome.replace("_", " "),
-        )
-    for a in (a1, a2):
-        a.set_xscale("log")
-        a.set_xlabel("SD of the bridging prior (FACT as usual vs standard care, SMD)")
-    a1.axhline(0, color="0.3", lw=0.8)
-    a1.set_ylabel("SMD (posterior mean, 95% CrI)")
+        name = outcome.replace("_", " ")
+        (line,) = a1.plot(d["bridge_sd"], d["sd"], "o-", label=name)
+        a2.plot(d["bridge_sd"], d["prob_best"], "o-", color=line.get_color(), label=name)
+    grid = np.sort(sens["bridge_sd"].unique())
+    a1.plot(grid, grid, ls=":", color="0.3", label="posterior SD = bridge SD")
+    a1.set_xscale("log")
+    a1.set_yscale("log")
+    a1.set_ylabel("posterior SD of the contrast (SMD)")
     a1.set_title(label, fontsize=8)
-    a2.set_ylabel("P(FACT plus resource group is best)")
+    a1.legend(fontsize=7, frameon=False)
+    a2.set_xscale("log")
+    a2.set_ylabel("P(FACT plus resource group ranks first)")
     a2.set_ylim(0, 1)
-    a2.legend(fontsize=7, frameon=False)
-    a2.set_title("probability of ranking first", fontsize=8)
+    a2.set_title("probability of ranking first among the five treatments", fontsize=8)
+    for a in (a1, a2):
+        a.set_xlabel("bridge SD (prior SD of FACT as usual vs standard care, SMD)", fontsize=8)
     fig.tight_layout()
     return fig
