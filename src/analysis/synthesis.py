@@ -307,6 +307,17 @@ def fit_nma(
     return NMAResult(outcome, list(treatments), reference, d, tau, ev)
 
 
+def _describe(diff: np.ndarray) -> dict:
+    """Mean, SD, 95% equal-tailed interval and P(> 0) of contrast draws."""
+    return {
+        "mean": diff.mean(),
+        "sd": diff.std(ddof=1),
+        "lower": np.quantile(diff, 0.025),
+        "upper": np.quantile(diff, 0.975),
+        "prob_better": (diff > 0).mean(),
+    }
+
+
 def league_table(res: NMAResult) -> pd.DataFrame:
     """Every ordered pair of treatments.
 
@@ -328,11 +339,7 @@ def league_table(res: NMAResult) -> pd.DataFrame:
                     "outcome": res.outcome,
                     "treatment": t,
                     "reference": r,
-                    "mean": diff.mean(),
-                    "sd": diff.std(ddof=1),
-                    "lower": np.quantile(diff, 0.025),
-                    "upper": np.quantile(diff, 0.975),
-                    "prob_better": (diff > 0).mean(),
+                    **_describe(diff),
                 }
             )
     return pd.DataFrame(rows)
@@ -426,11 +433,7 @@ def bridge_sensitivity(
             {
                 "outcome": outcome,
                 "bridge_sd": s,
-                "mean": diff.mean(),
-                "sd": diff.std(ddof=1),
-                "lower": np.quantile(diff, 0.025),
-                "upper": np.quantile(diff, 0.975),
-                "prob_better": (diff > 0).mean(),
+                **_describe(diff),
                 "prob_best": (res.d.argmax(axis=1) == i).mean(),
             }
         )
