@@ -161,7 +161,35 @@ def plot_flow(flow: pd.DataFrame, ax=None):
 
 
 def _contrast_label(arm: str, comp: str) -> str:
-    return f"{registry.arm_label(arm)} vs {registry.arm_label(comp)}"
+    return f"{registry.arm_label(arm)}\nvs {registry.arm_label(comp)}"
+
+
+def _contrast_panels(table: pd.DataFrame, ax, width: float, height: float):
+    """One axis per (arm, comparator) of ``table``, each with that contrast's rows.
+
+    Yields ``(axis, colour, rows, y)``: the arm's colour, the contrast's rows in order and
+    their y positions top to bottom. Each axis has a zero line and the contrast as title.
+    """
+    groups = list(dict.fromkeys(zip(table["arm"], table["comparator"], strict=True)))
+    if ax is None:
+        _, axes = plt.subplots(
+            1, len(groups), figsize=(width * len(groups), height), sharey=True, squeeze=False
+        )
+        axes = axes[0]
+    else:
+        axes = [ax]
+    pal = registry.arm_palette()
+    for a, (arm, comp) in zip(axes, groups, strict=False):
+        rows = table[(table["arm"] == arm) & (table["comparator"] == comp)].reset_index(drop=True)
+        y = np.arange(len(rows))[::-1]
+        a.axvline(0, color="0.3", lw=0.8)
+        a.set_title(_contrast_label(arm, comp), fontsize=9)
+        yield a, pal[arm], rows, y
+
+
+def _interval(a, mean, lower, upper, y, **kwargs):
+    """Horizontal point estimate with its interval."""
+    a.errorbar(mean, y, xerr=[mean - lower, upper - mean], capsize=2, **kwargs)
 
 
 def plot_forest(effects: pd.DataFrame, trial: str, pooled: pd.DataFrame | None = None, ax=None):
@@ -187,52 +215,33 @@ def plot_forest(effects: pd.DataFrame, trial: str, pooled: pd.DataFrame | None =
         np.where(sign > 0, sub["smd_upper"], -sub["smd_lower"]),
     )
     sub["row"] = sub["outcome"].str.replace("_", " ") + ", " + sub["month"].astype(str) + " mo"
-    groups = list(dict.fromkeys(zip(sub["arm"], sub["comparator"], strict=True)))
-    if ax is None:
-        fig, axes = plt.subplots(
-            1,
-            len(groups),
-            figsize=(4.6 * len(groups), 0.42 * len(sub) / len(groups) + 1.6),
-            sharey=True,
-            squeeze=False,
-        )
-        axes = axes[0]
-    else:
-        fig, axes = ax.figure, [ax]
-    pal = registry.arm_palette()
-    for a, (arm, comp) in zip(axes, groups, strict=False):
-        d = sub[(sub["arm"] == arm) & (sub["comparator"] == comp)].reset_index(drop=True)
-        y = np.arange(len(d))[::-1]
-        a.errorbar(
-            d["b"],
-            y,
-            xerr=[d["b"] - d["b_lo"], d["b_hi"] - d["b"]],
-            fmt="o",
-            color=pal[arm],
-            capsize=2,
-            label="own model (unpooled)",
+    n_groups = len(set(zip(sub["arm"], sub["comparator"], strict=True)))
+    height = 0.42 * len(sub) / n_groups + 1.6
+    axes = []
+    for a, colour, d, y in _contrast_panels(sub, ax, 4.6, height):
+        axes.append(a)
+        _interval(
+            a, d["b"], d["b_lo"], d["b_hi"], y, fmt="o", color=colour, label="own model (unpooled)"
         )
         if pooled is not None and not pooled.empty:
+            arm, comp = d["arm"].iloc[0], d["comparator"].iloc[0]
             p = pooled[(pooled["arm"] == arm) & (pooled["comparator"] == comp)]
             p = d[["outcome", "month"]].merge(p, on=["outcome", "month"], how="left")
             ok = p["smd_pooled"].notna().to_numpy()
-            a.errorbar(
+            _interval(
+                a,
                 p["smd_pooled"][ok],
+                p["smd_pooled_lower"][ok],
+                p["smd_pooled_upper"][ok],
                 y[ok] - 0.25,
-                xerr=[
-                    (p["smd_pooled"] - p["smd_pooled_lower"])[ok],
-                    (p["smd_pooled_upper"] - p["smd_pooled"])[ok],
-                ],
                 fmt="s",
                 color="0.4",
-                capsize=2,
                 ms=4,
                 label="partially pooled (secondary)",
             )
-        a.axvline(0, color="0.3", lw=0.8)
         a.set_yticks(y, d["row"])
         a.set_xlabel("standardised mean difference\n(change from baseline; > 0 favours first arm)")
-        a.set_title(_contrast_label(arm, comp), fontsize=9)
+    fig = axes[0].figure
     handles, labels = axes[0].get_legend_handles_labels()
     fig.legend(
         handles,
@@ -335,30 +344,12 @@ def plot_sensitivity(sens: pd.DataFrame, month: int, ax=None):
     matplotlib.figure.Figure
     """
     d = sens[sens["month"] == month]
-    groups = list(dict.fromkeys(zip(d["arm"], d["comparator"], strict=True)))
-    if ax is None:
-        fig, axes = plt.subplots(
-            1, len(groups), figsize=(4.8 * len(groups), 2.6), sharey=True, squeeze=False
-        )
-        axes = axes[0]
-    else:
-        fig, axes = ax.figure, [ax]
-    pal = registry.arm_palette()
-    for a, (arm, comp) in zip(axes, groups, strict=False):
-        g = d[(d["arm"] == arm) & (d["comparator"] == comp)].reset_index(drop=True)
-        y = np.arange(len(g))[::-1]
-        a.errorbar(
-            g["smd"],
-            y,
-            xerr=[g["smd"] - g["smd_lower"], g["smd_upper"] - g["smd"]],
-            fmt="o",
-            color=pal[arm],
-            capsize=2,
-        )
+    fig = None
+    for a, colour, g, y in _contrast_panels(d, ax, 4.8, 2.6):
+        fig = a.figure
+        _interval(a, g["smd"], g["smd_lower"], g["smd_upper"], y, fmt="o", color=colour)
         a.set_yticks(y, g["analysis"], fontsize=8)
-        a.axvline(0, color="0.3", lw=0.8)
         a.set_xlabel("SMD (arm minus comparator), 95% CrI")
-        a.set_title(_contrast_label(arm, comp), fontsize=9)
     fig.suptitle(
         f"{d['outcome'].iloc[0].replace('_', ' ')} at {month} months under alternative analyses",
         fontsize=10,
