@@ -58,6 +58,7 @@ lock: ## re-resolve requirements.lock from pyproject.toml (needs network)
 	$(PYTHON3) -m pip install --quiet uv==$(UV_VERSION)
 	$(PYTHON3) -m uv pip compile pyproject.toml --extra dev --python-version 3.11 \
 	  --python-platform x86_64-unknown-linux-gnu --no-header -o requirements.lock
+	@sed -i '1i # Pinned lock of every package `make` installs (python 3.11, linux x86_64).\n# Regenerate with: make lock' requirements.lock
 
 clean: ## remove the environment, caches and generated reports (keeps data)
 	rm -rf $(VENV) .cache .pytest_cache reports/_smoke reports/.build-* 

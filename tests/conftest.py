@@ -32,3 +32,64 @@ def csv_of(tmp_path):
         return path
 
     return write
+
+
+CHROMIUM = "/usr/bin/chromium"
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Debian's headless Chromium driven by Playwright (skipped when Chromium is absent).
+
+    ``.ci/run`` installs Chromium and sets ``TRIALBAYES_REQUIRE_BROWSER=1``, which turns the
+    skip into a failure, so CI cannot pass without the browser tests.
+    """
+    if not os.path.exists(CHROMIUM):
+        if os.environ.get("TRIALBAYES_REQUIRE_BROWSER") == "1":
+            pytest.fail(f"{CHROMIUM} not found but TRIALBAYES_REQUIRE_BROWSER=1")
+        pytest.skip(f"{CHROMIUM} not installed (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+            ],
+        )
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def open_page(browser):
+    """Open a file in the browser; return the page and every console error, page error and
+    failed request seen while it loaded."""
+    pages = []
+
+    def load(path):
+        page = browser.new_page()
+        problems = []
+        page.on(
+            "console",
+            lambda m: (
+                problems.append(f"console {m.type}: {m.text}")
+                if m.type in ("error", "warning")
+                else None
+            ),
+        )
+        page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
+        page.on("requestfailed", lambda r: problems.append(f"request failed: {r.url}"))
+        page.goto(path.resolve().as_uri())
+        page.wait_for_load_state("load")
+        pages.append(page)
+        return page, problems
+
+    yield load
+    for page in pages:
+        page.close()

@@ -17,7 +17,16 @@ def _notebook(path, body):
     nb = nbformat.v4.new_notebook()
     params = nbformat.v4.new_code_cell(PARAMS_CELL)
     params.metadata["tags"] = ["parameters"]
-    nb.cells = [nbformat.v4.new_markdown_cell("# Tiny"), params, nbformat.v4.new_code_cell(body)]
+    maths = nbformat.v4.new_markdown_cell(
+        "## Model\n\n$$\\mu_{it} = \\alpha_t + \\beta_{at}, \\quad \\sigma \\sim HN(1)$$\n\n"
+        "with $z_{it} = (y_{it} - m_0)/s_0$."
+    )
+    nb.cells = [
+        nbformat.v4.new_markdown_cell("# Tiny"),
+        params,
+        maths,
+        nbformat.v4.new_code_cell(body),
+    ]
     nb.metadata["kernelspec"] = {
         "name": "python3",
         "display_name": "Python 3",
@@ -112,3 +121,31 @@ def test_interrupted_run_leaves_previous_report(sandbox, monkeypatch):
     with pytest.raises(KeyboardInterrupt):
         report.run_report(None, "ok", out, log=lambda *_: None)
     assert _snapshot(out) == before
+
+
+def test_report_renders_in_a_headless_browser(sandbox, open_page):
+    out = sandbox / "reports"
+    html = report.run_report(None, "ok", out, log=lambda *_: None)
+    page, problems = open_page(html)
+    assert problems == []  # no console errors, page errors or failed (remote) requests
+    images = page.evaluate("Array.from(document.images).map(i => [i.complete, i.naturalWidth])")
+    assert images and all(done and width > 0 for done, width in images)
+    assert page.locator("math").count() >= 2  # maths as MathML, no MathJax download
+    assert page.locator(".stamp").inner_text() == "ok run: not for interpretation"
+    assert page.locator(".stamp").evaluate("e => getComputedStyle(e).position") == "fixed"
+    for anchor in ("summary", "diagnostics", "methods", "limitations", "provenance"):
+        assert page.locator(f"section#{anchor} h2").count() == 1
+    link = page.locator("a[href='notebooks/good.html']")
+    assert link.count() == 1
+    page2, problems2 = open_page(out / "notebooks" / "good.html")
+    assert problems2 == [] and page2.locator("math").count() >= 2
+
+
+def test_full_profile_report_has_no_stamp(sandbox, monkeypatch):
+    (sandbox / "params" / "full.yaml").write_text(
+        "seed: 5\nsteps:\n  - notebook: good\n    parameters: {}\n"
+    )
+    out = sandbox / "reports"
+    text = report.run_report(None, "full", out, log=lambda *_: None).read_text()
+    assert "not for interpretation" not in text and "class='stamp'" not in text
+    assert "seed 5" in text and "Provenance" in text

@@ -7,7 +7,6 @@ keeps the partial notebooks for inspection, names the failed step and exits non-
 
 from __future__ import annotations
 
-import copy
 import datetime as dt
 import json
 import os
@@ -304,79 +303,17 @@ def build_manifest(plan: RunPlan, started: float, finished: float) -> dict:
     }
 
 
-def _front_matter(manifest: dict) -> str:
-    smoke = manifest["profile"] != "full"
-    lines = [
-        "# trialbayes: Bayesian analysis of psychosocial interventions for serious mental illness",
-        "",
-    ]
-    if smoke:
-        lines += [
-            "<div style='border:3px solid #c00;padding:0.5em;color:#c00;font-weight:bold'>"
-            f"{manifest['profile']} run: not for interpretation. Short chains and small "
-            "sizes check that the pipeline works; regenerate with <code>make report</code>.</div>",
-            "",
-        ]
-    git = manifest["git"]
-    lines += [
-        f"- Data: {manifest['data']['source']} `{manifest['data']['name']}` "
-        f"(SHA-256 `{manifest['data']['sha256'][:16]}…`)",
-        f"- Profile: **{manifest['profile']}**; seed {manifest['seed']}",
-        f"- Code: commit `{(git['commit'] or 'unknown')[:12]}`"
-        + (" (uncommitted changes)" if git["dirty"] else ""),
-        f"- Run: {manifest['started']} to {manifest['finished']} UTC ({manifest['seconds']:.0f} s)",
-        "- Executed notebooks with code: `notebooks/` beside this file; provenance: `manifest.json`.",
-    ]
-    return "\n".join(lines)
-
-
 def render_report(notebooks: list[Path], manifest: dict, out_html: Path) -> Path:
-    """Merge executed notebooks into one HTML document without code cells.
+    """Write the report document (see :mod:`analysis.render`) from the executed notebooks.
 
-    Stderr streams, the papermill parameter cells and cells tagged ``report-skip`` are left out;
-    figures are embedded as data URIs so the file is self-contained.
+    The summary is computed from the run's tables (``out_html.parent / "tables"``) and written
+    beside them as ``summary.csv``.
     """
-    from nbconvert import HTMLExporter
+    from analysis import render
 
-    merged = nbformat.v4.new_notebook()
-    merged.metadata = copy.deepcopy(nbformat.read(notebooks[0], as_version=4).metadata)
-    merged.cells.append(nbformat.v4.new_markdown_cell(_front_matter(manifest)))
-    for part, path in enumerate(notebooks, start=1):
-        nb = nbformat.read(path, as_version=4)
-        merged.cells.append(
-            nbformat.v4.new_markdown_cell(
-                f"<hr><p style='color:#666'>Part {part}: <code>{path.stem}</code> "
-                f"(executed notebook with code: <a href='notebooks/{path.stem}.html'>"
-                f"notebooks/{path.stem}.html</a>)</p>"
-            )
-        )
-        for cell in nb.cells:
-            tags = set(cell.get("metadata", {}).get("tags", []))
-            if tags & {"parameters", "injected-parameters", "report-skip"}:
-                continue
-            if cell.cell_type == "code":
-                cell.outputs = [
-                    o
-                    for o in cell.get("outputs", [])
-                    if not (o.get("output_type") == "stream" and o.get("name") == "stderr")
-                ]
-                if not cell.outputs:
-                    continue
-            merged.cells.append(cell)
-    exporter = HTMLExporter(
-        template_name="lab",
-        exclude_input=True,
-        exclude_input_prompt=True,
-        exclude_output_prompt=True,
-    )
-    body, _ = exporter.from_notebook_node(merged)
-    title = "trialbayes report" + (
-        ""
-        if manifest["profile"] == "full"
-        else f" ({manifest['profile']} run: not for interpretation)"
-    )
-    body = body.replace("<title>Notebook</title>", f"<title>{title}</title>", 1)
-    out_html.write_text(body, encoding="utf-8")
+    tables = out_html.parent / "tables"
+    tables.mkdir(parents=True, exist_ok=True)
+    out_html.write_text(render.build_document(notebooks, manifest, tables), encoding="utf-8")
     return out_html
 
 
@@ -484,10 +421,14 @@ def _export_notebooks_html(nb_dir: Path) -> None:
     """Export each executed notebook (with code) to HTML beside it."""
     from nbconvert import HTMLExporter
 
+    from analysis import render
+
     exporter = HTMLExporter(template_name="lab")
     for path in sorted(nb_dir.glob("*.ipynb")):
         nb = nbformat.read(path, as_version=4)
         for i, cell in enumerate(nb.cells):
             cell["id"] = f"cell-{i}"  # papermill's injected cell can repeat an id
+            if cell.cell_type == "markdown":  # MathML instead of MathJax from a CDN
+                cell.source = render.maths_to_mathml(cell.source)
         body, _ = exporter.from_notebook_node(nb)
-        path.with_suffix(".html").write_text(body, encoding="utf-8")
+        path.with_suffix(".html").write_text(render.strip_remote_scripts(body), encoding="utf-8")

@@ -1,0 +1,339 @@
+"""One self-contained HTML document from executed notebooks and the run's tables.
+
+No code cells, no external resources: figures are embedded as data URIs, maths is converted to
+MathML (rendered natively by browsers, no MathJax download), the style sheet is inline. A run
+that is not the full profile is stamped "not for interpretation" on every page (a fixed banner,
+repeated by browsers on every printed page).
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from pathlib import Path
+
+import mistune
+import nbformat
+import pandas as pd
+
+from analysis import narrative
+
+#: Report sections for known notebook runs (step name prefix -> (anchor, title)).
+SECTIONS = {
+    "01-data": ("data", "Data"),
+    "02-trial-model-resource_groups": ("resource-groups", "The resource-group trial"),
+    "02-trial-model-consumer_providers": ("consumer-providers", "The consumer-provider trial"),
+    "03-synthesis": ("cross-trial", "Cross-trial comparison"),
+}
+SKIP_TAGS = {"parameters", "injected-parameters", "report-skip"}
+
+_MD = mistune.create_markdown(escape=False, plugins=["table", "strikethrough"])
+_DISPLAY = re.compile(r"\$\$(.+?)\$\$", re.S)
+_INLINE = re.compile(r"(?<![\\$])\$(?!\$)(.+?)(?<![\\$])\$", re.S)
+
+CSS = """
+:root { --ink:#1b1b1b; --muted:#5a5a5a; --rule:#d0d0d0; --accent:#0072B2; }
+html { font-family: "Source Serif 4", Georgia, "Times New Roman", serif; color: var(--ink); }
+body { max-width: 62rem; margin: 0 auto; padding: 1rem 2rem 4rem; line-height: 1.5; }
+h1 { font-size: 1.9rem; margin-bottom: .2rem; }
+h2 { font-size: 1.5rem; border-bottom: 2px solid var(--ink); padding-bottom: .2rem;
+     margin-top: 2.5rem; }
+h3 { font-size: 1.2rem; margin-top: 1.8rem; } h4 { font-size: 1.05rem; }
+nav ol { columns: 2; } nav a, a { color: var(--accent); }
+table { border-collapse: collapse; margin: .8rem 0; font-size: .85rem;
+        font-family: system-ui, sans-serif; }
+table, th, td { border: 0; }
+th, td { border-bottom: 1px solid var(--rule); padding: .25rem .6rem; text-align: right;
+         vertical-align: top; }
+thead th { border-bottom: 2px solid var(--ink); }
+td:first-child, th:first-child, table.tidy td, table.tidy th { text-align: left; }
+.wide { overflow-x: auto; max-width: 100%; }
+figure { margin: 1rem 0; text-align: center; page-break-inside: avoid; }
+figure img { max-width: 100%; height: auto; }
+figcaption { font-size: .85rem; color: var(--muted); }
+pre { background: #f6f6f6; padding: .5rem; font-size: .8rem; overflow-x: auto; }
+.meta { color: var(--muted); font-size: .9rem; }
+.source { color: var(--muted); font-size: .85rem; border-top: 1px dashed var(--rule);
+          padding-top: .3rem; }
+.fail { color: #b00020; font-weight: bold; }
+.stamp { position: fixed; top: 0; left: 0; right: 0; z-index: 10; background: #b00020;
+         color: #fff; text-align: center; font: bold .95rem system-ui, sans-serif;
+         padding: .3rem; }
+.stamped { padding-top: 2.5rem; }
+math[display="block"] { margin: .6rem 0; }
+@media print {
+  body { max-width: none; padding: 0; } nav { page-break-after: always; }
+  h2 { page-break-before: always; } .stamped { padding-top: 0; }
+  .stamp { position: fixed; top: 0; }
+}
+"""
+
+
+def latex_to_mathml(tex: str, display: bool) -> str:
+    """MathML for a LaTeX fragment; the escaped source in ``<code>`` if it cannot be parsed."""
+    from latex2mathml.converter import convert
+
+    try:
+        return convert(tex.strip(), display="block" if display else "inline")
+    except Exception:  # noqa: BLE001 - any parser failure falls back to readable source
+        return f"<code>{html.escape(tex)}</code>"
+
+
+def _protect_maths(text: str) -> tuple[str, list[str]]:
+    """Replace ``$$...$$`` and ``$...$`` by placeholders; return the text and their MathML."""
+    maths: list[str] = []
+
+    def keep(m, display):
+        maths.append(latex_to_mathml(m.group(1), display))
+        return f"MATHPLACEHOLDER{len(maths) - 1}X"
+
+    text = _DISPLAY.sub(lambda m: "\n\n" + keep(m, True) + "\n\n", text)
+    return _INLINE.sub(lambda m: keep(m, False), text), maths
+
+
+def _restore_maths(text: str, maths: list[str]) -> str:
+    return re.sub(r"MATHPLACEHOLDER(\d+)X", lambda m: maths[int(m.group(1))], text)
+
+
+def maths_to_mathml(text: str) -> str:
+    """Markdown source with its maths replaced by inline MathML (for nbconvert's exporter)."""
+    return _restore_maths(*_protect_maths(text))
+
+
+def markdown_to_html(text: str, demote: int = 0) -> str:
+    """Markdown (with ``$`` and ``$$`` maths) to HTML; headings shifted down ``demote`` levels."""
+    text, maths = _protect_maths(text)
+    out = _MD(text)
+    if demote:
+        out = re.sub(
+            r"<(/?)h([1-6])([ >])",
+            lambda m: f"<{m.group(1)}h{min(6, int(m.group(2)) + demote)}{m.group(3)}",
+            out,
+        )
+    return _restore_maths(out, maths)
+
+
+def table_html(df: pd.DataFrame, caption: str | None = None) -> str:
+    """A DataFrame as a plain HTML table (no index), scrollable when wide."""
+    body = df.to_html(index=False, border=0, na_rep="–", escape=True, classes="tidy")
+    cap = f"<p class='meta'>{html.escape(caption)}</p>" if caption else ""
+    return f"<div class='wide'>{body}</div>{cap}"
+
+
+class _Figures:
+    """Numbers figures across the whole document."""
+
+    def __init__(self):
+        self.n = 0
+
+    def __call__(self, png: str, where: str) -> str:
+        self.n += 1
+        return (
+            f"<figure id='figure-{self.n}'><img src='data:image/png;base64,{png.strip()}' "
+            f"alt='Figure {self.n} ({html.escape(where)})'>"
+            f"<figcaption>Figure {self.n}</figcaption></figure>"
+        )
+
+
+def _output_html(output: dict, figure: _Figures, where: str) -> str:
+    kind = output.get("output_type")
+    if kind == "stream":
+        if output.get("name") == "stderr":
+            return ""
+        return f"<pre>{html.escape(output.get('text', ''))}</pre>"
+    if kind in {"display_data", "execute_result"}:
+        data = output.get("data", {})
+        if "image/png" in data:
+            return figure(data["image/png"], where)
+        if "text/html" in data:
+            return f"<div class='wide'>{data['text/html']}</div>"
+        if "text/markdown" in data:
+            return markdown_to_html(data["text/markdown"], demote=2)
+        if "text/plain" in data:
+            return f"<pre>{html.escape(data['text/plain'])}</pre>"
+    if kind == "error":
+        return f"<pre class='fail'>{html.escape(output.get('ename', ''))}</pre>"
+    return ""
+
+
+def notebook_html(path: Path, figure: _Figures) -> str:
+    """The narrative and outputs of one executed notebook (no code, no parameter cells)."""
+    nb = nbformat.read(path, as_version=4)
+    parts = []
+    for cell in nb.cells:
+        if set(cell.get("metadata", {}).get("tags", [])) & SKIP_TAGS:
+            continue
+        if cell.cell_type == "markdown":
+            parts.append(markdown_to_html(cell.source, demote=2))
+        elif cell.cell_type == "code":
+            parts += [_output_html(o, figure, path.stem) for o in cell.get("outputs", [])]
+    return "\n".join(p for p in parts if p)
+
+
+def section_of(step: str) -> tuple[str, str]:
+    """Anchor and title of a notebook run's report section."""
+    if step in SECTIONS:
+        return SECTIONS[step]
+    anchor = re.sub(r"[^a-z0-9]+", "-", step.lower()).strip("-")
+    return anchor, step
+
+
+def build_document(notebooks: list[Path], manifest: dict, tables: Path) -> str:
+    """The whole report as one HTML string.
+
+    Parameters
+    ----------
+    notebooks : list of Path
+        Executed notebooks in report order; each becomes a section (see :data:`SECTIONS`).
+    manifest : dict
+        The run's provenance (:func:`analysis.report.build_manifest`).
+    tables : Path
+        The run's ``tables/`` folder; the summary is computed from it and written to it as
+        ``summary.csv`` (and the gate overview as ``gate.csv``).
+    """
+    profile = manifest["profile"]
+    smoke = profile != "full"
+    figure = _Figures()
+    summary = narrative.summary_table(tables)
+    gates = narrative.gate_table(tables)
+    if not summary.empty:
+        summary.to_csv(
+            tables / "summary.csv", index=False, float_format="%.6g", lineterminator="\n"
+        )
+    if not gates.empty:
+        gates.to_csv(tables / "gate.csv", index=False, float_format="%.6g", lineterminator="\n")
+    gate_ok = None if gates.empty else bool((gates["gate"] == "pass").all())
+    evidence_path = tables / "synthesis_evidence.csv"
+    evidence = pd.read_csv(evidence_path) if evidence_path.exists() else None
+
+    sections: list[tuple[str, str, str]] = []
+    summary_body = markdown_to_html(narrative.summary_markdown(summary, profile, gate_ok))
+    if not summary.empty:
+        summary_body += table_html(
+            narrative.summary_display(summary),
+            "Last follow-up visit. Estimate: difference in change from baseline (first-named arm "
+            "minus reference) on the outcome's scale, or SMD for the cross-trial rows; 95% CrI: "
+            "equal-tailed credible interval; P(benefit): posterior probability that the effect "
+            "favours the first-named arm; P(> MCID): that it does so by more than the minimal "
+            "clinically important difference (undefined on the SMD scale). Source: summary.csv.",
+        )
+    sections.append(("summary", "Summary", summary_body))
+    for path in notebooks:
+        anchor, title = section_of(path.stem)
+        body = notebook_html(path, figure)
+        body += (
+            f"<p class='source'>Executed notebook with code: "
+            f"<a href='notebooks/{path.stem}.html'>notebooks/{path.stem}.html</a></p>"
+        )
+        sections.append((anchor, title, body))
+    if gates.empty:
+        diag_body = "<p>No MCMC fits in this run.</p>"
+    else:
+        n_fail = int((gates["gate"] != "pass").sum())
+        verdict = (
+            "<p><strong>Every fit passed the convergence gate.</strong></p>"
+            if not n_fail
+            else f"<p class='fail'>{n_fail} of {len(gates)} fits FAILED the convergence gate"
+            + (" (expected with the smoke profile's short chains)." if smoke else ".")
+            + "</p>"
+        )
+        shown = gates.assign(
+            rhat_max=gates["rhat_max"].map(lambda x: f"{x:.3f}"),
+            ess_bulk_min=gates["ess_bulk_min"].map(lambda x: f"{x:.0f}"),
+            ess_tail_min=gates["ess_tail_min"].map(lambda x: f"{x:.0f}"),
+        )
+        diag_body = (
+            "<p>Gate: R-hat ≤ 1.01, bulk and tail effective sample size ≥ 400 and no divergent "
+            "transitions, for every population-level parameter of every fit (one row per fit: "
+            "the worst parameter). The cross-trial synthesis is computed exactly, without "
+            "MCMC.</p>"
+            + verdict
+            + table_html(
+                shown,
+                "Source: gate.csv; per parameter: diagnostics.csv and sensitivity_diagnostics.csv.",
+            )
+        )
+    sections.append(("diagnostics", "Diagnostics", diag_body))
+    sections.append(("methods", "Methods", markdown_to_html(narrative.methods_markdown(manifest))))
+    lim = narrative.limitations_table(evidence)
+    lim_body = (
+        "<p>The analyses assume data missing at random given the observed visits, normally "
+        "distributed outcomes on bounded scales (Student-t as a sensitivity analysis), and, for "
+        "the cross-trial comparison, the bridging prior linking FACT as usual to standard care: "
+        "no trial compared them, so every cross-trial contrast rests on that assumption. "
+        "The consumer-provider trial's instruments were not available to us and are modelled on "
+        "stated stand-in scales. Every input number that is an assumption rather than a "
+        "published fact:</p>" + table_html(lim)
+    )
+    if manifest["data"]["source"] != "embedded simulated data":
+        lim_body += (
+            "<p>This run analysed a user's data file: the scenario assumptions above describe "
+            "only the embedded simulated data; the registry and evidence assumptions apply.</p>"
+        )
+    sections.append(("limitations", "Limitations", lim_body))
+    run, steps, versions = narrative.provenance_tables(manifest)
+    sections.append(
+        (
+            "provenance",
+            "Provenance",
+            "<p>From <code>manifest.json</code> beside this file.</p>"
+            + table_html(run)
+            + "<h3>Steps</h3>"
+            + table_html(steps, "Every parameter passed to every notebook; seconds: wall time.")
+            + "<h3>Package versions</h3>"
+            + table_html(versions),
+        )
+    )
+    return _page(sections, manifest)
+
+
+def _page(sections: list[tuple[str, str, str]], manifest: dict) -> str:
+    profile = manifest["profile"]
+    smoke = profile != "full"
+    title = "Bayesian analysis of psychosocial interventions for serious mental illness"
+    stamp = (
+        f"<div class='stamp' role='alert'>{html.escape(profile)} run: not for interpretation</div>"
+        if smoke
+        else ""
+    )
+    git = manifest.get("git", {})
+    meta = (
+        f"Profile <strong>{html.escape(profile)}</strong> · seed {manifest.get('seed')} · "
+        f"data: {html.escape(manifest['data']['source'])} "
+        f"<code>{html.escape(manifest['data']['name'])}</code> · commit "
+        f"<code>{html.escape((git.get('commit') or 'unknown')[:12])}</code>"
+        + (" (uncommitted changes)" if git.get("dirty") else "")
+        + f" · run {html.escape(manifest.get('started', ''))} UTC"
+    )
+    toc = "".join(f"<li><a href='#{a}'>{html.escape(t)}</a></li>" for a, t, _ in sections)
+    body = "\n".join(
+        f"<section id='{a}'><h2>{k}. {html.escape(t)}</h2>\n{b}\n</section>"
+        for k, (a, t, b) in enumerate(sections, start=1)
+    )
+    page_title = "trialbayes report" + (
+        "" if not smoke else f" ({profile} run: not for interpretation)"
+    )
+    return f"""<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{html.escape(page_title)}</title>
+<style>{CSS}</style>
+</head>
+<body class="{"stamped" if smoke else ""}">
+{stamp}
+<header>
+<h1>{title}</h1>
+<p class="meta">trialbayes · {meta}</p>
+</header>
+<nav><h2 style="page-break-before:avoid">Contents</h2><ol>{toc}</ol></nav>
+{body}
+</body>
+</html>
+"""
+
+
+def strip_remote_scripts(page: str) -> str:
+    """Remove ``<script src="http...">`` tags (MathJax, require.js) from an nbconvert page."""
+    return re.sub(r"<script[^>]*\bsrc=\"https?://[^\"]*\"[^>]*>\s*</script>", "", page)
