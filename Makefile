@@ -15,7 +15,7 @@ export PYTENSOR_FLAGS ?= compiledir=$(CURDIR)/.cache/pytensor
 DATA_ARG := $(if $(DATA),--data "$(DATA)",)
 OUT_ARG  := $(if $(OUT),--out "$(OUT)",)
 
-.PHONY: help env report smoke test test-fast lint lab simulate clean lock
+.PHONY: help env report smoke test test-fast lint lab simulate clean lock bench
 
 help: ## show this help
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -43,6 +43,9 @@ test: $(STAMP) ## library tests (pytest) and notebook tests (nbval) at smoke def
 
 test-fast: $(STAMP) ## library tests without the slow model fits
 	$(PY) -m pytest -q -m "not slow" tests
+
+bench: $(STAMP) ## benchmark: naive vs project model, scale sweep, make report cold/warm (reports/bench/)
+	$(PY) -m analysis bench
 
 lint: $(STAMP) ## ruff on the package, tests and notebooks
 	$(VENV)/bin/ruff check src tests notebooks

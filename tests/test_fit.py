@@ -80,3 +80,35 @@ def test_agrees_with_statsmodels_mixedlm_reml(big_trial, cache):
     for m in d.visits[1:]:
         bayes = float(idata.posterior["beta"].sel(treatment="fact_rg", followup=m).mean())
         assert abs(bayes - fit.params[f"trt_{m}"]) < 0.05, (m, bayes, fit.params[f"trt_{m}"])
+
+
+def test_marginal_model_matches_latent_formulation(default_data):
+    """Patient effects integrated out analytically give the latent model's posterior."""
+    import nutpie
+
+    from analysis.diagnostics import POPULATION_VARS
+    from analysis.model import build_trial_model
+
+    data = prepare_trial_data(default_data, "resource_groups", "empowerment")
+    settings = SamplerSettings(draws=2000, tune=1000, chains=4, seed=5)
+    marginal, _ = fit_trial_model(data, settings, cache=ModelCache())
+    latent = nutpie.sample(
+        nutpie.compile_pymc_model(build_trial_model(data, formulation="latent")),
+        draws=2000,
+        tune=1000,
+        chains=4,
+        seed=6,
+        progress_bar=False,
+    )
+    compared = 0
+    for name in POPULATION_VARS:
+        if name not in marginal.posterior:
+            continue
+        a = marginal.posterior[name].values.reshape(8000, -1)
+        b = latent.posterior[name].values.reshape(8000, -1)
+        sd = b.std(axis=0)
+        gap = np.abs(a.mean(axis=0) - b.mean(axis=0)) / sd
+        assert (gap < 0.1).all(), (name, gap.round(3))
+        assert np.allclose(a.std(axis=0), sd, rtol=0.1), name
+        compared += a.shape[1]
+    assert compared >= 9  # alpha (3), beta (2), sigma, sigma_patient, sigma_site, slope SD

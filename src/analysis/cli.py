@@ -183,6 +183,21 @@ def cmd_synthesize(args) -> int:
     return EXIT_OK
 
 
+def cmd_bench(args) -> int:
+    from analysis import bench, fit
+
+    sizes = []
+    for item in args.sizes.split(","):
+        n, _, k = item.partition("/")
+        if not (n.isdigit() and k.isdigit()):
+            return _err(f"--sizes: expected PATIENTS/TEAMS items, got {item!r}") or 2
+        sizes.append((int(n), int(k)))
+    settings = fit.SamplerSettings(args.draws, args.tune, args.chains, args.seed)
+    out = config.resolve(args.out, bench.default_out())
+    bench.run_bench(out, sizes, settings, with_report=not args.no_report)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (subcommands ``simulate``, ``validate``, ``report``)."""
     p = argparse.ArgumentParser(prog="python -m analysis", description=__doc__.splitlines()[0])
@@ -221,6 +236,16 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--seed", type=int, default=None, help="random seed")
     f.add_argument("--out", required=True, help="output folder (tables/ is written inside)")
     f.set_defaults(func=cmd_fit)
+    b = sub.add_parser("bench", help="benchmark: naive vs project model, scale sweep, report time")
+    b.add_argument("--sizes", default="158/20,1000/60,10000/200", help="PATIENTS/TEAMS,...")
+    b.add_argument("--draws", type=int, default=1000, help="posterior draws per chain")
+    b.add_argument("--tune", type=int, default=1000, help="tuning steps per chain")
+    b.add_argument("--chains", type=int, default=4, help="number of chains")
+    b.add_argument("--seed", type=int, default=config.DEFAULT_SEED, help="random seed")
+    b.add_argument("--no-report", action="store_true", help="skip the two make report runs")
+    b.add_argument("--out", default=None, help="output folder (default reports/bench)")
+    b.set_defaults(func=cmd_bench)
+
     y = sub.add_parser("synthesize", help="network meta-analysis of a contrast-level evidence file")
     y.add_argument(
         "--evidence", required=True, help="CSV: study,outcome,treatment,comparator,estimate,se"

@@ -1,9 +1,17 @@
-"""Fitting trial models with nutpie, compiling each model structure once per process.
+"""Fitting trial models with nutpie's NUTS, compiling each model structure once.
 
-Compilation dominates the cost of a fit (tens of seconds against a few seconds of sampling),
-so :class:`ModelCache` keeps one compiled model per :class:`analysis.model.ModelSpec` and
-swaps in new data and prior scales (``CompiledModel.with_data``) for every further outcome or
-prior of the same structure.
+Compilation dominates the cost of a fit, so two caches work together:
+
+- the default ``"numba"`` backend (nutpie's) compiles the log density and gradient in every
+  process (~20 s; numba cannot cache the generated function) and then samples a trial-size
+  model in about a second;
+- the ``"c"`` backend evaluates them with PyTensor's C backend, whose compiled modules are
+  cached on disk (``.cache/pytensor`` under ``make``), so a later process loads them in a few
+  seconds, but each gradient costs a Python call and sampling takes ~15 s. ``python -m analysis
+  bench`` measures both side by side; choose with ``TRIALBAYES_BACKEND``.
+- in memory, within a process: :class:`ModelCache` keeps one compiled model per
+  :class:`analysis.model.ModelSpec` and swaps in new data and prior scales for every further
+  outcome or prior of the same structure.
 """
 
 from __future__ import annotations
@@ -43,33 +51,127 @@ class SamplerSettings:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
 
 
+BACKENDS = ("c", "numba")
+DEFAULT_BACKEND = os.environ.get("TRIALBAYES_BACKEND", "numba")
+
+
+def compile_model(model: pm.Model, backend: str = DEFAULT_BACKEND):
+    """Compile a PyMC model for nutpie's sampler.
+
+    Parameters
+    ----------
+    model : pymc.Model
+    backend : {"c", "numba"}
+        ``c``: PyTensor's C backend (compiled code cached on disk across processes; the model's
+        ``pm.Data`` containers are read at every evaluation, so ``pm.set_data`` on ``model``
+        changes the data of the compiled model). ``numba``: nutpie's default (compiled in
+        every process; new data through ``with_data``).
+
+    Returns
+    -------
+    nutpie.CompiledModel
+    """
+    import nutpie
+
+    if backend == "numba":
+        return nutpie.compile_pymc_model(model)
+    if backend != "c":
+        raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
+    return _compile_c(model)
+
+
+def _compile_c(model: pm.Model):
+    """nutpie's Rust NUTS driving PyTensor C functions (one copy of each per chain)."""
+    import threading
+
+    from nutpie.compile_pymc import _make_functions, _prepare_dims_and_coords
+    from nutpie.compiled_pyfunc import from_pyfunc
+    from pymc.initial_point import make_initial_point_fn
+
+    point_fn = make_initial_point_fn(
+        model=model,
+        default_strategy="support_point",
+        jitter_rvs=set(model.free_RVs),
+        return_transformed=True,
+    )
+    n_dim, _, logp_fn, expand_fn, init_fn, shape_info = _make_functions(
+        model,
+        mode="FAST_RUN",
+        compute_grad=True,
+        join_expanded=False,
+        pymc_initial_point_fn=point_fn,
+        var_names=None,
+    )
+    names, _, shapes = shape_info
+    lock = threading.Lock()
+
+    def make_logp():
+        fn = logp_fn.copy()  # own intermediate storage; data containers stay shared
+
+        def logp(x, **_):
+            value, grad = fn(x)
+            return float(value), np.asarray(grad, dtype="float64", order="C")
+
+        return logp
+
+    def make_expand(seed1, seed2, chain):
+        fn = expand_fn.copy()
+
+        def expand(x, **_):
+            return {
+                name: np.asarray(v, dtype="float64", order="C").reshape(shape)
+                for name, v, shape in zip(names, fn(x), shapes, strict=True)
+            }
+
+        return expand
+
+    def initial_point(seed):
+        with lock:
+            return init_fn(seed)
+
+    dims, coords = _prepare_dims_and_coords(model, shape_info)
+    return from_pyfunc(
+        ndim=n_dim,
+        make_logp_fn=make_logp,
+        make_expand_fn=make_expand,
+        make_initial_point_fn=initial_point,
+        expanded_dtypes=[np.dtype("float64")] * len(names),
+        expanded_shapes=shapes,
+        expanded_names=names,
+        dims=dims,
+        coords=coords,
+    )
+
+
 @dataclass
 class ModelCache:
     """Compiled models by structure, reused across data sets and priors."""
 
+    backend: str = DEFAULT_BACKEND
     entries: dict = field(default_factory=dict)
     compiles: int = 0
 
     def get(self, data: TrialData, spec: ModelSpec, priors: Priors):
         """Return ``(pymc_model, compiled_model)`` for ``spec`` with ``data`` and ``priors`` set."""
-        import nutpie
-
         values = model_data(data, priors)
         if spec not in self.entries:
             model = build_trial_model(
                 data, spec.covariance, spec.likelihood, spec.site_slopes, priors
             )
-            self.entries[spec] = (model, nutpie.compile_pymc_model(model))
+            self.entries[spec] = (model, compile_model(model, self.backend))
             self.compiles += 1
         model, compiled = self.entries[spec]
         pm.set_data(values, model=model, coords={"patient": data.patients})
-        used = {k: v for k, v in values.items() if k in compiled.shared_data}
-        return model, compiled.with_data(**used)
+        shared = getattr(compiled, "shared_data", None)
+        if shared:  # numba: the compiled model holds copies of the data
+            compiled = compiled.with_data(**{k: v for k, v in values.items() if k in shared})
+        return model, compiled
 
 
 _DEFAULT_CACHE = ModelCache()
 _DATA_DIMS = {
     "z": ["patient", "visit"],
+    "mask": ["patient", "visit"],
     "site_idx": ["patient"],
     "treat_idx": ["patient"],
     "is_treated": ["patient"],

@@ -48,6 +48,7 @@ COVARIANCES = ("intercept", "unstructured")
 #: learnt from a handful of sites, and large sites make the random-effect funnel hard to sample.
 MIN_RANDOM_SITES = 8
 LIKELIHOODS = ("normal", "student")
+FORMULATIONS = ("marginal", "latent")
 
 
 @dataclass(frozen=True)
@@ -181,21 +182,49 @@ def all_patterns(n_visits: int) -> list[np.ndarray]:
     return out
 
 
-def _marginal_logp(likelihood: str, pattern_rows: list, n_visits: int):
-    """Exact log density of each patient's observed visits.
+def _marginal_logp(likelihood: str, covariance: str, pattern_rows: list, n_visits: int):
+    """Exact log density of each patient's observed visits (patients x visits, 0 = missing).
 
-    Patients are grouped by the visits they attended (``pattern_rows[p]`` holds the patients
-    of pattern ``p`` of :func:`all_patterns`, as data), so each group needs one small Cholesky
-    factor of the observed block of the covariance, and the graph does not depend on the data.
+    ``intercept`` covariance (:math:`\\sigma_p^2 J + \\sigma^2 I`): closed form for every
+    patient at once. With :math:`k_i` visits observed, residual sum :math:`S_1` and sum of squares
+    :math:`S_2`, the Sherman-Morrison identity gives the quadratic form
+    :math:`q_i = (S_2 - c_i S_1^2)/\\sigma^2`, :math:`c_i = \\sigma_p^2 / (\\sigma^2 + k_i\\sigma_p^2)`,
+    and :math:`\\log|\\Sigma_{O_i}| = k_i \\log\\sigma^2 + \\log(1 + k_i \\sigma_p^2/\\sigma^2)`:
+    no matrix algebra, a few element-wise operations per patient.
+
+    ``unstructured`` covariance: patients are grouped by the visits they attended
+    (``pattern_rows[p]`` holds the patients of pattern ``p`` of :func:`all_patterns`, as data), so
+    each group needs one small Cholesky factor of the observed block of the covariance, and the
+    graph does not depend on the data.
     """
     patterns = all_patterns(n_visits)
 
-    def logp(value, mu, cov, nu):
+    def density(k, half_logdet, q, nu):
+        if likelihood == "normal":
+            return -0.5 * k * np.log(2 * np.pi) - half_logdet - 0.5 * q
+        return (
+            pt.gammaln((nu + k) / 2)
+            - pt.gammaln(nu / 2)
+            - 0.5 * k * pt.log(nu * np.pi)
+            - half_logdet
+            - 0.5 * (nu + k) * pt.log1p(q / nu)
+        )
+
+    def logp(value, mu, cov, nu, mask):
         # PyMC may broadcast the shared covariance and nu over patients: take one copy
         while cov.ndim > 2:
             cov = cov[0]
         while nu.ndim > 0:
             nu = nu[0]
+        if covariance == "intercept":
+            r = (value - mu) * mask
+            k = pt.sum(mask, axis=-1)
+            p2 = cov[0, 1]
+            e2 = cov[0, 0] - p2
+            s1, s2 = pt.sum(r, axis=-1), pt.sum(r**2, axis=-1)
+            q = (s2 - p2 / (e2 + k * p2) * s1**2) / e2
+            half_logdet = 0.5 * (k * pt.log(e2) + pt.log1p(k * p2 / e2))
+            return density(k, half_logdet, q, nu)
         out = pt.zeros(value.shape[0])
         for rows, obs in zip(pattern_rows, patterns, strict=True):
             k = len(obs)
@@ -203,18 +232,8 @@ def _marginal_logp(likelihood: str, pattern_rows: list, n_visits: int):
             chol = pt.linalg.cholesky(cov[obs][:, obs])
             x = pt.linalg.solve_triangular(chol, r, lower=True)
             q = pt.sum(x**2, axis=0)
-            logdet = pt.sum(pt.log(pt.diag(chol)))
-            if likelihood == "normal":
-                lp = -0.5 * k * np.log(2 * np.pi) - logdet - 0.5 * q
-            else:
-                lp = (
-                    pt.gammaln((nu + k) / 2)
-                    - pt.gammaln(nu / 2)
-                    - 0.5 * k * pt.log(nu * np.pi)
-                    - logdet
-                    - 0.5 * (nu + k) * pt.log1p(q / nu)
-                )
-            out = pt.set_subtensor(out[rows], lp)
+            half_logdet = pt.sum(pt.log(pt.diag(chol)))
+            out = pt.set_subtensor(out[rows], density(k, half_logdet, q, nu))
         return out
 
     return logp
@@ -223,7 +242,7 @@ def _marginal_logp(likelihood: str, pattern_rows: list, n_visits: int):
 def _marginal_random(likelihood: str):
     """Draw complete replicate outcomes (all visits) for predictive checks."""
 
-    def random(mu, cov, nu, rng=None, size=None):
+    def random(mu, cov, nu, mask, rng=None, size=None):
         mu = np.asarray(mu)
         shape = mu.shape if size is None else (*np.atleast_1d(size), mu.shape[-1])
         cov = np.asarray(cov)
@@ -300,6 +319,7 @@ def model_data(data: TrialData, priors: Priors | None = None) -> dict[str, np.nd
     treat_idx = treat_of_arm[data.arm_idx]
     out = {
         "z": np.where(mask, data.z, 0.0),
+        "mask": mask.astype(float),
         "site_idx": data.site_idx.astype("int64"),
         "treat_idx": treat_idx.astype("int64"),
         "is_treated": (treat_idx < len(treatments)).astype(float),
@@ -321,6 +341,7 @@ def build_trial_model(
     likelihood: str = "normal",
     site_slopes: bool | None = None,
     priors: Priors | None = None,
+    formulation: str = "marginal",
 ) -> pm.Model:
     """Build the PyMC model of one trial outcome (see the module docstring).
 
@@ -336,6 +357,13 @@ def build_trial_model(
         Team x treatment random slopes; default on for ``resource_groups``. Needs 3+ sites.
     priors : Priors, optional
         Prior scales (default :data:`PRIOR_SETS["default"]`).
+    formulation : {"marginal", "latent"}
+        ``marginal`` (default): patient effects integrated out analytically. ``latent``: one
+        explicit random intercept per patient (``patient_offset``) and independent observations
+        of the visits attended; the same posterior for the normal likelihood, at many times the
+        cost. It is kept for likelihoods that do not marginalise (with ``student`` it means
+        Student-t errors given the patient effect, a different model from the marginal
+        multivariate t). Needs the ``intercept`` covariance.
 
     Returns
     -------
@@ -345,6 +373,10 @@ def build_trial_model(
         (site); covariance parameters; ``nu`` for Student-t; observed ``y`` (patient, visit).
     """
     spec = model_spec(data, covariance, likelihood, site_slopes, priors)
+    if formulation not in FORMULATIONS:
+        raise ValueError(f"formulation must be one of {FORMULATIONS}, got {formulation!r}")
+    if formulation == "latent" and covariance != "intercept":
+        raise ValueError("the latent formulation needs covariance='intercept'")
     values = model_data(data, priors)
     t_dim = len(spec.visits)
     n_treat = len(spec.treatments)
@@ -364,7 +396,7 @@ def build_trial_model(
                 k,
                 v,
                 dims=("patient", "visit")
-                if k == "z"
+                if k in ("z", "mask")
                 else "patient"
                 if k in ("site_idx", "treat_idx", "is_treated")
                 else None,
@@ -407,17 +439,39 @@ def build_trial_model(
             pm.Deterministic(
                 "visit_corr", cov / (sd[:, None] * sd[None, :]), dims=("visit", "visit_bis")
             )
-        nu = pm.Gamma("nu", 2.0, 0.1) if spec.likelihood == "student" else pt.constant(1.0)
+        nu = (
+            pm.Gamma("nu", 2.0, 0.1)
+            if spec.likelihood == "student" and formulation == "marginal"
+            else pt.constant(1.0)
+        )
+        if formulation == "latent":
+            _latent_likelihood(model, data, mu, sigma, sigma_patient, spec.likelihood)
+            return model
         rows = [d[f"rows_{p}"] for p in range(len(all_patterns(t_dim)))]
         pm.CustomDist(
             "y",
             mu,
             cov,
             nu,
-            logp=_marginal_logp(spec.likelihood, rows, t_dim),
+            d["mask"],
+            logp=_marginal_logp(spec.likelihood, spec.covariance, rows, t_dim),
             random=_marginal_random(spec.likelihood),
-            signature="(t),(t,t),()->(t)",
+            signature="(t),(t,t),(),(t)->(t)",
             observed=d["z"],
             dims=("patient", "visit"),
         )
     return model
+
+
+def _latent_likelihood(model, data: TrialData, mu, sigma, sigma_patient, likelihood: str):
+    """Explicit patient intercepts and one observation per attended visit (inside ``model``)."""
+    model.add_coord("observation", np.arange(int(data.mask.sum())))
+    rows, cols = np.nonzero(data.mask)
+    offset = pm.Normal("patient_offset", 0.0, 1.0, dims="patient")
+    loc = (mu + (sigma_patient * offset)[:, None])[rows, cols]
+    z_obs = pm.Data("z_observed", data.z[rows, cols], dims="observation")
+    if likelihood == "normal":
+        pm.Normal("y", loc, sigma, observed=z_obs, dims="observation")
+    else:
+        nu = pm.Gamma("nu", 2.0, 0.1)
+        pm.StudentT("y", nu, loc, sigma, observed=z_obs, dims="observation")

@@ -553,3 +553,59 @@ def plot_bridge_sensitivity(
         a.set_xlabel("bridge SD (prior SD of FACT as usual vs standard care, SMD)", fontsize=8)
     fig.tight_layout()
     return fig
+
+
+def plot_bench(results: dict, targets: dict):
+    """The benchmark: ESS per second by method, fit time by trial size, report durations.
+
+    Dashed red lines mark the targets (see :data:`analysis.bench.TARGETS`).
+    """
+    parts = [k for k in ("formulation", "scale", "report") if k in results]
+    fig, axes = plt.subplots(1, len(parts), figsize=(5.2 * len(parts), 3.8), squeeze=False)
+    axes = axes[0]
+    for ax, part in zip(axes, parts, strict=True):
+        tab = results[part]
+        if part == "formulation":
+            ax.barh(tab["method"], tab["ess_per_second"], color="#0072B2")
+            ax.set_xscale("log")
+            ax.set_xlabel("min bulk ESS per second of wall time (log scale)")
+            ax.invert_yaxis()
+            naive = tab["ess_per_second"].iloc[0]
+            ax.axvline(
+                naive * targets["ess_per_second_ratio"],
+                color="#D55E00",
+                ls="--",
+                label=f"target: {targets['ess_per_second_ratio']:g}x naive",
+            )
+            ax.legend(fontsize=8, loc="lower right")
+            ax.set_title("Same data, same sampler settings")
+        elif part == "scale":
+            ax.plot(tab["patients"], tab["seconds"], "o-", color="#009E73")
+            for _, r in tab.iterrows():
+                ax.annotate(
+                    f"{int(r['teams'])} teams" + (" (+compile)" if r["compiled"] else ""),
+                    (r["patients"], r["seconds"]),
+                    textcoords="offset points",
+                    xytext=(4, 4),
+                    fontsize=8,
+                )
+            ax.set_xscale("log")
+            ax.axhline(
+                targets["scale_10000_seconds"],
+                color="#D55E00",
+                ls="--",
+                label="target for 10,000 patients",
+            )
+            ax.set_xlabel("patients (log scale)")
+            ax.set_ylabel("wall time of one fit (s)")
+            ax.legend(fontsize=8)
+            ax.set_title("Project model by trial size")
+        else:
+            ax.bar(tab["run"], tab["seconds"], color="#CC79A7")
+            for x, key in enumerate(("report_cold_seconds", "report_warm_seconds")):
+                if x < len(tab):
+                    ax.hlines(targets[key], x - 0.4, x + 0.4, color="#D55E00", ls="--")
+            ax.set_ylabel("wall time of make report, full profile (s)")
+            ax.set_title("Whole report (dashes: targets)")
+    fig.tight_layout()
+    return fig

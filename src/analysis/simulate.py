@@ -176,3 +176,34 @@ def simulate_all(seed: int) -> pd.DataFrame:
         for k, trial in enumerate(("resource_groups", "consumer_providers"))
     ]
     return pd.concat(parts, ignore_index=True)
+
+
+def scaled_scenario(
+    scenario: Scenario | str,
+    n_patients: int,
+    n_sites: int,
+    outcomes: list[str] | None = None,
+) -> Scenario:
+    """The same scenario with ``n_patients`` in ``n_sites`` equal-ish sites.
+
+    Arms keep their published proportions (largest remainder); sites differ by at most one
+    patient. Variance components, effects and dropout are unchanged. ``outcomes`` keeps only
+    those outcomes (all by default).
+    """
+    import dataclasses
+
+    sc = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
+    if n_sites < 1 or n_patients < 2 * n_sites:
+        raise ValueError(f"need at least 2 patients per site, got {n_patients} in {n_sites}")
+    share = np.array(list(sc.arms.values()), dtype=float)
+    raw = share / share.sum() * n_patients
+    counts = np.floor(raw).astype(int)
+    counts[np.argsort(counts - raw)[: n_patients - counts.sum()]] += 1
+    sizes = [n_patients // n_sites + (j < n_patients % n_sites) for j in range(n_sites)]
+    keep = sc.outcomes if outcomes is None else {o: sc.outcomes[o] for o in outcomes}
+    return dataclasses.replace(
+        sc,
+        arms=dict(zip(sc.arms, counts.tolist(), strict=True)),
+        site_sizes=sizes,
+        outcomes=keep,
+    )
