@@ -24,6 +24,8 @@ SECTIONS = {
     "02-trial-model-resource_groups": ("resource-groups", "The resource-group trial"),
     "02-trial-model-consumer_providers": ("consumer-providers", "The consumer-provider trial"),
     "03-synthesis": ("cross-trial", "Cross-trial comparison"),
+    "04-replication-design": ("replication-design", "Designing a replication trial"),
+    "05-calibration": ("calibration", "Model calibration and missing data"),
 }
 SKIP_TAGS = {"parameters", "injected-parameters", "report-skip"}
 

@@ -186,8 +186,8 @@ def scaled_scenario(
 ) -> Scenario:
     """The same scenario with ``n_patients`` in ``n_sites`` equal-ish sites.
 
-    Arms keep their published proportions (largest remainder); sites differ by at most one
-    patient. Variance components, effects and dropout are unchanged. ``outcomes`` keeps only
+    Arms keep their published proportions as closely as randomisation in blocks within sites
+    allows (each site's left-over places go one per arm); sites differ by at most one patient. Variance components, effects and dropout are unchanged. ``outcomes`` keeps only
     those outcomes (all by default).
     """
     import dataclasses
@@ -195,11 +195,8 @@ def scaled_scenario(
     sc = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
     if n_sites < 1 or n_patients < 2 * n_sites:
         raise ValueError(f"need at least 2 patients per site, got {n_patients} in {n_sites}")
-    share = np.array(list(sc.arms.values()), dtype=float)
-    raw = share / share.sum() * n_patients
-    counts = np.floor(raw).astype(int)
-    counts[np.argsort(counts - raw)[: n_patients - counts.sum()]] += 1
     sizes = [n_patients // n_sites + (j < n_patients % n_sites) for j in range(n_sites)]
+    counts = _feasible_arm_totals(list(sc.arms.values()), sizes)
     keep = sc.outcomes if outcomes is None else {o: sc.outcomes[o] for o in outcomes}
     return dataclasses.replace(
         sc,
@@ -207,3 +204,21 @@ def scaled_scenario(
         site_sizes=sizes,
         outcomes=keep,
     )
+
+
+def _feasible_arm_totals(weights: list[float], sizes: list[int]) -> np.ndarray:
+    """Arm totals closest to ``weights`` that within-site block randomisation can produce."""
+    k = len(weights)
+    share = np.asarray(weights, dtype=float) / sum(weights)
+    base = sum(n // k for n in sizes)
+    extra = sum(n % k for n in sizes)
+    cap = sum(1 for n in sizes if n % k)  # each such site gives an arm at most one extra place
+    target = share * sum(sizes) - base
+    e = np.clip(np.round(target), 0, cap).astype(int)
+    while e.sum() < extra:
+        gap = np.where(e < cap, target - e, -np.inf)
+        e[int(np.argmax(gap))] += 1
+    while e.sum() > extra:
+        gap = np.where(e > 0, e - target, -np.inf)
+        e[int(np.argmax(gap))] -= 1
+    return base + e

@@ -540,6 +540,7 @@ def run_study(
             n_workers = len(client.scheduler_info()["workers"])
             futures = {client.submit(_run_chunk, chunks[i], pure=False): i for i in todo}
             finished = from_cache
+            last_step = int(10 * finished / max(len(tasks), 1))
             for fut in as_completed(futures):
                 i = futures[fut]
                 rows = fut.result()
@@ -551,7 +552,10 @@ def run_study(
                     os.replace(tmp, paths[i])  # atomic: a killed run leaves no half file
                 finished += len(rows)
                 n_failed += len(rows) - len(ok)
-                report(_bar(finished, n_failed, len(tasks), time.perf_counter() - t0))
+                step = int(10 * finished / max(len(tasks), 1))
+                if step > last_step or finished == len(tasks):  # a line per 10%
+                    last_step = step
+                    report(_bar(finished, n_failed, len(tasks), time.perf_counter() - t0))
         finally:
             client.close()
             if cluster is not None:
@@ -582,3 +586,116 @@ def _json_default(x):
     if isinstance(x, np.generic):
         return x.item()
     raise TypeError(f"not JSON serialisable: {type(x)}")
+
+
+def worker_scaling(
+    name: str, tasks: list, worker_counts=(1, 2), scheduler=None, chunk_size: int = 10
+) -> tuple[pd.DataFrame, bool]:
+    """Replicates per second with each number of local workers (no cache), and whether every
+    run gave identical results.
+
+    The time includes starting the cluster and each worker's first compilation (from the disk
+    cache after the first run), as a user would see it.
+    """
+    rows, frames = [], []
+    for w in worker_counts:
+        run = run_study(name, tasks, None, scheduler, w, chunk_size, progress=None)
+        rows.append(
+            {
+                "workers": run.workers or w,
+                "replicates": len(tasks),
+                "seconds": run.seconds,
+                "replicates_per_second": len(tasks) / run.seconds,
+            }
+        )
+        frames.append(run.results.drop(columns=["status", "error"]).sort_values("key"))
+    same = all(
+        f.reset_index(drop=True).equals(frames[0].reset_index(drop=True)) for f in frames[1:]
+    )
+    out = pd.DataFrame(rows)
+    out["speed_up"] = out["replicates_per_second"] / out["replicates_per_second"].iloc[0]
+    return out, same
+
+
+def design_prior_from_run(
+    tables: Path, outcome: str = "empowerment", arm: str = "fact_rg"
+) -> tuple[float, float, str]:
+    """Normal approximation (mean, SD) of the SMD at the last visit from this run's trial
+    analysis (``trial_effects``), else from the published trial result.
+
+    Returns
+    -------
+    (mean, sd, source)
+    """
+    for name in ("trial_effects__resource_groups.csv", "trial_effects.csv"):
+        path = Path(tables) / name
+        if path.exists():
+            eff = pd.read_csv(path)
+            sel = eff[(eff["outcome"] == outcome) & (eff["arm"] == arm)]
+            if not sel.empty:
+                r = sel[sel["month"] == sel["month"].max()].iloc[0]
+                sign = (
+                    1.0
+                    if registry.get_outcome("resource_groups", outcome).higher_is_better
+                    else -1.0
+                )
+                return (
+                    sign * float(r["smd"]),
+                    float(r["smd_upper"] - r["smd_lower"]) / 3.92,
+                    f"posterior of this run's analysis ({name})",
+                )
+    from analysis import config
+
+    pub = pd.read_csv(config.PUBLISHED / "trials.csv")
+    r = pub[(pub["outcome"] == outcome) & (pub["treatment"] == arm)].iloc[0]
+    return float(r["estimate"]), float(r["se"]), f"published result ({r['study']})"
+
+
+@dataclass
+class TippingPoint:
+    """Result of :func:`tipping_point_analysis`."""
+
+    table: pd.DataFrame
+    missing: dict
+    prob_mar: float
+    text: str
+
+
+def tipping_point_analysis(
+    data: model.TrialData, idata, deltas: list[float], threshold: float
+) -> TippingPoint:
+    """Delta-adjusted sensitivity of the last-visit effect of the first treatment arm.
+
+    The missing shares come from the data, the effect draws from the fitted model ``idata``;
+    ``text`` states whether the conclusion P(benefit) > ``threshold`` holds under MAR and the
+    smallest shift of the treated arm's missing values (control arm as MAR) that changes it.
+    """
+    from analysis.summarise import contrast_draws
+
+    last = max(data.visits)
+    treated = data.treatments[0]
+    sign = 1.0 if data.meta["higher_is_better"] else -1.0
+    effect = sign * contrast_draws(idata, data, treated, data.comparator, last).ravel()
+    arm = np.array(data.arms)[data.arm_idx]
+    missing = {a: float(np.isnan(data.y[arm == a, -1]).mean()) for a in data.arms}
+    table = tipping_point_table(
+        effect, missing[treated], missing[data.comparator], deltas, threshold
+    )
+    p_mar = float((effect > 0).mean())
+    holds = p_mar > threshold
+    flips = table[(table["delta_control"] == 0) & (table["conclusion_holds"] != holds)]
+    where = (
+        f"it changes once the treated arm's missing values are shifted by "
+        f"{flips['delta_treated'].abs().min():g} baseline SD (control arm as MAR)"
+        if not flips.empty
+        else "no shift of the treated arm's missing values within the grid changes it "
+        "(control arm as MAR)"
+    )
+    text = (
+        f"Missing at {last} months: "
+        + ", ".join(f"{a} {p:.0%}" for a, p in missing.items())
+        + f". Under MAR P(benefit) = {p_mar:.3f}, so the conclusion P(benefit) > {threshold} "
+        + ("holds" if holds else "does not hold")
+        + f"; {where}."
+    )
+    return TippingPoint(table, missing, p_mar, text)

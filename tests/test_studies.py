@@ -1,0 +1,144 @@
+"""Simulation studies: seeds, Laplace analysis, Dask runner (worker-independent, resumable),
+assurance under a null effect, SBC ranks, tipping points."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from analysis import model, simulate, studies
+
+
+@pytest.fixture(scope="module")
+def trial_data():
+    sc = simulate.scaled_scenario("resource_groups", 158, 20, ["empowerment"])
+    df = simulate.simulate_trial(sc, 7)
+    return model.prepare_trial_data(df, "resource_groups", "empowerment")
+
+
+def test_replicate_seeds_are_stable_and_distinct():
+    assert studies.replicate_seed(1, 2, 3) == studies.replicate_seed(1, 2, 3)
+    seeds = {studies.replicate_seed(1, 0, r) for r in range(1000)}
+    assert len(seeds) == 1000
+    assert studies.replicate_seed(1, 0, 0) != studies.replicate_seed(2, 0, 0)
+
+
+def test_scaled_scenario_keeps_proportions():
+    sc = simulate.scaled_scenario("resource_groups", 1001, 40, ["empowerment"])
+    assert sum(sc.arms.values()) == 1001 and abs(sc.arms["fact_rg"] - 1001 * 80 / 158) < 1
+    assert sum(sc.site_sizes) == 1001 and max(sc.site_sizes) - min(sc.site_sizes) <= 1
+    assert list(sc.outcomes) == ["empowerment"]
+    with pytest.raises(ValueError, match="at least 2 patients per site"):
+        simulate.scaled_scenario("resource_groups", 30, 20)
+
+
+def test_laplace_matches_conjugate_normal_posterior():
+    """A one-parameter check with a closed form: known-variance normal mean, normal prior."""
+    import pymc as pm
+
+    y = np.array([0.3, 1.1, -0.4, 0.9, 0.5])
+    with pm.Model() as m:
+        mu = pm.Normal("mu", 0.0, 2.0)
+        pm.Normal("y", mu, 1.0, observed=y)
+    fn = m.logp_dlogp_function(ravel_inputs=True)
+    fn.set_extra_values({})
+    from scipy import optimize
+
+    res = optimize.minimize(lambda x: tuple(-np.asarray(v) for v in fn(x)), np.zeros(1), jac=True)
+    hess = studies._hessian(lambda x: -np.asarray(fn(x)[1]), res.x)
+    prec = 1 / 2.0**2 + len(y)
+    assert res.x[0] == pytest.approx(y.sum() / prec, abs=1e-5)
+    assert 1 / hess[0, 0] == pytest.approx(1 / prec, rel=1e-4)
+
+
+def test_laplace_effect_is_close_to_the_truth_on_a_large_trial():
+    sc = simulate.scaled_scenario("resource_groups", 2000, 80, ["empowerment"])
+    df = simulate.simulate_trial(sc, 3)
+    data = model.prepare_trial_data(df, "resource_groups", "empowerment")
+    fitted = studies.LaplaceFitter().fit(data)
+    mean, sd = studies.effect_posterior(fitted, data, 18)
+    truth = sc.outcomes["empowerment"].effect["fact_rg"][18]
+    assert fitted["converged"] and abs(mean - truth) < 3 * sd and sd < 0.1
+
+
+def _tiny_tasks(spec, seed, n=6):
+    return studies.assurance_tasks(spec, [studies.Design(60, 10)], n, seed)
+
+
+def test_dask_results_do_not_depend_on_workers_and_resume_from_cache(tmp_path):
+    spec = studies.AssuranceSpec(0.3, 0.1)
+    tasks = _tiny_tasks(spec, 11)
+    one = studies.run_study("t", tasks, None, workers=1, chunk_size=2, progress=None)
+    two = studies.run_study("t", tasks, tmp_path, workers=2, chunk_size=2, progress=None)
+    assert two.workers == 2 and one.workers == 1
+    cols = ["key", "true_effect", "post_mean", "post_sd", "prob", "success"]
+    pd.testing.assert_frame_equal(one.results[cols], two.results[cols])
+    assert (two.results["status"] == "ok").all() and two.computed == 6
+    # an interrupted study resumes: remove one chunk's file, run again
+    files = sorted((tmp_path / "t").glob("chunk-*.json"))
+    assert len(files) == 3
+    files[0].unlink()
+    again = studies.run_study("t", tasks, tmp_path, workers=1, chunk_size=2, progress=None)
+    assert again.from_cache == 4 and again.computed == 2
+    pd.testing.assert_frame_equal(again.results[cols], two.results[cols])
+
+
+def test_existing_scheduler_by_address(monkeypatch):
+    from distributed import LocalCluster
+
+    cluster = LocalCluster(
+        n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None
+    )
+    try:
+        monkeypatch.setenv("DASK_SCHEDULER_ADDRESS", cluster.scheduler_address)
+        run = studies.run_study(
+            "addr", _tiny_tasks(studies.AssuranceSpec(0.3, 0.1), 4, 2), None, progress=None
+        )
+        assert run.workers == 1 and (run.results["status"] == "ok").all()
+    finally:
+        cluster.close()
+
+
+def test_null_effect_assurance_is_the_false_positive_rate(tmp_path):
+    """With a true effect of zero, success is a false positive: about 1 - threshold."""
+    spec = studies.AssuranceSpec(0.0, 0.0, threshold=0.9)
+    n = 200
+    tasks = studies.assurance_tasks(spec, [studies.Design(80, 10)], n, 21)
+    run = studies.run_study("null", tasks, tmp_path, workers=2, chunk_size=25, progress=None)
+    table = studies.assurance_table(run.results)
+    rate = table["assurance"].iloc[0]
+    mc = np.sqrt(0.1 * 0.9 / n)
+    assert abs(rate - 0.1) < 3 * mc, rate
+
+
+def test_failed_replicates_are_counted_not_raised():
+    def boom(*_):
+        raise RuntimeError("bad replicate")
+
+    rows = studies._run_chunk([("a", boom, ()), ("b", lambda: {"x": 1}, ())])
+    assert [r["status"] for r in rows] == ["failed", "ok"]
+    assert "bad replicate" in rows[0]["error"]
+
+
+def test_sbc_uniformity_flags_non_uniform_ranks():
+    rng = np.random.default_rng(0)
+    ranks = pd.DataFrame({"good": rng.integers(0, 100, 500), "bad": rng.integers(0, 30, 500)})
+    out = studies.sbc_uniformity(ranks, 99).set_index("parameter")
+    assert out.loc["good", "p_value"] > 0.001 and out.loc["bad", "p_value"] < 1e-10
+
+
+def test_tipping_point_shifts_by_share_missing():
+    draws = np.random.default_rng(1).normal(0.3, 0.1, 4000)
+    tab = studies.tipping_point_table(draws, 0.2, 0.1, [-1.0, 0.0], 0.95).set_index(
+        ["delta_treated", "delta_control"]
+    )
+    assert tab.loc[(0.0, 0.0), "mean"] == pytest.approx(draws.mean())
+    assert tab.loc[(-1.0, 0.0), "mean"] == pytest.approx(draws.mean() - 0.2)
+    assert tab.loc[(0.0, -1.0), "mean"] == pytest.approx(draws.mean() + 0.1)
+    assert tab.loc[(0.0, 0.0), "conclusion_holds"] and not tab.loc[(-1.0, 0.0), "conclusion_holds"]
+
+
+def test_assurance_spec_rejects_bad_rules():
+    with pytest.raises(ValueError, match="rule"):
+        studies.AssuranceSpec(0.3, 0.1, rule="magic")
+    with pytest.raises(ValueError, match="threshold"):
+        studies.AssuranceSpec(0.3, 0.1, threshold=1.5)
