@@ -1,4 +1,4 @@
-"""Command line: ``python -m analysis {simulate,validate,report,fit,synthesize}``.
+"""Command line: ``python -m analysis {simulate,validate,report,fit,synthesize,design,sbc,bench}``.
 
 Exit codes: 0 success; 1 a run failed (the previous report is untouched); 2 bad input or bad
 arguments (nothing was run, nothing in ``reports/`` was touched); 130 interrupted.
@@ -58,7 +58,7 @@ def cmd_validate(args) -> int:
 
 def cmd_report(args) -> int:
     """Run the notebooks and install the report."""
-    from analysis.report import StepFailed, load_profile, run_report
+    from analysis.report import BadParameters, StepFailed, load_profile, run_report
 
     try:
         load_profile(args.profile)
@@ -74,6 +74,9 @@ def cmd_report(args) -> int:
     t0 = time.perf_counter()
     try:
         html = run_report(data, args.profile, out, seed=args.seed, trials=trials)
+    except BadParameters as exc:
+        _err(str(exc))
+        return EXIT_BAD_INPUT
     except StepFailed as exc:
         _err(f"step '{exc.step}' failed: {type(exc.cause).__name__}: {exc.cause}")
         _err(f"partial notebook: {exc.notebook}")
@@ -183,6 +186,98 @@ def cmd_synthesize(args) -> int:
     return EXIT_OK
 
 
+def _int_list(text: str, name: str) -> list[int]:
+    try:
+        values = [int(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        values = []
+    if not values or min(values) < 1:
+        raise ValueError(
+            f"--{name}: expected positive whole numbers separated by commas, got {text!r}"
+        )
+    return values
+
+
+def cmd_design(args) -> int:
+    """Assurance of replication-trial designs on Dask."""
+    from analysis import output, plots, studies
+
+    try:
+        patients = _int_list(args.patients, "patients")
+        teams = _int_list(args.teams, "teams")
+        if args.replicates < 1 or args.workers < 1:
+            raise ValueError("--replicates and --workers must be at least 1")
+        if args.prior == "posterior":
+            mean, sd, source = studies.design_prior_from_run(
+                config.resolve(args.tables or "reports/tables")
+            )
+        else:
+            mean, sd, source = args.prior_mean, args.prior_sd, "sceptical design prior"
+        spec = studies.AssuranceSpec(mean, sd, args.threshold, args.rule)
+        designs = [studies.Design(n, k) for k in teams for n in patients]
+        for d in designs:
+            if d.n_patients < 2 * d.n_sites:
+                raise ValueError(
+                    f"--patients/--teams: {d.n_patients} patients in {d.n_sites} "
+                    "teams leaves fewer than 2 per team"
+                )
+    except ValueError as exc:
+        _err(str(exc))
+        return EXIT_BAD_INPUT
+    print(f"design prior N({mean:.3f}, {sd:.3f}^2) from the {source}")
+    tasks = studies.assurance_tasks(spec, designs, args.replicates, args.seed)
+    run = studies.run_study(
+        "assurance", tasks, config.CACHE / "studies", args.scheduler, args.workers
+    )
+    out = output.output_dir(args.out)
+    table = studies.assurance_table(run.results[run.results["status"] == "ok"])
+    output.save_table(table, out, "assurance")
+    output.save_table(studies.smallest_designs(table), out, "smallest_designs")
+    output.save_figure(plots.plot_assurance(table), out, "assurance")
+    print(table.round(3).to_string(index=False))
+    print(
+        f"{len(tasks)} replicates ({run.failed} failed) in {run.seconds:.0f} s "
+        f"on {run.workers or 'cached'} worker(s); tables in {out / 'tables'}"
+    )
+    return EXIT_OK if not run.failed else EXIT_FAILED
+
+
+def cmd_sbc(args) -> int:
+    """Simulation-based calibration of the trial model on Dask."""
+    from analysis import model, output, plots, studies
+
+    try:
+        if args.replicates < 1 or args.draws < 1 or args.workers < 1:
+            raise ValueError("--replicates, --draws and --workers must be at least 1")
+    except ValueError as exc:
+        _err(str(exc))
+        return EXIT_BAD_INPUT
+    _, df = _validate_or_exit(args.data or str(config.DEFAULT_DATA))
+    try:
+        data = model.prepare_trial_data(df, args.trial, args.outcome)
+    except ValueError as exc:
+        _err(str(exc))
+        return EXIT_BAD_INPUT
+    spec = studies.SBCSpec(args.trial, args.outcome, draws=args.draws, tune=args.draws)
+    run = studies.run_study(
+        f"sbc-{args.trial}-{args.outcome}",
+        studies.sbc_tasks(spec, data, args.replicates, args.seed),
+        config.CACHE / "studies",
+        args.scheduler,
+        args.workers,
+        chunk_size=4,
+    )
+    out = output.output_dir(args.out)
+    ranks = run.results[run.results["status"] == "ok"].drop(columns=["status", "error", "key"])
+    output.save_table(ranks, out, "sbc_ranks")
+    params = ranks.drop(columns=["rep", "divergences"])
+    uniformity = studies.sbc_uniformity(params, spec.thin_to)
+    output.save_table(uniformity, out, "sbc_uniformity")
+    output.save_figure(plots.plot_sbc_ranks(params, spec.thin_to), out, "sbc_ranks")
+    print(uniformity.round(3).to_string(index=False))
+    return EXIT_OK if not run.failed else EXIT_FAILED
+
+
 def cmd_bench(args) -> int:
     from analysis import bench, fit
 
@@ -245,6 +340,52 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--no-report", action="store_true", help="skip the two make report runs")
     b.add_argument("--out", default=None, help="output folder (default reports/bench)")
     b.set_defaults(func=cmd_bench)
+
+    g = sub.add_parser("design", help="assurance of replication-trial designs (Dask)")
+    g.add_argument(
+        "--patients", default="80,160,240,320,480", help="patients per design, comma-separated"
+    )
+    g.add_argument("--teams", default="10,20,40", help="teams per design, comma-separated")
+    g.add_argument("--replicates", type=int, default=200, help="simulated trials per design")
+    g.add_argument(
+        "--prior",
+        choices=["posterior", "sceptical"],
+        default="posterior",
+        help="design prior: this project's posterior (from --tables) or --prior-mean/--prior-sd",
+    )
+    g.add_argument(
+        "--tables", default=None, help="tables/ of a report run (default reports/tables)"
+    )
+    g.add_argument(
+        "--prior-mean", type=float, default=0.0, help="sceptical design prior mean (SMD)"
+    )
+    g.add_argument("--prior-sd", type=float, default=0.3, help="sceptical design prior SD (SMD)")
+    g.add_argument(
+        "--threshold", type=float, default=0.975, help="posterior probability for success"
+    )
+    g.add_argument("--rule", choices=["benefit", "mcid"], default="benefit", help="decision rule")
+    g.add_argument("--workers", type=int, default=2, help="local Dask worker processes")
+    g.add_argument(
+        "--scheduler",
+        default=None,
+        help="existing Dask scheduler tcp://host:port "
+        "(default: DASK_SCHEDULER_ADDRESS, else a local cluster)",
+    )
+    g.add_argument("--seed", type=int, default=config.DEFAULT_SEED, help="study seed")
+    g.add_argument("--out", required=True, help="output folder (tables/ and figures/ inside)")
+    g.set_defaults(func=cmd_design)
+
+    c = sub.add_parser("sbc", help="simulation-based calibration of the trial model (Dask)")
+    c.add_argument("--trial", default="resource_groups", choices=config.TRIALS)
+    c.add_argument("--outcome", default="empowerment", help="outcome whose design is used")
+    c.add_argument("--data", default=None, help="data file giving the design (default: embedded)")
+    c.add_argument("--replicates", type=int, default=200, help="simulated trials")
+    c.add_argument("--draws", type=int, default=250, help="draws (and tuning steps) per chain")
+    c.add_argument("--workers", type=int, default=2, help="local Dask worker processes")
+    c.add_argument("--scheduler", default=None, help="existing Dask scheduler tcp://host:port")
+    c.add_argument("--seed", type=int, default=config.DEFAULT_SEED, help="study seed")
+    c.add_argument("--out", required=True, help="output folder (tables/ and figures/ inside)")
+    c.set_defaults(func=cmd_sbc)
 
     y = sub.add_parser("synthesize", help="network meta-analysis of a contrast-level evidence file")
     y.add_argument(

@@ -3,11 +3,21 @@
 from __future__ import annotations
 
 import hashlib
+import os
 from pathlib import Path
 
 import pandas as pd
 
 from analysis import config
+
+#: Largest data file accepted (MB); ``TRIALBAYES_MAX_DATA_MB`` overrides it. A trial of
+#: 10,000 patients is ~30 MB of CSV: anything far larger is a wrong file, not a trial.
+MAX_DATA_MB = 512
+
+
+def max_data_bytes() -> int:
+    """The size limit in bytes."""
+    return int(float(os.environ.get("TRIALBAYES_MAX_DATA_MB", MAX_DATA_MB)) * 1024 * 1024)
 
 
 class DataFileError(ValueError):
@@ -47,6 +57,12 @@ def read_raw(path: str | Path) -> pd.DataFrame:
         raise DataFileError(f"{p}: no such file")
     if p.is_dir():
         raise DataFileError(f"{p}: is a directory, not a data file")
+    size = p.stat().st_size
+    if size > max_data_bytes():
+        raise DataFileError(
+            f"{p}: {size / 2**20:.0f} MB is larger than the {max_data_bytes() / 2**20:.0f} MB "
+            "limit for a trial data file (set TRIALBAYES_MAX_DATA_MB to raise it)"
+        )
     suffix = p.suffix.lower()
     if suffix == ".parquet":
         try:
@@ -73,6 +89,14 @@ def read_raw(path: str | Path) -> pd.DataFrame:
         df = pd.read_csv(p, dtype=str, keep_default_na=False, encoding="utf-8-sig")
     except pd.errors.ParserError as exc:
         raise DataFileError(f"{p}: not a well-formed CSV file ({exc})") from exc
+    if len(df.columns) == 1:
+        header = df.columns[0]
+        for sep, name in ((";", "semicolons"), ("\t", "tabs"), ("|", "vertical bars")):
+            if sep in header:
+                raise DataFileError(
+                    f"{p}: the header is separated by {name}, not commas (column 'trial' and "
+                    f"the others not found in {header[:60]!r}); save the file as comma-separated CSV"
+                )
     df["_row"] = range(2, len(df) + 2)
     return df
 

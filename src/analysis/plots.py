@@ -266,7 +266,10 @@ def plot_team_effects(teams: pd.DataFrame, outcome: str, month: int, ax=None):
     -------
     matplotlib.figure.Figure
     """
-    d = teams[(teams["outcome"] == outcome) & (teams["month"] == month)].sort_values("smd")
+    d = teams[(teams["outcome"] == outcome) & (teams["month"] == month)]
+    hidden = int(d["suppressed"].sum()) if "suppressed" in d else 0
+    d = d[~d["suppressed"]] if "suppressed" in d else d
+    d = d.sort_values("smd")
     if ax is None:
         fig, ax = plt.subplots(figsize=(6, 0.25 * len(d) + 1.5))
     else:
@@ -288,7 +291,8 @@ def plot_team_effects(teams: pd.DataFrame, outcome: str, month: int, ax=None):
     ax.set_xlabel("team-specific effect (SMD, arm minus comparator)")
     ax.set_title(
         f"{outcome.replace('_', ' ')} at {month} months: team effects, posterior means "
-        "with 95% CrI",
+        "with 95% CrI"
+        + (f"\n({hidden} team(s) with fewer than 5 patients not shown)" if hidden else ""),
         fontsize=9,
     )
     return fig

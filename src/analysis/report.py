@@ -117,6 +117,94 @@ def plan_run(
     return plan
 
 
+class BadParameters(ValueError):
+    """A profile passes parameters that a notebook does not declare or cannot use."""
+
+
+_TYPES = {
+    "int": (int,),
+    "float": (int, float),
+    "str": (str,),
+    "bool": (bool,),
+    "list": (list,),
+    "dict": (dict,),
+}
+#: Parameters that count something and must be at least 1.
+POSITIVE_INTS = {
+    "draws",
+    "tune",
+    "chains",
+    "replicates",
+    "null_replicates",
+    "validate_n",
+    "validate_draws",
+    "scaling_replicates",
+    "sbc_replicates",
+    "sbc_draws",
+    "sbc_thin",
+    "workers",
+}
+
+
+def check_parameters(plan: RunPlan) -> None:
+    """Check every step's parameters against its notebook's ``parameters`` cell.
+
+    Unknown names, wrong types, counts below 1, standard deviations that are not positive,
+    probabilities outside (0, 1) and evidence files that cannot be read are all reported at
+    once, before any notebook runs.
+
+    Raises
+    ------
+    BadParameters
+    """
+    import math
+
+    import papermill
+
+    problems = []
+    declared_by_nb: dict[Path, dict] = {}
+    for step in plan.steps:
+        if not step.notebook.exists():
+            problems.append(f"{step.name}: notebook {step.notebook} does not exist")
+            continue
+        if step.notebook not in declared_by_nb:
+            declared_by_nb[step.notebook] = papermill.inspect_notebook(str(step.notebook))
+        declared = declared_by_nb[step.notebook]
+        for name, value in step.parameters.items():
+            where = f"{step.name}: parameter '{name}'"
+            if name not in declared:
+                problems.append(
+                    f"{where} is not a parameter of {step.notebook.name} "
+                    f"(known: {', '.join(sorted(declared))})"
+                )
+                continue
+            kind = declared[name]["inferred_type_name"]
+            ok_types = _TYPES.get(kind)
+            if ok_types and (
+                not isinstance(value, ok_types) or (kind != "bool" and isinstance(value, bool))
+            ):
+                problems.append(f"{where} must be {kind}, got {value!r}")
+                continue
+            if name in POSITIVE_INTS and value < 1:
+                problems.append(f"{where} must be at least 1, got {value!r}")
+            elif name.endswith("_sd") and not (math.isfinite(value) and value > 0):
+                problems.append(f"{where} must be a positive number, got {value!r}")
+            elif name in {"threshold", "map_weight"} and not 0 < value < 1:
+                problems.append(f"{where} must be between 0 and 1, got {value!r}")
+            elif name == "evidence_file" and value:
+                from analysis import synthesis
+
+                try:
+                    synthesis.load_evidence(config.resolve(value))
+                except Exception as exc:  # noqa: BLE001 - any reason it cannot be used
+                    problems.append(f"{where}: cannot use the evidence file: {exc}")
+    if problems:
+        raise BadParameters(
+            f"profile '{plan.profile}': {len(problems)} bad parameter(s):\n  - "
+            + "\n  - ".join(problems)
+        )
+
+
 def _terminate_running() -> None:
     """Stop every papermill process of this run together with its kernel."""
     import signal
@@ -242,12 +330,29 @@ def run_step(step: Step, build_dir: Path, log=print, cores: int | None = None) -
         finally:
             _RUNNING.discard(proc)
     step.seconds = time.perf_counter() - t0
+    if out.exists():
+        redact_data_path(out, step.parameters.get("data_path", ""))
     if code != 0:
         step.status = "failed"
         tail = logfile.read_text(errors="replace").strip().splitlines()[-12:]
         raise StepFailed(step.name, out, RuntimeError("\n".join(tail)))
     step.status = "ok"
     log(f"  [{step.seconds:6.1f}s] {step.name} done")
+
+
+def redact_data_path(notebook: Path, data_path: str) -> None:
+    """Replace a user's data path in an executed notebook by its file name.
+
+    Papermill writes the parameters into the notebook (its injected cell and metadata); the
+    location of a participant data file stays out of ``reports/`` like the data themselves.
+    """
+    if not data_path:
+        return
+    text = notebook.read_text(encoding="utf-8")
+    name = Path(data_path).name
+    for form in {data_path, json.dumps(data_path)[1:-1]}:
+        text = text.replace(form, f"<withheld>/{name}")
+    notebook.write_text(text, encoding="utf-8")
 
 
 def _git_state() -> dict:
@@ -292,7 +397,11 @@ def build_manifest(plan: RunPlan, started: float, finished: float) -> dict:
                 "notebook": s.notebook.name,
                 "status": s.status,
                 "seconds": None if s.seconds is None else round(s.seconds, 2),
-                "parameters": {k: v for k, v in s.parameters.items() if k != "output_dir"},
+                "parameters": {
+                    k: (f"<withheld>/{Path(v).name}" if k == "data_path" and v else v)
+                    for k, v in s.parameters.items()
+                    if k != "output_dir"
+                },
             }
             for s in plan.steps
         ],
@@ -386,6 +495,8 @@ def _main_thread() -> bool:
 
 def _run_report(data_path, profile, out_dir, seed, log, trials=None) -> Path:
     started = time.time()
+    # every parameter is checked before anything is created or run
+    check_parameters(plan_run(profile, data_path, out_dir / ".build-check", seed, trials))
     os.environ.setdefault("PYTENSOR_FLAGS", f"compiledir={config.CACHE / 'pytensor'}")
     out_dir.mkdir(parents=True, exist_ok=True)
     build_dir = Path(tempfile.mkdtemp(prefix=".build-", dir=out_dir))

@@ -162,9 +162,13 @@ def summarise_team_effects(idata, data: TrialData) -> pd.DataFrame:
     Returns
     -------
     pandas.DataFrame
-        Columns ``trial, outcome, site, n_patients, arm, month, smd, smd_lower, smd_upper``;
-        empty if the model had no team slopes.
+        Columns ``trial, outcome, site, n_patients, arm, month, smd, smd_lower, smd_upper,
+        suppressed``; empty if the model had no team slopes. Teams with fewer than
+        :data:`analysis.describe.MIN_CELL` patients are suppressed (no estimate, size shown as
+        ``<5``): a team-level estimate of so few patients could describe individuals.
     """
+    from analysis.describe import MIN_CELL
+
     post = idata.posterior
     if "sigma_site_effect" not in post:
         return pd.DataFrame(
@@ -178,6 +182,7 @@ def summarise_team_effects(idata, data: TrialData) -> pd.DataFrame:
                 "smd",
                 "smd_lower",
                 "smd_upper",
+                "suppressed",
             ]
         )
     dev = post["sigma_site_effect"] * post["site_effect_offset"]
@@ -188,17 +193,19 @@ def summarise_team_effects(idata, data: TrialData) -> pd.DataFrame:
             eff = post["beta"].sel(treatment=arm, followup=month) + dev
             for j, site in enumerate(data.sites):
                 e = eff.sel(site=site).values
+                small = counts[j] < MIN_CELL
                 rows.append(
                     {
                         "trial": data.trial,
                         "outcome": data.outcome,
                         "site": site,
-                        "n_patients": int(counts[j]),
+                        "n_patients": f"<{MIN_CELL}" if small else str(int(counts[j])),
                         "arm": arm,
                         "month": month,
-                        "smd": e.mean(),
-                        "smd_lower": np.quantile(e, 0.025),
-                        "smd_upper": np.quantile(e, 0.975),
+                        "smd": np.nan if small else e.mean(),
+                        "smd_lower": np.nan if small else np.quantile(e, 0.025),
+                        "smd_upper": np.nan if small else np.quantile(e, 0.975),
+                        "suppressed": bool(small),
                     }
                 )
     return pd.DataFrame(rows)

@@ -58,9 +58,9 @@ def settings_for(
         raise ValueError(f"unknown profile {profile!r}; choose from {sorted(PROFILES)}")
     base = PROFILES[profile]
     return SamplerSettings(
-        draws=draws or base.draws,
-        tune=tune or base.tune,
-        chains=chains or base.chains,
+        draws=base.draws if draws is None else draws,
+        tune=base.tune if tune is None else tune,
+        chains=base.chains if chains is None else chains,
         seed=base.seed if seed is None else seed,
     )
 
