@@ -15,7 +15,7 @@ export PYTENSOR_FLAGS ?= compiledir=$(CURDIR)/.cache/pytensor
 DATA_ARG := $(if $(DATA),--data "$(DATA)",)
 OUT_ARG  := $(if $(OUT),--out "$(OUT)",)
 
-.PHONY: help env report smoke test test-fast lint lab simulate clean lock bench
+.PHONY: help env report smoke test test-fast lint lab simulate clean lock bench hooks
 
 help: ## show this help
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -46,6 +46,9 @@ test-fast: $(STAMP) ## library tests without the slow model fits
 
 bench: $(STAMP) ## benchmark: naive vs project model, scale sweep, make report cold/warm (reports/bench/)
 	$(PY) -m analysis bench
+
+hooks: $(STAMP) ## install the git pre-commit hooks (nbstripout, ruff, no raw data)
+	$(VENV)/bin/pre-commit install
 
 lint: $(STAMP) ## ruff on the package, tests and notebooks
 	$(VENV)/bin/ruff check src tests notebooks

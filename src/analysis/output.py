@@ -1,4 +1,4 @@
-"""Writing results: tidy CSV tables under ``tables/`` and PNG figures under ``figures/``."""
+"""Writing results: tidy CSV tables under ``tables/``, PNG figures under ``figures/`` and run-time measurements under ``timings/``."""
 
 from __future__ import annotations
 
@@ -30,4 +30,16 @@ def save_figure(fig, out_dir: str | Path, name: str) -> Path:
     path = Path(out_dir) / "figures" / f"{name}.png"
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=150, bbox_inches="tight", metadata={"Software": None})
+    return path
+
+
+def save_timing(df: pd.DataFrame, out_dir: str | Path, name: str) -> Path:
+    """Write a table of wall-clock measurements to ``out_dir/timings/<name>.csv``.
+
+    Timings differ between runs by nature, so they are kept apart from ``tables/``, whose
+    files are byte-identical for the same data and seed.
+    """
+    path = Path(out_dir) / "timings" / f"{name}.csv"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    df.to_csv(path, index=False, float_format="%.4g", lineterminator="\n")
     return path

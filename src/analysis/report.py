@@ -27,7 +27,7 @@ from analysis.dataio import file_sha256
 
 _RUNNING: set = set()  # papermill processes of this run, terminated on interruption
 
-PRODUCTS = ("report.html", "manifest.json", "figures", "tables", "notebooks")
+PRODUCTS = ("report.html", "manifest.json", "figures", "tables", "timings", "notebooks")
 KEY_PACKAGES = (
     "pymc",
     "pytensor",

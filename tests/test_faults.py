@@ -1,0 +1,198 @@
+"""Faults: a report killed during any step leaves the previous report byte-identical and the
+next run succeeds; a non-converged model fails the run with the model, parameter and diagnostic
+named; the same seed gives byte-identical tables and another seed differs only within MCSE."""
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+import pandas as pd
+import pytest
+
+from analysis import config, report
+
+PARAMS = (
+    'data_path: str = ""  # data\nseed: int = 1  # seed\nprofile: str = "smoke"  # profile\n'
+    'output_dir: str = ""  # output folder\npause: float = 0.0  # seconds to wait'
+)
+STEPS = ("first", "second", "third")
+
+
+def _notebook(path, body):
+    nb = nbformat.v4.new_notebook()
+    params = nbformat.v4.new_code_cell(PARAMS)
+    params.metadata["tags"] = ["parameters"]
+    nb.cells = [nbformat.v4.new_markdown_cell("# Step"), params, nbformat.v4.new_code_cell(body)]
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
+    nbformat.write(nb, path)
+
+
+@pytest.fixture
+def project(tmp_path):
+    """A project root (TRIALBAYES_ROOT) with three slow steps writing tables and figures."""
+    root = tmp_path / "project"
+    shutil.copytree(config.DATA, root / "data", ignore=shutil.ignore_patterns("raw"))
+    (root / "notebooks").mkdir()
+    (root / "params").mkdir()
+    for name in STEPS:
+        _notebook(
+            root / "notebooks" / f"{name}.ipynb",
+            "import time\nimport pandas as pd\nimport matplotlib.pyplot as plt\n"
+            "from analysis import output\nout = output.output_dir(output_dir)\n"
+            f"output.save_table(pd.DataFrame({{'step': ['{name}'], 'seed': [seed]}}), out, "
+            f"'{name}')\nfig = plt.figure(); plt.plot([1, 2]); output.save_figure(fig, out, "
+            f"'{name}')\ntime.sleep(pause)",
+        )
+    steps = "".join(f"  - notebook: {n}\n    parameters: {{pause: 4.0}}\n" for n in STEPS)
+    (root / "params" / "slow.yaml").write_text(f"seed: 3\nsteps:\n{steps}")
+    return root
+
+
+def _cmd(root):
+    return [
+        sys.executable,
+        "-m",
+        "analysis",
+        "report",
+        "--profile",
+        "slow",
+        "--out",
+        str(root / "reports"),
+    ]
+
+
+def _env(root):
+    return {**os.environ, "TRIALBAYES_ROOT": str(root), "PYTHONUNBUFFERED": "1"}
+
+
+def _snapshot(folder):
+    return {
+        p.relative_to(folder): p.read_bytes()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file() and p.relative_to(folder).parts[0] in report.PRODUCTS
+    }
+
+
+def _kill_during(root, step, sig):
+    proc = subprocess.Popen(
+        _cmd(root),
+        env=_env(root),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    seen = []
+    deadline = time.time() + 120
+    for line in proc.stdout:
+        seen.append(line)
+        if f"[ start ] {step}" in line:
+            time.sleep(2.0)  # the kernel is running the step's notebook
+            os.kill(proc.pid, sig)
+            break
+        assert time.time() < deadline, "".join(seen)
+    rest = proc.communicate(timeout=120)[0]
+    return proc.returncode, "".join(seen) + rest
+
+
+@pytest.mark.parametrize("step", STEPS)
+def test_report_killed_during_each_step_leaves_previous_report(project, step):
+    out = project / "reports"
+    ok = subprocess.run(_cmd(project), env=_env(project), capture_output=True, text=True)
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    before = _snapshot(out)
+    assert Path("tables/first.csv") in before and Path("report.html") in before
+    code, log = _kill_during(project, step, signal.SIGTERM)
+    assert code == 130, log
+    assert f"the previous report in {out} is untouched" in log
+    assert _snapshot(out) == before
+    again = subprocess.run(_cmd(project), env=_env(project), capture_output=True, text=True)
+    assert again.returncode == 0, again.stdout + again.stderr
+
+
+def test_report_killed_hard_leaves_previous_report(project):
+    out = project / "reports"
+    assert subprocess.run(_cmd(project), env=_env(project), capture_output=True).returncode == 0
+    before = _snapshot(out)
+    code, log = _kill_during(project, "second", signal.SIGKILL)
+    assert code == -signal.SIGKILL, log
+    time.sleep(6)  # orphaned kernels finish into the abandoned build folder, never the products
+    assert _snapshot(out) == before
+    again = subprocess.run(_cmd(project), env=_env(project), capture_output=True, text=True)
+    assert again.returncode == 0, again.stdout + again.stderr
+
+
+def test_unconverged_model_fails_the_run_and_keeps_the_report(project):
+    """A full-profile gate failure stops the run naming model, parameter and diagnostic."""
+    _notebook(
+        project / "notebooks" / "second.ipynb",
+        "import pandas as pd\nfrom analysis import diagnostics\n"
+        "table = pd.DataFrame([dict(model='resource_groups/empowerment', parameter='beta[fact_rg, 18]',"
+        " rhat=1.2, ess_bulk=35.0, ess_tail=20.0, mcse_mean=0.1, divergences=3)])\n"
+        "diagnostics.enforce_gate(table, 'full')",
+    )
+    out = project / "reports"
+    first_only = "seed: 3\nsteps:\n  - notebook: first\n    parameters: {}\n"
+    (project / "params" / "one.yaml").write_text(first_only)
+    cmd = [sys.executable, "-m", "analysis", "report", "--profile", "one", "--out", str(out)]
+    assert subprocess.run(cmd, env=_env(project), capture_output=True).returncode == 0
+    before = _snapshot(out)
+    run = subprocess.run(_cmd(project), env=_env(project), capture_output=True, text=True)
+    assert run.returncode == 1
+    for text in (
+        "step 'second' failed",
+        "ConvergenceError",
+        "resource_groups/empowerment",
+        "beta[fact_rg, 18]",
+        "R-hat 1.200",
+        "ess_bulk 35",
+        "3 divergent transitions",
+    ):
+        assert text in run.stderr, run.stderr
+    assert _snapshot(out) == before
+
+
+@pytest.mark.slow
+def test_same_seed_gives_identical_tables_and_another_seed_differs_within_mcse(tmp_path):
+    def fit(seed, name):
+        out = tmp_path / name
+        cmd = [
+            sys.executable,
+            "-m",
+            "analysis",
+            "fit",
+            "--trial",
+            "consumer_providers",
+            "--outcome",
+            "symptoms",
+            "--profile",
+            "smoke",
+            "--seed",
+            str(seed),
+            "--out",
+            str(out),
+        ]
+        proc = subprocess.run(cmd, capture_output=True, text=True)
+        assert proc.returncode in (0, 1), proc.stderr  # smoke may warn about the gate
+        return out / "tables"
+
+    a, b, c = fit(5, "a"), fit(5, "b"), fit(6, "c")
+    names = sorted(p.name for p in a.glob("*.csv"))
+    assert names and names == sorted(p.name for p in b.glob("*.csv"))
+    for name in names:
+        assert (a / name).read_bytes() == (b / name).read_bytes(), name
+    ea = pd.read_csv(a / "trial_effects.csv")
+    ec = pd.read_csv(c / "trial_effects.csv")
+    assert not ea["estimate"].equals(ec["estimate"])  # the seed matters ...
+    gap = (ea["estimate"] - ec["estimate"]).abs()
+    mcse = (ea["mcse"] ** 2 + ec["mcse"] ** 2) ** 0.5
+    assert (gap <= 4 * mcse).all(), pd.concat([gap, mcse], axis=1)  # ... within MCSE
