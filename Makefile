@@ -38,7 +38,7 @@ smoke: $(STAMP) ## fast end-to-end run with the smoke profile into reports/_smok
 	$(PY) -m analysis report --profile smoke $(DATA_ARG) --out reports/_smoke
 
 test: $(STAMP) ## library tests (pytest) and notebook tests (nbval) at smoke defaults
-	$(PY) -m pytest -q tests
+	$(PY) -m pytest -q -n 2 --dist loadfile tests
 	cd notebooks && ../$(PY) -m pytest -q --nbval-lax --nbval-current-env --nbval-sanitize-with ../tests/nbval_sanitize.cfg -p no:cacheprovider .
 
 test-fast: $(STAMP) ## library tests without the slow model fits

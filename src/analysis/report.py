@@ -262,7 +262,12 @@ def combine_tables(tables_dir: Path) -> list[Path]:
     for path in sorted(tables_dir.glob("*__*.csv")):
         parts.setdefault(path.stem.split("__")[0], []).append(path)
     for name, paths in parts.items():
-        frames = [pd.read_csv(p) for p in paths]
+        frames = []
+        for p in paths:
+            try:
+                frames.append(pd.read_csv(p))
+            except pd.errors.EmptyDataError:  # a part with no rows and no columns
+                continue
         frames = [f for f in frames if not f.empty]
         if not frames:
             continue
