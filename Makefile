@@ -15,7 +15,7 @@ export PYTENSOR_FLAGS ?= compiledir=$(CURDIR)/.cache/pytensor
 DATA_ARG := $(if $(DATA),--data "$(DATA)",)
 OUT_ARG  := $(if $(OUT),--out "$(OUT)",)
 
-.PHONY: help env report smoke test test-fast lint lab simulate clean lock bench hooks
+.PHONY: help env report smoke test test-fast lint lab simulate clean lock bench hooks test-notebooks
 
 help: ## show this help
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -37,9 +37,20 @@ report: $(STAMP) ## full-profile report into reports/ (DATA=file.csv for your ow
 smoke: $(STAMP) ## fast end-to-end run with the smoke profile into reports/_smoke/
 	$(PY) -m analysis report --profile smoke $(DATA_ARG) --out reports/_smoke
 
+NBVAL := cd notebooks && ../$(PY) -m pytest -q --nbval-lax --nbval-current-env \
+	--nbval-sanitize-with ../tests/nbval_sanitize.cfg -p no:cacheprovider .
+
+# The notebooks (one kernel, mostly waiting on compilation) run beside the library tests
+# (two workers); their log is printed when both are done.
 test: $(STAMP) ## library tests (pytest) and notebook tests (nbval) at smoke defaults
-	$(PY) -m pytest -q -n 2 --dist loadfile tests
-	cd notebooks && ../$(PY) -m pytest -q --nbval-lax --nbval-current-env --nbval-sanitize-with ../tests/nbval_sanitize.cfg -p no:cacheprovider .
+	@mkdir -p .cache
+	@( $(NBVAL) > ../.cache/nbval.log 2>&1; echo $$? > ../.cache/nbval.rc ) & \
+	$(PY) -m pytest -q -n 2 --dist loadfile tests; rc=$$?; wait; \
+	echo "==> notebooks (nbval)"; cat .cache/nbval.log; \
+	exit $$(( rc || $$(cat .cache/nbval.rc) ))
+
+test-notebooks: $(STAMP) ## nbval on the notebooks only
+	$(NBVAL)
 
 test-fast: $(STAMP) ## library tests without the slow model fits
 	$(PY) -m pytest -q -m "not slow" tests

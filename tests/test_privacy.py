@@ -82,6 +82,8 @@ def test_no_patient_id_or_data_location_in_any_output(private_run):
 def test_tables_hold_aggregates_with_small_cells_suppressed(private_run):
     out, ids, _ = private_run
     for path in (out / "tables").glob("*.csv"):
+        if not path.read_text().strip():
+            continue  # an empty table (nothing to pool with one outcome)
         table = pd.read_csv(path)
         assert "patient_id" not in table.columns, path.name
         assert len(table) < len(ids), f"{path.name} has a row per patient or more"

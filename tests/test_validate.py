@@ -125,10 +125,10 @@ def test_unreadable_files(csv_of, content, needle):
         validate_file(csv_of(content))
 
 
-def test_semicolon_delimited_file_is_rejected_by_its_columns(good, tmp_path):
+def test_semicolon_delimited_file_is_rejected_naming_the_delimiter(good, tmp_path):
     path = tmp_path / "semi.csv"
     good.head(20).to_csv(path, index=False, sep=";")
-    with pytest.raises(ValidationError, match="required column is missing"):
+    with pytest.raises(DataFileError, match="separated by semicolons, not commas"):
         validate_file(path)
 
 

@@ -378,6 +378,13 @@ $d_{{fact}} \\sim N({syn.get("bridge_mean", 0.0)}, {syn.get("bridge_sd", 0.25)}^
 resource group is parameterised relative to FACT as usual. Given $\\tau$ the model is
 linear-Gaussian, so the posterior is computed exactly on a grid over $\\tau$ (no MCMC).
 
+**Simulation studies.** Replication-trial assurance analyses each simulated trial with the
+Laplace approximation of the same marginal model (posterior mode in the unconstrained space,
+inverse Hessian as covariance), checked against MCMC in the report; simulation-based calibration
+fits each simulated trial by MCMC as above. Replicates run on Dask, each with its own seed derived
+from the run's seed. The missing-data tipping point shifts the missing last-visit values of each
+arm by $\\delta$ baseline SDs (pattern-mixture delta adjustment of the MAR posterior).
+
 **Software.** {software}.
 """
 

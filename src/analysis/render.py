@@ -158,6 +158,26 @@ def _output_html(output: dict, figure: _Figures, where: str) -> str:
     return ""
 
 
+_PROGRESS = re.compile(r"^\[[#.]+\] done ")
+
+
+def _merge_streams(cell) -> list[dict]:
+    """A cell's outputs with its stdout merged into one block and progress bars reduced to the
+    final line (a report needs the outcome, not every update)."""
+    outputs, text = [], []
+    for o in cell.get("outputs", []):
+        if o.get("output_type") == "stream" and o.get("name") == "stdout":
+            text.append(o.get("text", ""))
+        else:
+            outputs.append(o)
+    if text:
+        lines = "".join(text).splitlines()
+        bars = [i for i, line in enumerate(lines) if _PROGRESS.match(line)]
+        keep = [line for i, line in enumerate(lines) if i not in bars[:-1] and line.strip()]
+        outputs.insert(0, {"output_type": "stream", "name": "stdout", "text": "\n".join(keep)})
+    return outputs
+
+
 def notebook_html(path: Path, figure: _Figures) -> str:
     """The narrative and outputs of one executed notebook (no code, no parameter cells)."""
     nb = nbformat.read(path, as_version=4)
@@ -168,7 +188,7 @@ def notebook_html(path: Path, figure: _Figures) -> str:
         if cell.cell_type == "markdown":
             parts.append(markdown_to_html(cell.source, demote=2))
         elif cell.cell_type == "code":
-            parts += [_output_html(o, figure, path.stem) for o in cell.get("outputs", [])]
+            parts += [_output_html(o, figure, path.stem) for o in _merge_streams(cell)]
     return "\n".join(p for p in parts if p)
 
 

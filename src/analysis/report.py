@@ -42,6 +42,8 @@ KEY_PACKAGES = (
     "papermill",
     "nbconvert",
     "pandera",
+    "dask",
+    "distributed",
 )
 
 
