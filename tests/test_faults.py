@@ -1,6 +1,6 @@
 """Faults: a report killed during any step leaves the previous report byte-identical and the
 next run succeeds; a non-converged model fails the run with the model, parameter and diagnostic
-named; the same seed gives byte-identical tables and another seed differs only within MCSE."""
+named; another seed changes the estimates only within MCSE."""
 
 import os
 import shutil
@@ -156,7 +156,9 @@ def test_unconverged_model_fails_the_run_and_keeps_the_report(project):
 
 
 @pytest.mark.slow
-def test_same_seed_gives_identical_tables_and_another_seed_differs_within_mcse(tmp_path):
+def test_another_seed_changes_estimates_only_within_mcse(tmp_path):
+    """(Same seed, same bytes: tests/test_privacy.py runs the pipeline twice.)"""
+
     def fit(seed, name):
         out = tmp_path / name
         cmd = [
@@ -179,11 +181,7 @@ def test_same_seed_gives_identical_tables_and_another_seed_differs_within_mcse(t
         assert proc.returncode in (0, 1), proc.stderr  # smoke may warn about the gate
         return out / "tables"
 
-    a, b, c = fit(5, "a"), fit(5, "b"), fit(6, "c")
-    names = sorted(p.name for p in a.glob("*.csv"))
-    assert names and names == sorted(p.name for p in b.glob("*.csv"))
-    for name in names:
-        assert (a / name).read_bytes() == (b / name).read_bytes(), name
+    a, c = fit(5, "a"), fit(6, "c")
     ea = pd.read_csv(a / "trial_effects.csv")
     ec = pd.read_csv(c / "trial_effects.csv")
     assert not ea["estimate"].equals(ec["estimate"])  # the seed matters ...

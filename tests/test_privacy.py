@@ -1,8 +1,9 @@
-"""Real-data mode: nothing row-level or locating reaches the report.
+"""Real-data mode: nothing row-level or locating reaches the report, and reruns agree.
 
 A user's file outside the repository, with distinctive patient ids, goes through the real
-notebooks (data, one trial model, synthesis); every file the run writes is then scanned for
-each patient id and for the file's location.
+notebooks (data, one trial model, synthesis) twice with the same seed; every file the runs
+write is scanned for each patient id and for the file's location, and the two runs' tables
+must be byte-identical.
 """
 
 import json
@@ -32,7 +33,8 @@ def private_run(tmp_path_factory):
         "seed: 4\nsteps:\n"
         "  - notebook: 01-data\n    parameters: {}\n"
         "  - notebook: 02-trial-model\n    runs: [{trial: consumer_providers}]\n"
-        "    parameters: {outcomes: [symptoms], draws: 100, tune: 150, chains: 2}\n"
+        "    parameters: {outcomes: [symptoms], draws: 100, tune: 150, chains: 2,"
+        " sensitivity: false}\n"
         "  - notebook: 03-synthesis\n    parameters: {draws: 2000}\n"
     )
     df = pd.read_csv(config.DEFAULT_DATA)
@@ -66,7 +68,7 @@ def private_run(tmp_path_factory):
 
 
 def test_no_patient_id_or_data_location_in_any_output(private_run):
-    out, ids, secret_dir = private_run
+    out, ids, secret_dir, _ = private_run
     files = [p for p in out.rglob("*") if p.is_file()]
     assert any(p.suffix == ".ipynb" for p in files) and (out / "report.html").exists()
     for path in files:
@@ -80,7 +82,7 @@ def test_no_patient_id_or_data_location_in_any_output(private_run):
 
 
 def test_tables_hold_aggregates_with_small_cells_suppressed(private_run):
-    out, ids, _ = private_run
+    out, ids, _, _ = private_run
     for path in (out / "tables").glob("*.csv"):
         if not path.read_text().strip():
             continue  # an empty table (nothing to pool with one outcome)
@@ -89,3 +91,12 @@ def test_tables_hold_aggregates_with_small_cells_suppressed(private_run):
         assert len(table) < len(ids), f"{path.name} has a row per patient or more"
     baseline = pd.read_csv(out / "tables" / "baseline.csv")
     assert len(baseline) > 0
+
+
+def test_same_seed_same_data_gives_byte_identical_tables(private_run):
+    out, _, _, rerun = private_run
+    first = {p.name: p.read_bytes() for p in (out / "tables").glob("*.csv")}
+    second = {p.name: p.read_bytes() for p in (rerun / "tables").glob("*.csv")}
+    assert len(first) >= 15 and first.keys() == second.keys()
+    different = [name for name in first if first[name] != second[name]]
+    assert not different, different

@@ -76,6 +76,23 @@ def pool_effects(
     return {"theta": theta, "mu": mu, "tau": tau}
 
 
+POOLED_COLUMNS = [
+    "trial",
+    "outcome",
+    "month",
+    "arm",
+    "comparator",
+    "smd_unpooled",
+    "smd_unpooled_lower",
+    "smd_unpooled_upper",
+    "smd_pooled",
+    "smd_pooled_lower",
+    "smd_pooled_upper",
+    "prob_benefit_unpooled",
+    "prob_benefit_pooled",
+]
+
+
 def pool_secondary_effects(
     effects: pd.DataFrame,
     draws: dict,
@@ -152,4 +169,4 @@ def pool_secondary_effects(
                     "prob_benefit_pooled": (x > 0).mean() if label.startswith("mean") else np.nan,
                 }
             )
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=POOLED_COLUMNS)
