@@ -93,3 +93,28 @@ def open_page(browser):
     yield load
     for page in pages:
         page.close()
+
+
+#: The parameters every report notebook declares (papermill injects them).
+REPORT_PARAMETERS = (
+    'data_path: str = ""  # data\nseed: int = 1  # seed\nprofile: str = "smoke"  # profile\n'
+    'output_dir: str = ""  # output folder'
+)
+
+
+def write_notebook(path, body: str, extra_parameters: str = "", markdown=("# Tiny",)):
+    """A small notebook for pipeline tests: markdown cells, a tagged parameters cell, ``body``."""
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    params = nbformat.v4.new_code_cell(REPORT_PARAMETERS + extra_parameters)
+    params.metadata["tags"] = ["parameters"]
+    nb.cells = [nbformat.v4.new_markdown_cell(markdown[0]), params]
+    nb.cells += [nbformat.v4.new_markdown_cell(m) for m in markdown[1:]]
+    nb.cells.append(nbformat.v4.new_code_cell(body))
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
+    nbformat.write(nb, path)

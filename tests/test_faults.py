@@ -10,30 +10,17 @@ import sys
 import time
 from pathlib import Path
 
-import nbformat
 import pandas as pd
 import pytest
+from conftest import write_notebook
 
 from analysis import config, report
 
-PARAMS = (
-    'data_path: str = ""  # data\nseed: int = 1  # seed\nprofile: str = "smoke"  # profile\n'
-    'output_dir: str = ""  # output folder\npause: float = 0.0  # seconds to wait'
-)
 STEPS = ("first", "second", "third")
 
 
 def _notebook(path, body):
-    nb = nbformat.v4.new_notebook()
-    params = nbformat.v4.new_code_cell(PARAMS)
-    params.metadata["tags"] = ["parameters"]
-    nb.cells = [nbformat.v4.new_markdown_cell("# Step"), params, nbformat.v4.new_code_cell(body)]
-    nb.metadata["kernelspec"] = {
-        "name": "python3",
-        "display_name": "Python 3",
-        "language": "python",
-    }
-    nbformat.write(nb, path)
+    write_notebook(path, body, "\npause: float = 0.0  # seconds to wait", ("# Step",))
 
 
 @pytest.fixture

@@ -2,37 +2,19 @@
 
 import json
 
-import nbformat
 import pytest
+from conftest import write_notebook
 
 from analysis import config, report
 
-PARAMS_CELL = (
-    'data_path: str = ""  # data\nseed: int = 1  # seed\nprofile: str = "smoke"  # profile\n'
-    'output_dir: str = ""  # output folder'
+MATHS = (
+    "## Model\n\n$$\\mu_{it} = \\alpha_t + \\beta_{at}, \\quad \\sigma \\sim HN(1)$$\n\n"
+    "with $z_{it} = (y_{it} - m_0)/s_0$."
 )
 
 
 def _notebook(path, body):
-    nb = nbformat.v4.new_notebook()
-    params = nbformat.v4.new_code_cell(PARAMS_CELL)
-    params.metadata["tags"] = ["parameters"]
-    maths = nbformat.v4.new_markdown_cell(
-        "## Model\n\n$$\\mu_{it} = \\alpha_t + \\beta_{at}, \\quad \\sigma \\sim HN(1)$$\n\n"
-        "with $z_{it} = (y_{it} - m_0)/s_0$."
-    )
-    nb.cells = [
-        nbformat.v4.new_markdown_cell("# Tiny"),
-        params,
-        maths,
-        nbformat.v4.new_code_cell(body),
-    ]
-    nb.metadata["kernelspec"] = {
-        "name": "python3",
-        "display_name": "Python 3",
-        "language": "python",
-    }
-    nbformat.write(nb, path)
+    write_notebook(path, body, markdown=("# Tiny", MATHS))
 
 
 @pytest.fixture

@@ -142,3 +142,15 @@ def test_assurance_spec_rejects_bad_rules():
         studies.AssuranceSpec(0.3, 0.1, rule="magic")
     with pytest.raises(ValueError, match="threshold"):
         studies.AssuranceSpec(0.3, 0.1, threshold=1.5)
+
+
+def test_sbc_on_dask_does_not_depend_on_workers(trial_data):
+    """Two SBC replicates (short chains) on one and on two workers give the same ranks."""
+    spec = studies.SBCSpec(draws=60, tune=60, chains=1, thin_to=19)
+    tasks = studies.sbc_tasks(spec, trial_data, 2, seed=8)
+    one = studies.run_study("sbc", tasks, None, workers=1, chunk_size=1, progress=None)
+    two = studies.run_study("sbc", tasks, None, workers=2, chunk_size=1, progress=None)
+    assert (one.results["status"] == "ok").all(), one.results["error"].tolist()
+    pd.testing.assert_frame_equal(one.results, two.results)
+    ranks = one.results.drop(columns=["key", "status", "error", "rep", "divergences"])
+    assert ranks.shape == (2, 8) and ranks.isin(range(20)).all().all()

@@ -454,20 +454,48 @@ class StudyRun:
     log: list = field(default_factory=list)
 
 
-def _client(scheduler: str | None, workers: int):
+_CLUSTERS: dict = {}  # (address or None, workers) -> (client, cluster), reused in a process
+
+
+def _client(scheduler: str | None, workers: int, reuse: bool = True):
+    """A Dask client: an existing scheduler by address, else a local cluster of ``workers``
+    single-threaded processes. Local clusters are kept for the next study of the process (its
+    workers keep their compiled models) and closed at exit."""
+    import atexit
+
     from distributed import Client, LocalCluster
 
     address = scheduler or os.environ.get("DASK_SCHEDULER_ADDRESS")
+    key = (address, None if address else workers)
+    if reuse and key in _CLUSTERS:
+        client, cluster = _CLUSTERS[key]
+        if client.status == "running":
+            return client, cluster
     if address:
-        return Client(address), None
-    cluster = LocalCluster(
-        n_workers=workers,
-        threads_per_worker=1,
-        processes=True,
-        dashboard_address=None,
-        silence_logs=40,
-    )
-    return Client(cluster), cluster
+        client, cluster = Client(address), None
+    else:
+        cluster = LocalCluster(
+            n_workers=workers,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=None,
+            silence_logs=40,
+        )
+        client = Client(cluster)
+    if reuse:
+        if not _CLUSTERS:
+            atexit.register(close_clusters)
+        _CLUSTERS[key] = (client, cluster)
+    return client, cluster
+
+
+def close_clusters() -> None:
+    """Close every client and local cluster kept by :func:`_client`."""
+    for client, cluster in _CLUSTERS.values():
+        client.close()
+        if cluster is not None:
+            cluster.close()
+    _CLUSTERS.clear()
 
 
 def run_study(
@@ -478,6 +506,7 @@ def run_study(
     workers: int = 2,
     chunk_size: int = 10,
     progress: Callable[[str], None] | None = print,
+    reuse: bool = False,
 ) -> StudyRun:
     """Run tasks ``(key, function, args)`` on Dask, caching finished chunks under ``cache_dir``.
 
@@ -499,6 +528,9 @@ def run_study(
         Replicates per Dask task.
     progress : callable or None
         Receives a progress line (done, failed, remaining) as chunks finish.
+    reuse : bool
+        Keep the local cluster for the next study of this process (its workers keep their
+        compiled models) instead of closing it (default).
 
     Returns
     -------
@@ -535,7 +567,7 @@ def run_study(
 
     report(f"{name}: {len(tasks)} replicates, {from_cache} from cache, {len(todo)} chunk(s) to run")
     if todo:
-        client, cluster = _client(scheduler, workers)
+        client, cluster = _client(scheduler, workers, reuse)
         try:
             n_workers = len(client.scheduler_info()["workers"])
             futures = {client.submit(_run_chunk, chunks[i], pure=False): i for i in todo}
@@ -557,9 +589,10 @@ def run_study(
                     last_step = step
                     report(_bar(finished, n_failed, len(tasks), time.perf_counter() - t0))
         finally:
-            client.close()
-            if cluster is not None:
-                cluster.close()
+            if not reuse:
+                client.close()
+                if cluster is not None:
+                    cluster.close()
     else:
         n_workers = 0
     rows = [r for i in range(len(chunks)) for r in done[i]]
@@ -591,27 +624,43 @@ def _json_default(x):
 def worker_scaling(
     name: str, tasks: list, worker_counts=(1, 2), scheduler=None, chunk_size: int = 10
 ) -> tuple[pd.DataFrame, bool]:
-    """Replicates per second with each number of local workers (no cache), and whether every
-    run gave identical results.
+    """Replicates per second with each number of local workers, and whether every run gave
+    identical results.
 
-    The time includes starting the cluster and each worker's first compilation (from the disk
-    cache after the first run), as a user would see it.
+    Each cluster first runs one chunk per worker untimed (start-up and each worker's first
+    compilation), then the tasks, uncached and timed: the steady-state throughput.
     """
     rows, frames = [], []
     for w in worker_counts:
-        run = run_study(name, tasks, None, scheduler, w, chunk_size, progress=None)
+        client, cluster = _client(scheduler, w, reuse=False)
+        try:
+            client.wait_for_workers(w)
+            addresses = list(client.scheduler_info()["workers"])
+            client.gather(
+                [client.submit(_run_chunk, tasks[:1], pure=False, workers=[a]) for a in addresses]
+            )
+            t0 = time.perf_counter()
+            futures = [
+                client.submit(_run_chunk, tasks[i : i + chunk_size], pure=False)
+                for i in range(0, len(tasks), chunk_size)
+            ]
+            results = [r for f in futures for r in f.result()]
+            seconds = time.perf_counter() - t0
+        finally:
+            client.close()
+            if cluster is not None:
+                cluster.close()
         rows.append(
             {
-                "workers": run.workers or w,
+                "workers": w,
                 "replicates": len(tasks),
-                "seconds": run.seconds,
-                "replicates_per_second": len(tasks) / run.seconds,
+                "seconds": seconds,
+                "replicates_per_second": len(tasks) / seconds,
             }
         )
-        frames.append(run.results.drop(columns=["status", "error"]).sort_values("key"))
-    same = all(
-        f.reset_index(drop=True).equals(frames[0].reset_index(drop=True)) for f in frames[1:]
-    )
+        frame = pd.DataFrame(results).drop(columns=["status", "error"]).sort_values("key")
+        frames.append(frame.reset_index(drop=True))
+    same = all(f.equals(frames[0]) for f in frames[1:])
     out = pd.DataFrame(rows)
     out["speed_up"] = out["replicates_per_second"] / out["replicates_per_second"].iloc[0]
     return out, same
