@@ -19,6 +19,15 @@ def _err(msg: str) -> None:
     print(f"error: {msg}", file=sys.stderr)
 
 
+def _or_bad_input(func, *args, **kwargs):
+    """``func(*args, **kwargs)``; a ValueError is reported and exits with code 2."""
+    try:
+        return func(*args, **kwargs)
+    except ValueError as exc:
+        _err(str(exc))
+        raise SystemExit(EXIT_BAD_INPUT) from None
+
+
 def _validate_or_exit(path: str | None):
     """Validate a data file; return (resolved path, frame) or raise SystemExit(2)."""
     from analysis.dataio import DataFileError
@@ -94,17 +103,11 @@ def cmd_fit(args) -> int:
     from analysis import describe, diagnostics, output, trial
     from analysis.fit import ModelCache
 
-    try:
-        settings = trial.settings_for(args.profile, args.draws, args.tune, args.chains, args.seed)
-    except ValueError as exc:
-        _err(str(exc))
-        return EXIT_BAD_INPUT
+    settings = _or_bad_input(
+        trial.settings_for, args.profile, args.draws, args.tune, args.chains, args.seed
+    )
     _, df = _validate_or_exit(args.data or str(config.DEFAULT_DATA))
-    try:
-        outcomes = trial.resolve_outcomes(df, args.trial, args.outcome)
-    except ValueError as exc:
-        _err(str(exc))
-        return EXIT_BAD_INPUT
+    outcomes = _or_bad_input(trial.resolve_outcomes, df, args.trial, args.outcome)
     out = output.output_dir(args.out)
     cache = ModelCache()
     t0 = time.perf_counter()
@@ -246,18 +249,11 @@ def cmd_sbc(args) -> int:
     """Simulation-based calibration of the trial model on Dask."""
     from analysis import model, output, plots, studies
 
-    try:
-        if args.replicates < 1 or args.draws < 1 or args.workers < 1:
-            raise ValueError("--replicates, --draws and --workers must be at least 1")
-    except ValueError as exc:
-        _err(str(exc))
+    if args.replicates < 1 or args.draws < 1 or args.workers < 1:
+        _err("--replicates, --draws and --workers must be at least 1")
         return EXIT_BAD_INPUT
     _, df = _validate_or_exit(args.data or str(config.DEFAULT_DATA))
-    try:
-        data = model.prepare_trial_data(df, args.trial, args.outcome)
-    except ValueError as exc:
-        _err(str(exc))
-        return EXIT_BAD_INPUT
+    data = _or_bad_input(model.prepare_trial_data, df, args.trial, args.outcome)
     spec = studies.SBCSpec(args.trial, args.outcome, draws=args.draws, tune=args.draws)
     run = studies.run_study(
         f"sbc-{args.trial}-{args.outcome}",
