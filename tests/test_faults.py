@@ -143,34 +143,21 @@ def test_unconverged_model_fails_the_run_and_keeps_the_report(project):
 
 
 @pytest.mark.slow
-def test_another_seed_changes_estimates_only_within_mcse(tmp_path):
+def test_another_seed_changes_estimates_only_within_mcse(default_data):
     """(Same seed, same bytes: tests/test_privacy.py runs the pipeline twice.)"""
+    from analysis import trial
+    from analysis.fit import ModelCache
 
-    def fit(seed, name):
-        out = tmp_path / name
-        cmd = [
-            sys.executable,
-            "-m",
-            "analysis",
-            "fit",
-            "--trial",
-            "consumer_providers",
-            "--outcome",
-            "symptoms",
-            "--profile",
-            "smoke",
-            "--seed",
-            str(seed),
-            "--out",
-            str(out),
-        ]
-        proc = subprocess.run(cmd, capture_output=True, text=True)
-        assert proc.returncode in (0, 1), proc.stderr  # smoke may warn about the gate
-        return out / "tables"
+    cache = ModelCache()
 
-    a, c = fit(5, "a"), fit(6, "c")
-    ea = pd.read_csv(a / "trial_effects.csv")
-    ec = pd.read_csv(c / "trial_effects.csv")
+    def effects(seed):
+        settings = trial.settings_for("smoke", seed=seed)
+        fits = trial.fit_outcomes(
+            default_data, "consumer_providers", ["symptoms"], settings, cache, log=lambda *_: None
+        )
+        return trial.effects_table(fits)
+
+    ea, ec = effects(5), effects(6)
     assert not ea["estimate"].equals(ec["estimate"])  # the seed matters ...
     gap = (ea["estimate"] - ec["estimate"]).abs()
     mcse = (ea["mcse"] ** 2 + ec["mcse"] ** 2) ** 0.5
