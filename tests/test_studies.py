@@ -154,3 +154,15 @@ def test_sbc_on_dask_does_not_depend_on_workers(trial_data):
     pd.testing.assert_frame_equal(one.results, two.results)
     ranks = one.results.drop(columns=["key", "status", "error", "rep", "divergences"])
     assert ranks.shape == (2, 8) and ranks.isin(range(20)).all().all()
+
+
+def test_cache_key_covers_the_code(tmp_path, monkeypatch):
+    """Cached replicates are not reused once the analysis code (or a scenario) changes."""
+    tasks = _tiny_tasks(studies.AssuranceSpec(0.3, 0.1), 13, 2)
+    first = studies.run_study("c", tasks, tmp_path, workers=1, chunk_size=2, progress=None)
+    assert first.computed == 2
+    again = studies.run_study("c", tasks, tmp_path, workers=1, chunk_size=2, progress=None)
+    assert again.from_cache == 2
+    monkeypatch.setattr(studies, "code_fingerprint", lambda: "changed code")
+    changed = studies.run_study("c", tasks, tmp_path, workers=1, chunk_size=2, progress=None)
+    assert changed.from_cache == 0 and changed.computed == 2

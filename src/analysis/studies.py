@@ -427,6 +427,23 @@ def laplace_vs_mcmc(
 # --------------------------------------------------------------------------- Dask runner
 
 
+def code_fingerprint() -> str:
+    """SHA-256 of the code and scenario files a replicate depends on: part of every cache key,
+    so cached replicates are never reused after the analysis or the scenarios change."""
+    import hashlib
+
+    from analysis import config
+
+    h = hashlib.sha256()
+    here = Path(__file__).parent
+    files = sorted(here.glob("*.py")) + sorted(config.SCENARIOS.glob("*.yaml"))
+    files += [config.OUTCOMES_FILE, config.ARMS_FILE]
+    for path in files:
+        h.update(path.name.encode())
+        h.update(path.read_bytes())
+    return h.hexdigest()
+
+
 def _run_chunk(chunk: list) -> list[dict]:
     """Run a chunk of tasks in a worker; a failing replicate is recorded, not raised."""
     os.environ.setdefault("TRIALBAYES_SAMPLER_CORES", "1")  # one core per worker process
@@ -518,7 +535,9 @@ def run_study(
         From :func:`assurance_tasks` or :func:`sbc_tasks`; keys must be unique.
     cache_dir : Path or None
         Finished chunks are written as JSON files here and skipped when the study is run again
-        (an interrupted study resumes). None disables the cache.
+        (an interrupted study resumes). A chunk's key covers its tasks and
+        :func:`code_fingerprint`, so changed code or scenarios never reuse old results. None
+        disables the cache.
     scheduler : str, optional
         Address of an existing Dask scheduler (``tcp://host:port``); default the
         ``DASK_SCHEDULER_ADDRESS`` variable, else a local cluster of ``workers`` processes.
@@ -550,8 +569,10 @@ def run_study(
     chunks = [tasks[i : i + chunk_size] for i in range(0, len(tasks), chunk_size)]
     done: dict[int, list[dict]] = {}
     paths = {}
+    code = code_fingerprint().encode() if folder else b""
     for i, chunk in enumerate(chunks):
-        digest = hashlib.sha256(pickle.dumps([(k, f.__name__, a) for k, f, a in chunk])).hexdigest()
+        key = code + pickle.dumps([(k, f.__name__, a) for k, f, a in chunk])
+        digest = hashlib.sha256(key).hexdigest()
         paths[i] = folder / f"chunk-{digest[:20]}.json" if folder else None
         if paths[i] is not None and paths[i].exists():
             done[i] = json.loads(paths[i].read_text())
