@@ -1,5 +1,8 @@
 """Report text from result tables: the summary's numbers are the tables' numbers."""
 
+import io
+import textwrap
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -7,93 +10,32 @@ import pytest
 from analysis import narrative, summarise
 
 
-def _effects(trial, rows):
-    cols = summarise.EFFECT_COLUMNS
-    base = dict.fromkeys(cols, 0.0)
-    out = []
-    for r in rows:
-        out.append({**base, "trial": trial, **r})
-    return pd.DataFrame(out, columns=cols)
+def _table(text: str) -> pd.DataFrame:
+    """A small literal table written as CSV (one row per line)."""
+    return pd.read_csv(io.StringIO(textwrap.dedent(text).strip()))
+
+
+#: Trial-effect rows; the columns not given are 0 (diagnostics are not what is tested here).
+EFFECTS = """
+    trial,outcome,month,arm,comparator,estimate,lower,upper,smd,prob_benefit,prob_mcid
+    resource_groups,empowerment,9,fact_rg,fact,0.05,0,0,0,0,0
+    resource_groups,empowerment,18,fact_rg,fact,0.1234,-0.0111,0.2555,0.3012,0.9612,0.0811
+    resource_groups,symptoms,18,fact_rg,fact,-0.2,-0.3,-0.1,-0.4,0.998,0.2
+    consumer_providers,symptoms,12,cacm,standard,-0.07,0,0,0,0.7,0
+    consumer_providers,symptoms,12,cacm,ncacm,-0.1,0,0,0,0.9,0
+"""
+LEAGUE = """
+    outcome,treatment,reference,mean,sd,lower,upper,prob_better
+    empowerment,fact_rg,cacm,0.21,0.4,-0.6,1.0,0.7
+    empowerment,cacm,standard,0.25,0.1,0.05,0.45,0.99
+"""
 
 
 @pytest.fixture
 def tables(tmp_path):
-    rg = _effects(
-        "resource_groups",
-        [
-            dict(outcome="empowerment", month=9, arm="fact_rg", comparator="fact", estimate=0.05),
-            dict(
-                outcome="empowerment",
-                month=18,
-                arm="fact_rg",
-                comparator="fact",
-                estimate=0.1234,
-                lower=-0.0111,
-                upper=0.2555,
-                smd=0.3012,
-                prob_benefit=0.9612,
-                prob_mcid=0.0811,
-            ),
-            dict(
-                outcome="symptoms",
-                month=18,
-                arm="fact_rg",
-                comparator="fact",
-                estimate=-0.2,
-                lower=-0.3,
-                upper=-0.1,
-                smd=-0.4,
-                prob_benefit=0.998,
-                prob_mcid=0.2,
-            ),
-        ],
-    )
-    cp = _effects(
-        "consumer_providers",
-        [
-            dict(
-                outcome="symptoms",
-                month=12,
-                arm="cacm",
-                comparator="standard",
-                estimate=-0.07,
-                prob_benefit=0.7,
-            ),
-            dict(
-                outcome="symptoms",
-                month=12,
-                arm="cacm",
-                comparator="ncacm",
-                estimate=-0.1,
-                prob_benefit=0.9,
-            ),
-        ],
-    )
-    pd.concat([rg, cp]).to_csv(tmp_path / "trial_effects.csv", index=False)
-    pd.DataFrame(
-        [
-            dict(
-                outcome="empowerment",
-                treatment="fact_rg",
-                reference="cacm",
-                mean=0.21,
-                sd=0.4,
-                lower=-0.6,
-                upper=1.0,
-                prob_better=0.7,
-            ),
-            dict(
-                outcome="empowerment",
-                treatment="cacm",
-                reference="standard",
-                mean=0.25,
-                sd=0.1,
-                lower=0.05,
-                upper=0.45,
-                prob_better=0.99,
-            ),
-        ]
-    ).to_csv(tmp_path / "synthesis_effects.csv", index=False)
+    effects = _table(EFFECTS).reindex(columns=summarise.EFFECT_COLUMNS, fill_value=0.0)
+    effects.to_csv(tmp_path / "trial_effects.csv", index=False)
+    _table(LEAGUE).to_csv(tmp_path / "synthesis_effects.csv", index=False)
     return tmp_path
 
 
@@ -134,36 +76,13 @@ def test_formatting_helpers():
 
 
 def test_gate_table_one_row_per_fit(tmp_path):
-    pd.DataFrame(
-        [
-            dict(
-                model="a",
-                parameter="x",
-                rhat=1.0,
-                ess_bulk=900,
-                ess_tail=800,
-                mcse_mean=0,
-                divergences=0,
-            ),
-            dict(
-                model="a",
-                parameter="y",
-                rhat=1.0,
-                ess_bulk=500,
-                ess_tail=450,
-                mcse_mean=0,
-                divergences=0,
-            ),
-            dict(
-                model="b",
-                parameter="x",
-                rhat=1.05,
-                ess_bulk=90,
-                ess_tail=80,
-                mcse_mean=0,
-                divergences=3,
-            ),
-        ]
+    _table(
+        """
+        model,parameter,rhat,ess_bulk,ess_tail,mcse_mean,divergences
+        a,x,1.0,900,800,0,0
+        a,y,1.0,500,450,0,0
+        b,x,1.05,90,80,0,3
+        """
     ).to_csv(tmp_path / "diagnostics.csv", index=False)
     gates = narrative.gate_table(tmp_path).set_index("model")
     assert gates.loc["a", "gate"] == "pass" and gates.loc["a", "ess_bulk_min"] == 500
@@ -171,21 +90,13 @@ def test_gate_table_one_row_per_fit(tmp_path):
 
 
 def test_limitations_list_every_assumed_number():
-    lim = narrative.limitations_table(
-        pd.DataFrame(
-            [
-                dict(
-                    study="s",
-                    outcome="o",
-                    treatment="cacm",
-                    comparator="standard",
-                    estimate=0.2,
-                    se=0.1,
-                    source="published: x; assumed mapping: y",
-                )
-            ]
-        )
+    evidence = _table(
+        """
+        study,outcome,treatment,comparator,estimate,se,source
+        s,o,cacm,standard,0.2,0.1,published: x; assumed mapping: y
+        """
     )
+    lim = narrative.limitations_table(evidence)
     from analysis import scenario
 
     n_assumed = sum(
