@@ -12,7 +12,7 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 @pytest.fixture(scope="session")
 def default_data():
     """The embedded simulated data, validated and typed."""
-    from analysis.validate import load_trial_data
+    from analysis.contract.validate import load_trial_data
 
     return load_trial_data()
 

@@ -3,7 +3,8 @@
 
 import pandas as pd
 
-from analysis import bench, fit, plots
+from analysis import bench
+from analysis.trialmodel import fit
 
 
 def _results():
@@ -42,5 +43,5 @@ def test_summary_lines_compare_each_target():
 
 
 def test_bench_figure_has_a_panel_per_part():
-    fig = plots.plot_bench(_results(), bench.TARGETS)
+    fig = bench.plot_bench(_results(), bench.TARGETS)
     assert len(fig.axes) == 3 and fig.axes[1].get_xlabel() == "patients (log scale)"

@@ -2,7 +2,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from analysis import describe
+from analysis.contract import describe
 
 
 def test_flow_counts_patients_per_arm_and_visit(default_data):

@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis import diagnostics
+from analysis.trialmodel import diagnostics
 
 
 def _idata(shift=0.0, diverging=0, seed=0):

@@ -14,7 +14,8 @@ import pandas as pd
 import pytest
 from conftest import write_notebook
 
-from analysis import config, report
+from analysis import config
+from analysis.report import pipeline as report
 
 STEPS = ("first", "second", "third")
 
@@ -145,8 +146,8 @@ def test_unconverged_model_fails_the_run_and_keeps_the_report(project):
 @pytest.mark.slow
 def test_another_seed_changes_estimates_only_within_mcse(default_data):
     """(Same seed, same bytes: tests/test_privacy.py runs the pipeline twice.)"""
-    from analysis import trial
-    from analysis.fit import ModelCache
+    from analysis.trialmodel import pipeline as trial
+    from analysis.trialmodel.fit import ModelCache
 
     cache = ModelCache()
 

@@ -11,10 +11,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis.fit import ModelCache, SamplerSettings, fit_trial_model
-from analysis.model import prepare_trial_data
-from analysis.scenario import load_scenario
-from analysis.simulate import simulate_trial
+from analysis.contract.scenario import load_scenario
+from analysis.contract.simulate import simulate_trial
+from analysis.trialmodel.fit import ModelCache, SamplerSettings, fit_trial_model
+from analysis.trialmodel.model import prepare_trial_data
 
 pytestmark = pytest.mark.slow
 TRUTH = {9: 0.30, 18: 0.54}
@@ -86,8 +86,8 @@ def test_marginal_model_matches_latent_formulation(default_data):
     """Patient effects integrated out analytically give the latent model's posterior."""
     import nutpie
 
-    from analysis.diagnostics import POPULATION_VARS
-    from analysis.model import build_trial_model
+    from analysis.trialmodel.diagnostics import POPULATION_VARS
+    from analysis.trialmodel.model import build_trial_model
 
     data = prepare_trial_data(default_data, "resource_groups", "empowerment")
     settings = SamplerSettings(draws=2000, tune=1000, chains=4, seed=5)

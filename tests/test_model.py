@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from analysis.model import (
+from analysis.trialmodel.model import (
     Priors,
     all_patterns,
     build_trial_model,

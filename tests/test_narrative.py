@@ -7,7 +7,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis import narrative, summarise
+from analysis.report import narrative
+from analysis.trialmodel import summarise
 
 
 def _table(text: str) -> pd.DataFrame:
@@ -97,7 +98,7 @@ def test_limitations_list_every_assumed_number():
         """
     )
     lim = narrative.limitations_table(evidence)
-    from analysis import scenario
+    from analysis.contract import scenario
 
     n_assumed = sum(
         (scenario.scenario_provenance(t)["status"] == "assumed").sum()

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from analysis.pooling import pool_effects
+from analysis.trialmodel.pooling import pool_effects
 
 EST = np.array([0.35, 0.05, 0.20])
 SE = np.array([0.12, 0.15, 0.10])

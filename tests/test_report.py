@@ -5,7 +5,8 @@ import json
 import pytest
 from conftest import write_notebook
 
-from analysis import config, report
+from analysis import config
+from analysis.report import pipeline as report
 
 MATHS = (
     "## Model\n\n$$\\mu_{it} = \\alpha_t + \\beta_{at}, \\quad \\sigma \\sim HN(1)$$\n\n"

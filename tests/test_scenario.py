@@ -2,7 +2,7 @@ import pytest
 import yaml
 
 from analysis import config
-from analysis.scenario import ScenarioError, load_scenario, scenario_provenance
+from analysis.contract.scenario import ScenarioError, load_scenario, scenario_provenance
 
 
 def test_resource_group_scenario_reproduces_published_design():

@@ -7,9 +7,9 @@ import pandas as pd
 import pytest
 
 from analysis import config, registry
-from analysis.scenario import load_scenario
-from analysis.simulate import allocate_within_sites, simulate_all, simulate_trial
-from analysis.validate import validate_frame
+from analysis.contract.scenario import load_scenario
+from analysis.contract.simulate import allocate_within_sites, simulate_all, simulate_trial
+from analysis.contract.validate import validate_frame
 
 
 def test_simulated_data_pass_the_contract_and_published_sizes():

@@ -5,7 +5,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis import model, simulate, studies
+from analysis.contract import simulate
+from analysis.studies import assurance, laplace, runner, sbc, tipping
+from analysis.trialmodel import model
 
 
 @pytest.fixture(scope="module")
@@ -16,10 +18,10 @@ def trial_data():
 
 
 def test_replicate_seeds_are_stable_and_distinct():
-    assert studies.replicate_seed(1, 2, 3) == studies.replicate_seed(1, 2, 3)
-    seeds = {studies.replicate_seed(1, 0, r) for r in range(1000)}
+    assert runner.replicate_seed(1, 2, 3) == runner.replicate_seed(1, 2, 3)
+    seeds = {runner.replicate_seed(1, 0, r) for r in range(1000)}
     assert len(seeds) == 1000
-    assert studies.replicate_seed(1, 0, 0) != studies.replicate_seed(2, 0, 0)
+    assert runner.replicate_seed(1, 0, 0) != runner.replicate_seed(2, 0, 0)
 
 
 def test_scaled_scenario_keeps_proportions():
@@ -44,7 +46,7 @@ def test_laplace_matches_conjugate_normal_posterior():
     from scipy import optimize
 
     res = optimize.minimize(lambda x: tuple(-np.asarray(v) for v in fn(x)), np.zeros(1), jac=True)
-    hess = studies._hessian(lambda x: -np.asarray(fn(x)[1]), res.x)
+    hess = laplace._hessian(lambda x: -np.asarray(fn(x)[1]), res.x)
     prec = 1 / 2.0**2 + len(y)
     assert res.x[0] == pytest.approx(y.sum() / prec, abs=1e-5)
     assert 1 / hess[0, 0] == pytest.approx(1 / prec, rel=1e-4)
@@ -54,21 +56,21 @@ def test_laplace_effect_is_close_to_the_truth_on_a_large_trial():
     sc = simulate.scaled_scenario("resource_groups", 2000, 80, ["empowerment"])
     df = simulate.simulate_trial(sc, 3)
     data = model.prepare_trial_data(df, "resource_groups", "empowerment")
-    fitted = studies.LaplaceFitter().fit(data)
-    mean, sd = studies.effect_posterior(fitted, data, 18)
+    fitted = laplace.LaplaceFitter().fit(data)
+    mean, sd = laplace.effect_posterior(fitted, data, 18)
     truth = sc.outcomes["empowerment"].effect["fact_rg"][18]
     assert fitted["converged"] and abs(mean - truth) < 3 * sd and sd < 0.1
 
 
 def _tiny_tasks(spec, seed, n=6):
-    return studies.assurance_tasks(spec, [studies.Design(60, 10)], n, seed)
+    return assurance.assurance_tasks(spec, [assurance.Design(60, 10)], n, seed)
 
 
 def test_dask_results_do_not_depend_on_workers_and_resume_from_cache(tmp_path):
-    spec = studies.AssuranceSpec(0.3, 0.1)
+    spec = assurance.AssuranceSpec(0.3, 0.1)
     tasks = _tiny_tasks(spec, 11)
-    one = studies.run_study("t", tasks, None, workers=1, chunk_size=2, progress=None)
-    two = studies.run_study("t", tasks, tmp_path, workers=2, chunk_size=2, progress=None)
+    one = runner.run_study("t", tasks, None, workers=1, chunk_size=2, progress=None)
+    two = runner.run_study("t", tasks, tmp_path, workers=2, chunk_size=2, progress=None)
     assert two.workers == 2 and one.workers == 1
     cols = ["key", "true_effect", "post_mean", "post_sd", "prob", "success"]
     pd.testing.assert_frame_equal(one.results[cols], two.results[cols])
@@ -77,7 +79,7 @@ def test_dask_results_do_not_depend_on_workers_and_resume_from_cache(tmp_path):
     files = sorted((tmp_path / "t").glob("chunk-*.json"))
     assert len(files) == 3
     files[0].unlink()
-    again = studies.run_study("t", tasks, tmp_path, workers=1, chunk_size=2, progress=None)
+    again = runner.run_study("t", tasks, tmp_path, workers=1, chunk_size=2, progress=None)
     assert again.from_cache == 4 and again.computed == 2
     pd.testing.assert_frame_equal(again.results[cols], two.results[cols])
 
@@ -90,8 +92,8 @@ def test_existing_scheduler_by_address(monkeypatch):
     )
     try:
         monkeypatch.setenv("DASK_SCHEDULER_ADDRESS", cluster.scheduler_address)
-        run = studies.run_study(
-            "addr", _tiny_tasks(studies.AssuranceSpec(0.3, 0.1), 4, 2), None, progress=None
+        run = runner.run_study(
+            "addr", _tiny_tasks(assurance.AssuranceSpec(0.3, 0.1), 4, 2), None, progress=None
         )
         assert run.workers == 1 and (run.results["status"] == "ok").all()
     finally:
@@ -100,11 +102,11 @@ def test_existing_scheduler_by_address(monkeypatch):
 
 def test_null_effect_assurance_is_the_false_positive_rate(tmp_path):
     """With a true effect of zero, success is a false positive: about 1 - threshold."""
-    spec = studies.AssuranceSpec(0.0, 0.0, threshold=0.9)
+    spec = assurance.AssuranceSpec(0.0, 0.0, threshold=0.9)
     n = 200
-    tasks = studies.assurance_tasks(spec, [studies.Design(80, 10)], n, 21)
-    run = studies.run_study("null", tasks, tmp_path, workers=2, chunk_size=25, progress=None)
-    table = studies.assurance_table(run.results)
+    tasks = assurance.assurance_tasks(spec, [assurance.Design(80, 10)], n, 21)
+    run = runner.run_study("null", tasks, tmp_path, workers=2, chunk_size=25, progress=None)
+    table = assurance.assurance_table(run.results)
     rate = table["assurance"].iloc[0]
     mc = np.sqrt(0.1 * 0.9 / n)
     assert abs(rate - 0.1) < 3 * mc, rate
@@ -114,7 +116,7 @@ def test_failed_replicates_are_counted_not_raised():
     def boom(*_):
         raise RuntimeError("bad replicate")
 
-    rows = studies._run_chunk([("a", boom, ()), ("b", lambda: {"x": 1}, ())])
+    rows = runner._run_chunk([("a", boom, ()), ("b", lambda: {"x": 1}, ())])
     assert [r["status"] for r in rows] == ["failed", "ok"]
     assert "bad replicate" in rows[0]["error"]
 
@@ -122,13 +124,13 @@ def test_failed_replicates_are_counted_not_raised():
 def test_sbc_uniformity_flags_non_uniform_ranks():
     rng = np.random.default_rng(0)
     ranks = pd.DataFrame({"good": rng.integers(0, 100, 500), "bad": rng.integers(0, 30, 500)})
-    out = studies.sbc_uniformity(ranks, 99).set_index("parameter")
+    out = sbc.sbc_uniformity(ranks, 99).set_index("parameter")
     assert out.loc["good", "p_value"] > 0.001 and out.loc["bad", "p_value"] < 1e-10
 
 
 def test_tipping_point_shifts_by_share_missing():
     draws = np.random.default_rng(1).normal(0.3, 0.1, 4000)
-    tab = studies.tipping_point_table(draws, 0.2, 0.1, [-1.0, 0.0], 0.95).set_index(
+    tab = tipping.tipping_point_table(draws, 0.2, 0.1, [-1.0, 0.0], 0.95).set_index(
         ["delta_treated", "delta_control"]
     )
     assert tab.loc[(0.0, 0.0), "mean"] == pytest.approx(draws.mean())
@@ -139,17 +141,17 @@ def test_tipping_point_shifts_by_share_missing():
 
 def test_assurance_spec_rejects_bad_rules():
     with pytest.raises(ValueError, match="rule"):
-        studies.AssuranceSpec(0.3, 0.1, rule="magic")
+        assurance.AssuranceSpec(0.3, 0.1, rule="magic")
     with pytest.raises(ValueError, match="threshold"):
-        studies.AssuranceSpec(0.3, 0.1, threshold=1.5)
+        assurance.AssuranceSpec(0.3, 0.1, threshold=1.5)
 
 
 def test_sbc_on_dask_does_not_depend_on_workers(trial_data):
     """Two SBC replicates (short chains) on one and on two workers give the same ranks."""
-    spec = studies.SBCSpec(draws=60, tune=60, chains=1, thin_to=19)
-    tasks = studies.sbc_tasks(spec, trial_data, 2, seed=8)
-    one = studies.run_study("sbc", tasks, None, workers=1, chunk_size=1, progress=None)
-    two = studies.run_study("sbc", tasks, None, workers=2, chunk_size=1, progress=None)
+    spec = sbc.SBCSpec(draws=60, tune=60, chains=1, thin_to=19)
+    tasks = sbc.sbc_tasks(spec, trial_data, 2, seed=8)
+    one = runner.run_study("sbc", tasks, None, workers=1, chunk_size=1, progress=None)
+    two = runner.run_study("sbc", tasks, None, workers=2, chunk_size=1, progress=None)
     assert (one.results["status"] == "ok").all(), one.results["error"].tolist()
     pd.testing.assert_frame_equal(one.results, two.results)
     ranks = one.results.drop(columns=["key", "status", "error", "rep", "divergences"])
@@ -158,11 +160,11 @@ def test_sbc_on_dask_does_not_depend_on_workers(trial_data):
 
 def test_cache_key_covers_the_code(tmp_path, monkeypatch):
     """Cached replicates are not reused once the analysis code (or a scenario) changes."""
-    tasks = _tiny_tasks(studies.AssuranceSpec(0.3, 0.1), 13, 2)
-    first = studies.run_study("c", tasks, tmp_path, workers=1, chunk_size=2, progress=None)
+    tasks = _tiny_tasks(assurance.AssuranceSpec(0.3, 0.1), 13, 2)
+    first = runner.run_study("c", tasks, tmp_path, workers=1, chunk_size=2, progress=None)
     assert first.computed == 2
-    again = studies.run_study("c", tasks, tmp_path, workers=1, chunk_size=2, progress=None)
+    again = runner.run_study("c", tasks, tmp_path, workers=1, chunk_size=2, progress=None)
     assert again.from_cache == 2
-    monkeypatch.setattr(studies, "code_fingerprint", lambda: "changed code")
-    changed = studies.run_study("c", tasks, tmp_path, workers=1, chunk_size=2, progress=None)
+    monkeypatch.setattr(runner, "code_fingerprint", lambda: "changed code")
+    changed = runner.run_study("c", tasks, tmp_path, workers=1, chunk_size=2, progress=None)
     assert changed.from_cache == 0 and changed.computed == 2

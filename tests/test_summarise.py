@@ -5,8 +5,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis import summarise
-from analysis.model import TrialData
+from analysis.trialmodel import summarise
+from analysis.trialmodel.model import TrialData
 
 
 def _data(higher_is_better=True, mcid=0.5):

@@ -5,14 +5,14 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from analysis import synthesis as syn
+from analysis.synthesis import evidence, nma
 
 
 def _ev(rows):
     df = pd.DataFrame(
         rows, columns=["study", "outcome", "treatment", "comparator", "estimate", "se"]
     )
-    return syn.check_evidence(df)
+    return evidence.check_evidence(df)
 
 
 PAIRWISE = _ev(
@@ -26,8 +26,8 @@ PAIRWISE = _ev(
 
 
 def test_pairwise_meta_analysis_matches_2d_quadrature():
-    priors = syn.NMAPriors(effect_sd=1.0, tau_scale=0.3)
-    res = syn.fit_nma(PAIRWISE, "qol", priors, n_draws=200_000, seed=1, grid_size=1000)
+    priors = nma.NMAPriors(effect_sd=1.0, tau_scale=0.3)
+    res = nma.fit_nma(PAIRWISE, "qol", priors, n_draws=200_000, seed=1, grid_size=1000)
     d = res.d[:, res.treatments.index("a")]
     # brute-force posterior on a (d, tau) grid
     dg = np.linspace(-1.5, 2.0, 1401)
@@ -61,7 +61,7 @@ def test_consistent_network_recovers_basic_effects():
         ("tri", "x", "a", "c", 0.8 + rng.normal(0, 0.05), 0.08),
         ("tri", "x", "b", "c", 0.5 + rng.normal(0, 0.05), 0.08),
     ]
-    res = syn.fit_nma(_ev(rows), "x", syn.NMAPriors(), n_draws=20000, seed=2)
+    res = nma.fit_nma(_ev(rows), "x", nma.NMAPriors(), n_draws=20000, seed=2)
     for t in ("a", "b", "c"):
         d = res.d[:, res.treatments.index(t)]
         # within 3 posterior SDs (a 99.7% interval) and 0.05 of the truth
@@ -70,9 +70,9 @@ def test_consistent_network_recovers_basic_effects():
 
 
 def test_wide_bridge_makes_cross_trial_contrast_as_uncertain_as_the_bridge():
-    ev, _ = syn.assemble_evidence(None, "published", True)
-    priors = syn.NMAPriors(bridge={"fact": (0.0, 0.25)}, relative={"fact_rg": "fact"})
-    sens = syn.bridge_sensitivity(ev, "empowerment", priors, [0.1, 10.0], n_draws=20000)
+    ev, _ = evidence.assemble_evidence(None, "published", True)
+    priors = nma.NMAPriors(bridge={"fact": (0.0, 0.25)}, relative={"fact_rg": "fact"})
+    sens = nma.bridge_sensitivity(ev, "empowerment", priors, [0.1, 10.0], n_draws=20000)
     narrow, wide = sens.iloc[0], sens.iloc[1]
     assert wide["sd"] == pytest.approx(10.0, rel=0.05)
     assert narrow["sd"] < 1.0
@@ -80,24 +80,24 @@ def test_wide_bridge_makes_cross_trial_contrast_as_uncertain_as_the_bridge():
 
 
 def test_within_trial_contrast_does_not_depend_on_the_bridge():
-    ev, _ = syn.assemble_evidence(None, "published", True)
+    ev, _ = evidence.assemble_evidence(None, "published", True)
     out = []
     for sd in (0.1, 5.0):
-        pri = syn.NMAPriors(bridge={"fact": (0.0, sd)}, relative={"fact_rg": "fact"})
-        res = syn.fit_nma(ev, "empowerment", pri, list(syn.TREATMENTS), n_draws=50000, seed=3)
-        league = syn.league_table(res).set_index(["treatment", "reference"])
+        pri = nma.NMAPriors(bridge={"fact": (0.0, sd)}, relative={"fact_rg": "fact"})
+        res = nma.fit_nma(ev, "empowerment", pri, list(nma.TREATMENTS), n_draws=50000, seed=3)
+        league = nma.league_table(res).set_index(["treatment", "reference"])
         out.append(league.loc[("fact_rg", "fact"), ["mean", "sd"]].to_numpy())
     np.testing.assert_allclose(out[0], out[1], atol=0.01)
-    assert syn.depends_on_bridge("fact_rg", "cacm") and not syn.depends_on_bridge(
+    assert nma.depends_on_bridge("fact_rg", "cacm") and not nma.depends_on_bridge(
         "cacm", "standard"
     )
 
 
 def test_league_ranks_and_sucra_are_consistent():
-    res = syn.fit_nma(PAIRWISE, "qol", syn.NMAPriors(), n_draws=5000, seed=4)
-    league = syn.league_table(res)
+    res = nma.fit_nma(PAIRWISE, "qol", nma.NMAPriors(), n_draws=5000, seed=4)
+    league = nma.league_table(res)
     assert len(league) == 2
-    ranks = syn.rank_table(res)
+    ranks = nma.rank_table(res)
     assert ranks.groupby("treatment")["probability"].sum().round(6).eq(1).all()
     sucra = ranks.drop_duplicates("treatment").set_index("treatment")["sucra"]
     assert sucra["a"] > sucra["standard"]
@@ -117,24 +117,24 @@ def test_league_ranks_and_sucra_are_consistent():
 )
 def test_bad_evidence_is_rejected_naming_column_and_line(tmp_path, change, needle):
     path = tmp_path / "ev.csv"
-    change(PAIRWISE.astype(str)[syn.REQUIRED]).to_csv(path, index=False)
+    change(PAIRWISE.astype(str)[evidence.REQUIRED]).to_csv(path, index=False)
     with pytest.raises(
-        syn.EvidenceError,
+        evidence.EvidenceError,
         match=needle.replace("(", r"\(")
         .replace(")", r"\)")
         .replace("[", r"\[")
         .replace("]", r"\]"),
     ):
-        syn.load_evidence(path)
+        evidence.load_evidence(path)
 
 
 def test_multi_arm_study_needs_a_common_comparator():
-    with pytest.raises(syn.EvidenceError, match="several comparators"):
+    with pytest.raises(evidence.EvidenceError, match="several comparators"):
         _ev([("s", "x", "a", "standard", 0.1, 0.1), ("s", "x", "b", "a", 0.1, 0.1)])
 
 
 def test_patients_counted_once_per_study_arm():
-    ev = syn.check_evidence(
+    ev = evidence.check_evidence(
         pd.DataFrame(
             {
                 "study": ["t", "t", "u"],
@@ -148,7 +148,7 @@ def test_patients_counted_once_per_study_arm():
             }
         )
     )
-    assert syn.patients_per_treatment(ev) == {"a": 15, "b": 12, "c": 26}
+    assert evidence.patients_per_treatment(ev) == {"a": 15, "b": 12, "c": 26}
 
 
 def test_map_prior_is_a_robust_mixture():
@@ -158,15 +158,15 @@ def test_map_prior_is_a_robust_mixture():
     far = _ev([("t", "e", "fact_rg", "fact", -1.5, 0.1)])
 
     def effect(ev, map_prior):
-        res = syn.fit_nma(
+        res = nma.fit_nma(
             ev,
             "e",
-            syn.NMAPriors(**base, map_prior=map_prior),
-            list(syn.TREATMENTS),
+            nma.NMAPriors(**base, map_prior=map_prior),
+            list(nma.TREATMENTS),
             n_draws=40000,
             seed=5,
         )
-        league = syn.league_table(res).set_index(["treatment", "reference"])
+        league = nma.league_table(res).set_index(["treatment", "reference"])
         return league.loc[("fact_rg", "fact"), "mean"]
 
     spec = ("fact_rg", "fact", 0.8, 0.1, 0.5)

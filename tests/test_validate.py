@@ -3,8 +3,8 @@
 import pandas as pd
 import pytest
 
-from analysis.dataio import DataFileError
-from analysis.validate import ValidationError, validate_file
+from analysis.contract.reading import DataFileError
+from analysis.contract.validate import ValidationError, validate_file
 
 
 @pytest.fixture(scope="module")

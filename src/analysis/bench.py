@@ -22,10 +22,14 @@ import tempfile
 import time
 from pathlib import Path
 
+import matplotlib.pyplot as plt
 import pandas as pd
 import pymc as pm
 
-from analysis import config, diagnostics, fit, model, simulate
+from analysis import config
+from analysis.contract import simulate
+from analysis.studies.runner import _client, _run_chunk
+from analysis.trialmodel import diagnostics, fit, model
 
 TARGETS = {
     "ess_per_second_ratio": 20.0,
@@ -160,7 +164,7 @@ def run_bench(
     log=print,
 ) -> dict[str, pd.DataFrame]:
     """Run every part, print the comparison, write ``bench_*.csv`` and ``bench.png``."""
-    from analysis import plots, validate
+    from analysis.contract import validate
 
     settings = settings or fit.SamplerSettings()
     sizes = sizes or [(158, 20), (1000, 60), (10000, 200)]
@@ -178,7 +182,7 @@ def run_bench(
         results["report"] = report_durations(log)
     for name, table in results.items():
         table.to_csv(out_dir / f"bench_{name}.csv", index=False, float_format="%.4g")
-    fig = plots.plot_bench(results, TARGETS)
+    fig = plot_bench(results, TARGETS)
     fig.savefig(out_dir / "bench.png", dpi=120, bbox_inches="tight")
     log("summary against the targets:")
     for line in summary_lines(results):
@@ -257,3 +261,104 @@ def _target(name, value, target, higher, unit):
 def default_out() -> Path:
     """``reports/bench`` of the project."""
     return config.REPORTS / "bench"
+
+
+def worker_scaling(
+    name: str, tasks: list, worker_counts=(1, 2), scheduler=None, chunk_size: int = 10
+) -> tuple[pd.DataFrame, bool]:
+    """Replicates per second with each number of local workers, and whether every run gave
+    identical results.
+
+    Each cluster first runs one chunk per worker untimed (start-up and each worker's first
+    compilation), then the tasks, uncached and timed: the steady-state throughput.
+    """
+    rows, frames = [], []
+    for w in worker_counts:
+        client, cluster = _client(scheduler, w, reuse=False)
+        try:
+            client.wait_for_workers(w)
+            addresses = list(client.scheduler_info()["workers"])
+            client.gather(
+                [client.submit(_run_chunk, tasks[:1], pure=False, workers=[a]) for a in addresses]
+            )
+            t0 = time.perf_counter()
+            futures = [
+                client.submit(_run_chunk, tasks[i : i + chunk_size], pure=False)
+                for i in range(0, len(tasks), chunk_size)
+            ]
+            results = [r for f in futures for r in f.result()]
+            seconds = time.perf_counter() - t0
+        finally:
+            client.close()
+            if cluster is not None:
+                cluster.close()
+        rows.append(
+            {
+                "workers": w,
+                "replicates": len(tasks),
+                "seconds": seconds,
+                "replicates_per_second": len(tasks) / seconds,
+            }
+        )
+        frame = pd.DataFrame(results).drop(columns=["status", "error"]).sort_values("key")
+        frames.append(frame.reset_index(drop=True))
+    same = all(f.equals(frames[0]) for f in frames[1:])
+    out = pd.DataFrame(rows)
+    out["speed_up"] = out["replicates_per_second"] / out["replicates_per_second"].iloc[0]
+    return out, same
+
+
+def plot_bench(results: dict, targets: dict):
+    """The benchmark: ESS per second by method, fit time by trial size, report durations.
+
+    Dashed red lines mark the targets (see :data:`analysis.bench.TARGETS`).
+    """
+    parts = [k for k in ("formulation", "scale", "report") if k in results]
+    fig, axes = plt.subplots(1, len(parts), figsize=(5.2 * len(parts), 3.8), squeeze=False)
+    axes = axes[0]
+    for ax, part in zip(axes, parts, strict=True):
+        tab = results[part]
+        if part == "formulation":
+            ax.barh(tab["method"], tab["ess_per_second"], color="#0072B2")
+            ax.set_xscale("log")
+            ax.set_xlabel("min bulk ESS per second of wall time (log scale)")
+            ax.invert_yaxis()
+            naive = tab["ess_per_second"].iloc[0]
+            ax.axvline(
+                naive * targets["ess_per_second_ratio"],
+                color="#D55E00",
+                ls="--",
+                label=f"target: {targets['ess_per_second_ratio']:g}x naive",
+            )
+            ax.legend(fontsize=8, loc="lower right")
+            ax.set_title("Same data, same sampler settings")
+        elif part == "scale":
+            ax.plot(tab["patients"], tab["seconds"], "o-", color="#009E73")
+            for _, r in tab.iterrows():
+                ax.annotate(
+                    f"{int(r['teams'])} teams" + (" (+compile)" if r["compiled"] else ""),
+                    (r["patients"], r["seconds"]),
+                    textcoords="offset points",
+                    xytext=(4, 4),
+                    fontsize=8,
+                )
+            ax.set_xscale("log")
+            ax.axhline(
+                targets["scale_10000_seconds"],
+                color="#D55E00",
+                ls="--",
+                label="target for 10,000 patients",
+            )
+            ax.set_xlabel("patients (log scale)")
+            ax.set_ylabel("wall time of one fit (s)")
+            ax.legend(fontsize=8)
+            ax.set_title("Project model by trial size")
+        else:
+            ax.bar(tab["run"], tab["seconds"], color="#CC79A7")
+            for x, key in enumerate(("report_cold_seconds", "report_warm_seconds")):
+                if x < len(tab):
+                    ax.hlines(targets[key], x - 0.4, x + 0.4, color="#D55E00", ls="--")
+            ax.set_ylabel("wall time of make report, full profile (s)")
+            ax.set_title("Whole report (dashes: targets)")
+    fig.tight_layout()
+    return fig

@@ -30,8 +30,8 @@ def _or_bad_input(func, *args, **kwargs):
 
 def _validate_or_exit(path: str | None):
     """Validate a data file; return (resolved path, frame) or raise SystemExit(2)."""
-    from analysis.dataio import DataFileError
-    from analysis.validate import ValidationError, validate_file
+    from analysis.contract.reading import DataFileError
+    from analysis.contract.validate import ValidationError, validate_file
 
     p = config.resolve(path)
     try:
@@ -43,7 +43,7 @@ def _validate_or_exit(path: str | None):
 
 def cmd_simulate(args) -> int:
     """Write simulated data of both trials in the data contract."""
-    from analysis.simulate import simulate_all
+    from analysis.contract.simulate import simulate_all
 
     out = config.resolve(args.out, config.DEFAULT_DATA)
     df = simulate_all(args.seed)
@@ -67,7 +67,7 @@ def cmd_validate(args) -> int:
 
 def cmd_report(args) -> int:
     """Run the notebooks and install the report."""
-    from analysis.report import BadParameters, StepFailed, load_profile, run_report
+    from analysis.report.pipeline import BadParameters, StepFailed, load_profile, run_report
 
     try:
         load_profile(args.profile)
@@ -99,9 +99,10 @@ def cmd_report(args) -> int:
 
 
 def cmd_fit(args) -> int:
-    """Fit the trial model to every (or the chosen) outcome and write the tables."""
-    from analysis import describe, diagnostics, output, trial
-    from analysis.fit import ModelCache
+    """Fit the trial model to every (or the chosen) outcome and write the tables and fits."""
+    from analysis import catalogue, output
+    from analysis.trialmodel import diagnostics
+    from analysis.trialmodel import pipeline as trial
 
     settings = _or_bad_input(
         trial.settings_for, args.profile, args.draws, args.tune, args.chains, args.seed
@@ -109,35 +110,22 @@ def cmd_fit(args) -> int:
     _, df = _validate_or_exit(args.data or str(config.DEFAULT_DATA))
     outcomes = _or_bad_input(trial.resolve_outcomes, df, args.trial, args.outcome)
     out = output.output_dir(args.out)
-    cache = ModelCache()
     t0 = time.perf_counter()
-    fits = trial.fit_outcomes(
+    results = trial.run_trial(
         df,
         args.trial,
-        outcomes,
         settings,
-        cache,
+        args.profile,
+        outcomes,
+        sensitivity=args.sensitivity,
+        source="embedded simulated data" if not args.data else "user data",
         log=lambda m: print(f"  [{time.perf_counter() - t0:6.1f}s] {m}"),
     )
-    tag = f"__{args.trial}"
-    effects = trial.effects_table(fits)
-    diag = trial.diagnostics_table(fits)
-    output.save_table(effects, out, f"trial_effects{tag}")
-    output.save_table(diag, out, f"diagnostics{tag}")
-    output.save_table(
-        trial.means_table(fits, describe.observed_means(df)), out, f"modelled_means{tag}"
-    )
-    output.save_table(trial.pooled_table(fits, effects, settings.seed), out, f"pooled_effects{tag}")
-    output.save_table(trial.parameters_table(fits), out, f"variance_components{tag}")
-    teams = trial.team_table(fits)
-    if not teams.empty:
-        output.save_table(teams, out, f"team_effects{tag}")
-    from analysis.report import combine_tables
-
-    combine_tables(out / "tables")  # <name>.csv stacks every trial fitted into this folder
-    print(f"wrote tables for {len(fits)} outcome(s) to {out / 'tables'}")
+    results.save(out)
+    catalogue.combine_parts(out)  # <name>.csv stacks every trial fitted into this folder
+    print(f"wrote tables and fits for {len(results.fits)} outcome(s) to {out}")
     try:
-        diagnostics.enforce_gate(diag, args.profile)
+        diagnostics.enforce_gate(results.all_diagnostics(), args.profile)
     except diagnostics.ConvergenceError as exc:
         _err(str(exc))
         return EXIT_FAILED
@@ -146,22 +134,23 @@ def cmd_fit(args) -> int:
 
 def cmd_synthesize(args) -> int:
     """Network meta-analysis of an evidence file with exactly the priors given."""
-    from analysis import output, synthesis
+    from analysis import output
+    from analysis.synthesis import evidence
+    from analysis.synthesis import pipeline as synthesis
 
     try:
-        ev = synthesis.load_evidence(config.resolve(args.evidence))
-    except synthesis.EvidenceError as exc:
+        ev = evidence.load_evidence(config.resolve(args.evidence))
+    except evidence.EvidenceError as exc:
         _err(str(exc))
         return EXIT_BAD_INPUT
     if (args.bridge_mean is None) != (args.bridge_sd is None):
         _err("give both --bridge-mean and --bridge-sd, or neither")
         return EXIT_BAD_INPUT
-    bridge = {} if args.bridge_sd is None else {"fact": (args.bridge_mean, args.bridge_sd)}
-    relative = {"fact_rg": "fact"} if bridge else {}
     try:
-        priors = synthesis.NMAPriors(
-            args.effect_prior_sd, args.tau_prior_scale, bridge, None, relative
+        settings = synthesis.SynthesisSettings(
+            args.effect_prior_sd, args.tau_prior_scale, args.bridge_mean, args.bridge_sd
         )
+        settings.priors()
         if args.draws < 1:
             raise ValueError(f"--draws must be a positive integer, got {args.draws}")
     except ValueError as exc:
@@ -173,19 +162,13 @@ def cmd_synthesize(args) -> int:
         _err(f"{args.evidence}: no evidence for outcome(s) {missing}")
         return EXIT_BAD_INPUT
     out = output.output_dir(args.out)
-    results = [
-        synthesis.fit_nma(ev, o, priors, n_draws=args.draws, seed=args.seed) for o in outcomes
-    ]
-    import pandas as pd
-
-    tables = {
-        "synthesis_effects": pd.concat([synthesis.league_table(r) for r in results]),
-        "synthesis_ranks": pd.concat([synthesis.rank_table(r) for r in results]),
-        "heterogeneity": pd.concat([synthesis.heterogeneity_table(r, priors) for r in results]),
-    }
-    for name, table in tables.items():
-        output.save_table(table, out, name)
-    print(f"wrote {', '.join(tables)} for {len(outcomes)} outcome(s) to {out / 'tables'}")
+    results = synthesis.run_synthesis(
+        ev, settings, outcomes, draws=args.draws, seed=args.seed, bridge_sds=None
+    )
+    results.save(out)
+    print(
+        f"wrote {', '.join(t.name for t in results.tables)} for {len(outcomes)} outcome(s) to {out / 'tables'}"
+    )
     return EXIT_OK
 
 
@@ -203,21 +186,21 @@ def _int_list(text: str, name: str) -> list[int]:
 
 def cmd_design(args) -> int:
     """Assurance of replication-trial designs on Dask."""
-    from analysis import output, plots, studies
+    from analysis import catalogue, output
+    from analysis.studies import assurance as asr
+    from analysis.studies import pipeline as studies
+    from analysis.studies import plots as study_plots
 
     try:
         patients = _int_list(args.patients, "patients")
         teams = _int_list(args.teams, "teams")
         if args.replicates < 1 or args.workers < 1:
             raise ValueError("--replicates and --workers must be at least 1")
-        if args.prior == "posterior":
-            mean, sd, source = studies.design_prior_from_run(
-                config.resolve(args.tables or "reports/tables")
-            )
-        else:
-            mean, sd, source = args.prior_mean, args.prior_sd, "sceptical design prior"
-        spec = studies.AssuranceSpec(mean, sd, args.threshold, args.rule)
-        designs = [studies.Design(n, k) for k in teams for n in patients]
+        run_dir = config.resolve(args.tables or "reports")
+        run_dir = run_dir.parent if run_dir.name == "tables" else run_dir
+        mean, sd, source = studies.design_prior(args.prior, run_dir, args.prior_mean, args.prior_sd)
+        spec = asr.AssuranceSpec(mean, sd, args.threshold, args.rule)
+        designs = [asr.Design(n, k) for k in teams for n in patients]
         for d in designs:
             if d.n_patients < 2 * d.n_sites:
                 raise ValueError(
@@ -228,18 +211,17 @@ def cmd_design(args) -> int:
         _err(str(exc))
         return EXIT_BAD_INPUT
     print(f"design prior N({mean:.3f}, {sd:.3f}^2) from the {source}")
-    tasks = studies.assurance_tasks(spec, designs, args.replicates, args.seed)
-    run = studies.run_study(
-        "assurance", tasks, config.CACHE / "studies", args.scheduler, args.workers
+    results = studies.run_design(
+        spec, designs, args.replicates, args.seed, scheduler=args.scheduler, workers=args.workers
     )
     out = output.output_dir(args.out)
-    table = studies.assurance_table(run.results[run.results["status"] == "ok"])
-    output.save_table(table, out, "assurance")
-    output.save_table(studies.smallest_designs(table), out, "smallest_designs")
-    output.save_figure(plots.plot_assurance(table), out, "assurance")
+    results.save(out)
+    table = results.table(catalogue.ASSURANCE)
+    output.save_figure(study_plots.plot_assurance(table), out, "assurance")
+    run = results.runs["assurance"]
     print(table.round(3).to_string(index=False))
     print(
-        f"{len(tasks)} replicates ({run.failed} failed) in {run.seconds:.0f} s "
+        f"{len(run.results)} replicates ({run.failed} failed) in {run.seconds:.0f} s "
         f"on {run.workers or 'cached'} worker(s); tables in {out / 'tables'}"
     )
     return EXIT_OK if not run.failed else EXIT_FAILED
@@ -247,35 +229,37 @@ def cmd_design(args) -> int:
 
 def cmd_sbc(args) -> int:
     """Simulation-based calibration of the trial model on Dask."""
-    from analysis import model, output, plots, studies
+    from analysis import catalogue, output
+    from analysis.studies import pipeline as studies
+    from analysis.studies import plots as study_plots
+    from analysis.trialmodel import model
 
     if args.replicates < 1 or args.draws < 1 or args.workers < 1:
         _err("--replicates, --draws and --workers must be at least 1")
         return EXIT_BAD_INPUT
     _, df = _validate_or_exit(args.data or str(config.DEFAULT_DATA))
-    data = _or_bad_input(model.prepare_trial_data, df, args.trial, args.outcome)
-    spec = studies.SBCSpec(args.trial, args.outcome, draws=args.draws, tune=args.draws)
-    run = studies.run_study(
-        f"sbc-{args.trial}-{args.outcome}",
-        studies.sbc_tasks(spec, data, args.replicates, args.seed),
-        config.CACHE / "studies",
-        args.scheduler,
-        args.workers,
-        chunk_size=4,
+    _or_bad_input(model.prepare_trial_data, df, args.trial, args.outcome)
+    results = studies.run_calibration(
+        df,
+        args.trial,
+        args.outcome,
+        args.seed,
+        sbc_replicates=args.replicates,
+        sbc_draws=args.draws,
+        scheduler=args.scheduler,
+        workers=args.workers,
     )
     out = output.output_dir(args.out)
-    ranks = run.results[run.results["status"] == "ok"].drop(columns=["status", "error", "key"])
-    output.save_table(ranks, out, "sbc_ranks")
-    params = ranks.drop(columns=["rep", "divergences"])
-    uniformity = studies.sbc_uniformity(params, spec.thin_to)
-    output.save_table(uniformity, out, "sbc_uniformity")
-    output.save_figure(plots.plot_sbc_ranks(params, spec.thin_to), out, "sbc_ranks")
-    print(uniformity.round(3).to_string(index=False))
-    return EXIT_OK if not run.failed else EXIT_FAILED
+    results.save(out)
+    ranks = results.table(catalogue.SBC_RANKS).drop(columns=["rep", "divergences"])
+    output.save_figure(study_plots.plot_sbc_ranks(ranks, 99), out, "sbc_ranks")
+    print(results.table(catalogue.SBC_UNIFORMITY).round(3).to_string(index=False))
+    return EXIT_OK if not results.runs["sbc"].failed else EXIT_FAILED
 
 
 def cmd_bench(args) -> int:
-    from analysis import bench, fit
+    from analysis import bench
+    from analysis.trialmodel import fit
 
     sizes = []
     for item in args.sizes.split(","):
@@ -325,7 +309,12 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--tune", type=int, default=None, help="tuning steps per chain")
     f.add_argument("--chains", type=int, default=None, help="number of chains")
     f.add_argument("--seed", type=int, default=None, help="random seed")
-    f.add_argument("--out", required=True, help="output folder (tables/ is written inside)")
+    f.add_argument(
+        "--sensitivity",
+        action="store_true",
+        help="also fit the key outcome's sensitivity analyses and compare them by LOO",
+    )
+    f.add_argument("--out", required=True, help="output folder (tables/ and idata/ inside)")
     f.set_defaults(func=cmd_fit)
     b = sub.add_parser("bench", help="benchmark: naive vs project model, scale sweep, report time")
     b.add_argument("--sizes", default="158/20,1000/60,10000/200", help="PATIENTS/TEAMS,...")
@@ -350,7 +339,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="design prior: this project's posterior (from --tables) or --prior-mean/--prior-sd",
     )
     g.add_argument(
-        "--tables", default=None, help="tables/ of a report run (default reports/tables)"
+        "--tables", default=None, help="a report run's folder or its tables/ (default reports)"
     )
     g.add_argument(
         "--prior-mean", type=float, default=0.0, help="sceptical design prior mean (SMD)"

@@ -1,4 +1,8 @@
-"""Writing results: tidy CSV tables under ``tables/``, PNG figures under ``figures/`` and run-time measurements under ``timings/``."""
+"""Writing results: tidy CSV tables, PNG figures, run-time measurements and fitted models.
+
+Tables are named only by their :mod:`analysis.catalogue` entry; the catalogue says where each
+lives and checks its columns.
+"""
 
 from __future__ import annotations
 
@@ -6,28 +10,56 @@ from pathlib import Path
 
 import pandas as pd
 
-from analysis import config
+from analysis import catalogue, config
+from analysis.catalogue import Table
 
 
 def output_dir(path: str | Path | None) -> Path:
     """Resolve an output folder (relative paths against the project root) and create it."""
     out = config.resolve(path, config.SMOKE_REPORTS)
-    (out / "tables").mkdir(parents=True, exist_ok=True)
-    (out / "figures").mkdir(parents=True, exist_ok=True)
+    (out / catalogue.TABLES_DIR).mkdir(parents=True, exist_ok=True)
+    (out / catalogue.FIGURES_DIR).mkdir(parents=True, exist_ok=True)
     return out
 
 
-def save_table(df: pd.DataFrame, out_dir: str | Path, name: str) -> Path:
-    """Write a tidy table to ``out_dir/tables/<name>.csv`` (stable float format) and return it."""
-    path = Path(out_dir) / "tables" / f"{name}.csv"
+def save_table(
+    df: pd.DataFrame, out_dir: str | Path, table: Table, part: str | None = None
+) -> Path:
+    """Write a catalogued table (stable float format, no index) and return its path.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        The table; its columns must match the catalogue entry.
+    out_dir : str or Path
+        The run's output folder.
+    table : analysis.catalogue.Table
+        Which table this is.
+    part : str, optional
+        The trial, for tables written once per trial.
+
+    Raises
+    ------
+    analysis.catalogue.TableError
+        If the columns differ from the catalogue's, or a per-trial table is written without its
+        part (or the reverse).
+    """
+    if not isinstance(table, Table):
+        raise TypeError(f"save_table takes a catalogue.Table, got {table!r}")
+    if table.per_trial != (part is not None):
+        raise catalogue.TableError(
+            f"table {table.name!r} is {'per trial: give part=' if table.per_trial else 'not per trial: no part'}"
+        )
+    table.check(df)
+    path = table.path(out_dir, part)
     path.parent.mkdir(parents=True, exist_ok=True)
     df.to_csv(path, index=False, float_format="%.6g", lineterminator="\n")
     return path
 
 
 def save_figure(fig, out_dir: str | Path, name: str) -> Path:
-    """Save a figure to ``out_dir/figures/<name>.png`` and return its path."""
-    path = Path(out_dir) / "figures" / f"{name}.png"
+    """Save a figure to ``out_dir/figures/<name>.png`` (no timestamp metadata) and return it."""
+    path = Path(out_dir) / catalogue.FIGURES_DIR / f"{name}.png"
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=150, bbox_inches="tight", metadata={"Software": None})
     return path
@@ -39,7 +71,7 @@ def save_timing(df: pd.DataFrame, out_dir: str | Path, name: str) -> Path:
     Timings differ between runs by nature, so they are kept apart from ``tables/``, whose
     files are byte-identical for the same data and seed.
     """
-    path = Path(out_dir) / "timings" / f"{name}.csv"
+    path = Path(out_dir) / catalogue.TIMINGS_DIR / f"{name}.csv"
     path.parent.mkdir(parents=True, exist_ok=True)
     df.to_csv(path, index=False, float_format="%.4g", lineterminator="\n")
     return path

@@ -24,7 +24,8 @@ import numpy as np
 import pymc as pm
 import xarray as xr
 
-from analysis.model import (
+from analysis import config
+from analysis.trialmodel.model import (
     PRIOR_SETS,
     ModelSpec,
     Priors,
@@ -42,7 +43,7 @@ class SamplerSettings:
     draws: int = 1000
     tune: int = 1000
     chains: int = 4
-    seed: int = 20211309
+    seed: int = config.DEFAULT_SEED
 
     def __post_init__(self):
         for name in ("draws", "tune", "chains"):

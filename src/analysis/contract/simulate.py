@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from analysis import registry
-from analysis.scenario import Scenario, load_scenario
+from analysis.contract.scenario import Scenario, load_scenario
 
 CONTRACT_COLUMNS = ["trial", "site", "patient_id", "arm", "month", "outcome", "value"]
 OPTIONAL_COLUMNS = ["age", "sex", "diagnosis"]

@@ -103,6 +103,6 @@ def read_raw(path: str | Path) -> pd.DataFrame:
 
 def load_default_data() -> pd.DataFrame:
     """The embedded simulated data of both trials (``data/simulated/trials.csv``), typed."""
-    from analysis.validate import validate_file
+    from analysis.contract.validate import validate_file
 
     return validate_file(config.DEFAULT_DATA)

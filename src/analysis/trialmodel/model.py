@@ -25,11 +25,8 @@ For patient :math:`i` in team/site :math:`j` with arm :math:`a` at visit :math:`
   analytically and each patient contributes the exact marginal density of the visits observed:
   missing visits are handled by the likelihood under missing at random.
 
-Priors (baseline-SD units; an SMD of 1 is very large for psychosocial interventions):
-:math:`\alpha_t \sim N(0, 1)`, :math:`\beta_{at} \sim N(0, s_\beta)` with :math:`s_\beta = 1` by
-default (sensitivity: 0.3 sceptical, 5 vague), :math:`\sigma_{site} \sim HN(0.3)` (team ICCs are
-rarely above 0.1), :math:`\sigma_{site\,effect} \sim HN(0.2)`, :math:`\sigma, \sigma_{patient},
-\sigma_t \sim HN(1)`, :math:`R \sim \mathrm{LKJ}(2)`, :math:`\nu \sim \mathrm{Gamma}(2, 0.1)`.
+The priors are the fields of :class:`Priors`; :mod:`analysis.trialmodel.statement` states the
+model in maths for the notebook and the report.
 """
 
 from __future__ import annotations
@@ -49,6 +46,8 @@ COVARIANCES = ("intercept", "unstructured")
 MIN_RANDOM_SITES = 8
 LIKELIHOODS = ("normal", "student")
 FORMULATIONS = ("marginal", "latent")
+#: Gamma(shape, rate) prior on the Student-t degrees of freedom.
+STUDENT_NU_PRIOR = (2.0, 0.1)
 
 
 @dataclass(frozen=True)
@@ -440,7 +439,7 @@ def build_trial_model(
                 "visit_corr", cov / (sd[:, None] * sd[None, :]), dims=("visit", "visit_bis")
             )
         nu = (
-            pm.Gamma("nu", 2.0, 0.1)
+            pm.Gamma("nu", *STUDENT_NU_PRIOR)
             if spec.likelihood == "student" and formulation == "marginal"
             else pt.constant(1.0)
         )
@@ -473,5 +472,5 @@ def _latent_likelihood(model, data: TrialData, mu, sigma, sigma_patient, likelih
     if likelihood == "normal":
         pm.Normal("y", loc, sigma, observed=z_obs, dims="observation")
     else:
-        nu = pm.Gamma("nu", 2.0, 0.1)
+        nu = pm.Gamma("nu", *STUDENT_NU_PRIOR)
         pm.StudentT("y", nu, loc, sigma, observed=z_obs, dims="observation")

@@ -1,4 +1,4 @@
-r"""Cross-trial synthesis: Bayesian random-effects network meta-analysis on the contrast scale.
+"""Cross-trial synthesis: Bayesian random-effects network meta-analysis on the contrast scale.
 
 Evidence rows are standardised mean differences :math:`y` of ``treatment`` vs ``comparator``
 (positive favours ``treatment``) with standard errors. With basic effects :math:`d_k` of each
@@ -6,9 +6,9 @@ treatment against the reference (``standard``; :math:`d_{ref} = 0`):
 
 .. math::
 
-    y_s \sim \mathrm{MVN}\big(X_s d,\ V_s + \tau^2 R_s\big), \qquad
-    d = L\theta,\quad \theta_j \sim \textstyle\sum_c w_{jc} N(m_{jc}, s_{jc}^2), \qquad
-    \tau \sim HN(\sigma_\tau)
+    y_s \\sim \\mathrm{MVN}\big(X_s d,\\ V_s + \tau^2 R_s\big), \\qquad
+    d = L\theta,\\quad \theta_j \\sim \textstyle\\sum_c w_{jc} N(m_{jc}, s_{jc}^2), \\qquad
+    \tau \\sim HN(\\sigma_\tau)
 
 - :math:`X_s` maps basic effects to study :math:`s`'s contrasts (:math:`d_t - d_c`);
 - :math:`V_s`: sampling covariance; contrasts of a multi-arm study share their comparator arm,
@@ -17,11 +17,11 @@ treatment against the reference (``standard``; :math:`d_{ref} = 0`):
 - :math:`\tau^2 R_s`: random effects, :math:`R_s` with 1 on the diagonal and 1/2 between
   contrasts of the same study (consistency of multi-arm random effects);
 - :math:`\theta`: parameters with independent (mixture-of-)normal priors; by default
-  :math:`\theta = d` with :math:`d_k \sim N(0, \sigma_d^2)`. The **bridge** replaces the prior of
+  :math:`\theta = d` with :math:`d_k \\sim N(0, \\sigma_d^2)`. The **bridge** replaces the prior of
   :math:`d_{fact}` (FACT as usual vs standard care, which no trial compared) by
-  :math:`N(\mu_b, \sigma_b^2)`; a **meta-analytic-predictive prior** re-parameterises
-  :math:`d_{fact\_rg} = d_{fact} + \delta` with a robust two-component mixture prior on
-  :math:`\delta` (as RBesT does).
+  :math:`N(\\mu_b, \\sigma_b^2)`; a **meta-analytic-predictive prior** re-parameterises
+  :math:`d_{fact\\_rg} = d_{fact} + \\delta` with a robust two-component mixture prior on
+  :math:`\\delta` (as RBesT does).
 
 Given :math:`\tau` and the mixture component, the model is linear-Gaussian: the posterior of
 :math:`\theta` and the marginal likelihood are closed form. :math:`\tau` is integrated on a fine
@@ -32,93 +32,15 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
 TREATMENTS = ("fact_rg", "fact", "cacm", "ncacm", "standard")
+
+
 REFERENCE = "standard"
-REQUIRED = ["study", "outcome", "treatment", "comparator", "estimate", "se"]
-OPTIONAL = ["n_treatment", "n_comparator", "source"]
-
-
-class EvidenceError(ValueError):
-    """An evidence file that breaks the format; the message names file, column and lines."""
-
-
-def load_evidence(path: str | Path) -> pd.DataFrame:
-    """Read and check a contrast-level evidence file (format in the module docstring).
-
-    Returns
-    -------
-    pandas.DataFrame
-        Columns ``study, outcome, treatment, comparator, estimate, se, n_treatment,
-        n_comparator, source``.
-
-    Raises
-    ------
-    EvidenceError
-        Naming the file, the column and the lines of every problem.
-    """
-    p = Path(path)
-    if not p.is_file():
-        raise EvidenceError(f"{p}: no such evidence file")
-    try:
-        raw = pd.read_csv(p, dtype=str, keep_default_na=False)
-    except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
-        raise EvidenceError(f"{p}: not a readable CSV file ({exc})") from exc
-    return check_evidence(raw, str(p))
-
-
-def check_evidence(raw: pd.DataFrame, name: str = "<evidence>") -> pd.DataFrame:
-    """Check an evidence table given as text or typed columns; see :func:`load_evidence`."""
-    problems = []
-    missing = [c for c in REQUIRED if c not in raw.columns]
-    if missing:
-        raise EvidenceError(f"{name}: missing column(s) {missing}; required {REQUIRED}")
-    if raw.empty:
-        raise EvidenceError(f"{name}: no evidence rows")
-    df = raw.copy()
-    for c in OPTIONAL:
-        if c not in df:
-            df[c] = ""
-    lines = np.arange(2, len(df) + 2).tolist()
-    lines = np.array(lines, dtype=object)
-    for c in ("study", "outcome", "treatment", "comparator"):
-        bad = df[c].astype(str).str.strip() == ""
-        if bad.any():
-            problems.append(f"column '{c}': empty (lines {list(lines[bad.to_numpy()][:5])})")
-    for c in ("estimate", "se"):
-        num = pd.to_numeric(df[c], errors="coerce")
-        bad = ~np.isfinite(num) | ((num <= 0) if c == "se" else False)
-        if bad.any():
-            rule = "not a finite number" if c == "estimate" else "not a positive number"
-            problems.append(f"column '{c}': {rule} (lines {list(lines[np.asarray(bad)][:5])})")
-        df[c] = num
-    same = df["treatment"] == df["comparator"]
-    if same.any():
-        problems.append(
-            f"column 'comparator': equals treatment (lines {list(lines[same.to_numpy()][:5])})"
-        )
-    for (study, outcome), g in df.groupby(["study", "outcome"]):
-        if g["comparator"].nunique() > 1:
-            problems.append(
-                f"column 'comparator': study {study!r}, outcome {outcome!r} has several "
-                f"comparators; give every contrast of a multi-arm study against one "
-                f"common comparator (lines {list(lines[g.index][:5])})"
-            )
-        if g["treatment"].duplicated().any():
-            problems.append(
-                f"column 'treatment': study {study!r}, outcome {outcome!r} repeats a "
-                f"contrast (lines {list(lines[g.index][:5])})"
-            )
-    if problems:
-        raise EvidenceError(f"{name}: {len(problems)} problem(s):\n  - " + "\n  - ".join(problems))
-    for c in ("n_treatment", "n_comparator"):
-        df[c] = pd.to_numeric(df[c], errors="coerce")
-    return df[REQUIRED + OPTIONAL].reset_index(drop=True)
 
 
 @dataclass
@@ -440,54 +362,6 @@ def bridge_sensitivity(
     return pd.DataFrame(rows)
 
 
-def assemble_evidence(
-    tables_dir: str | Path | None, trial_evidence: str = "model", external: bool = True
-) -> tuple[pd.DataFrame, list[str]]:
-    """Evidence for the project's synthesis and notes on what was used.
-
-    Parameters
-    ----------
-    tables_dir : path or None
-        Folder with the trial notebooks' ``trial_contrasts__<trial>.csv``.
-    trial_evidence : {"model", "published"}
-        The anchor trials' evidence: posteriors of this project's trial models (the report's
-        data), or the trials' published results (``data/published/trials.csv``). Never both:
-        they are the same trials.
-    external : bool
-        Add the external meta-analytic evidence (``data/published/external.csv``).
-
-    Returns
-    -------
-    (pandas.DataFrame, list of str)
-        Checked evidence rows and plain-language notes.
-    """
-    from analysis import config
-
-    if trial_evidence not in ("model", "published"):
-        raise ValueError(f"trial_evidence must be 'model' or 'published', got {trial_evidence!r}")
-    parts, notes = [], []
-    if trial_evidence == "model":
-        files = sorted(Path(tables_dir).glob("trial_contrasts__*.csv")) if tables_dir else []
-        if files:
-            parts += [load_evidence(f) for f in files]
-            notes.append(
-                "anchor trials: posteriors of this project's trial models ("
-                + ", ".join(f.stem.split("__")[1] for f in files)
-                + ")"
-            )
-        else:
-            trial_evidence = "published"
-            notes.append("no trial-model results found; using the trials' published results")
-    if trial_evidence == "published":
-        parts.append(load_evidence(config.PUBLISHED / "trials.csv"))
-        notes.append("anchor trials: published results (data/published/trials.csv)")
-    if external:
-        parts.append(load_evidence(config.PUBLISHED / "external.csv"))
-        notes.append("external meta-analytic evidence (data/published/external.csv)")
-    ev = pd.concat(parts, ignore_index=True)
-    return check_evidence(ev, "assembled evidence"), notes
-
-
 def depends_on_bridge(
     treatment: str,
     reference: str,
@@ -498,19 +372,3 @@ def depends_on_bridge(
         next((k for k, c in enumerate(components) if t in c), None) for t in (treatment, reference)
     ]
     return side[0] != side[1]
-
-
-def patients_per_treatment(evidence: pd.DataFrame) -> dict[str, int]:
-    """Patients per treatment summed over studies (each study's arm counted once).
-
-    Returns
-    -------
-    dict
-        Treatment -> patients, for treatments whose studies report arm sizes.
-    """
-    out: dict[str, int] = {}
-    for col, ncol in (("treatment", "n_treatment"), ("comparator", "n_comparator")):
-        sizes = evidence.groupby(["study", col])[ncol].max().dropna()
-        for (_, treatment), n in sizes.items():
-            out[treatment] = out.get(treatment, 0) + int(n)
-    return out

@@ -35,6 +35,18 @@ class Gate:
     ess_min: float = 400.0
     divergences_max: int = 0
 
+    def describe(self) -> str:
+        """The gate in one sentence (for the notebooks and the report)."""
+        div = (
+            "no divergent transitions"
+            if self.divergences_max == 0
+            else (f"at most {self.divergences_max} divergent transitions")
+        )
+        return (
+            f"Convergence gate: R-hat ≤ {self.rhat_max:g}, bulk and tail effective sample size "
+            f"≥ {self.ess_min:g} and {div}, for every population-level parameter of every fit."
+        )
+
 
 class ConvergenceError(RuntimeError):
     """A full-profile fit failed the convergence gate."""
@@ -99,3 +111,40 @@ def enforce_gate(table: pd.DataFrame, profile: str, gate: Gate = Gate()) -> list
             raise ConvergenceError(msg)
         warnings.warn(f"{msg}\n(profile {profile!r}: warning only)", stacklevel=2)
     return fails
+
+
+def gate_overview(table: pd.DataFrame) -> pd.DataFrame:
+    """One row per model: worst R-hat, smallest bulk and tail ESS, divergences.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``model, rhat_max, ess_bulk_min, ess_tail_min, divergences``.
+    """
+    return (
+        table.groupby("model", sort=False)
+        .agg(
+            rhat_max=("rhat", "max"),
+            ess_bulk_min=("ess_bulk", "min"),
+            ess_tail_min=("ess_tail", "min"),
+            divergences=("divergences", "max"),
+        )
+        .reset_index()
+    )
+
+
+def gate_markdown(table: pd.DataFrame, profile: str, gate: Gate = Gate()) -> str:
+    """The gate's verdict over a diagnostics table, in one paragraph."""
+    fails = gate_failures(table, gate)
+    verdict = "PASSED" if not fails else "FAILED"
+    why = (
+        " Expected with the smoke profile's short chains, which are never results."
+        if fails and profile != "full"
+        else ""
+    )
+    return (
+        f"{gate.describe()} **{verdict}** ({len(table)} parameters in "
+        f"{table['model'].nunique()} models; max R-hat {table['rhat'].max():.3f}, min bulk ESS "
+        f"{table['ess_bulk'].min():.0f}, min tail ESS {table['ess_tail'].min():.0f}, divergences "
+        f"{int(table['divergences'].sum())}).{why}"
+    )

@@ -1,6 +1,6 @@
 """Descriptive tables of trial data: participant flow, baseline, observed trajectories, missingness.
 
-All functions take typed data in the contract (see :func:`analysis.validate.validate_frame`)
+All functions take typed data in the contract (see :func:`analysis.contract.validate.validate_frame`)
 and return tidy frames (one row per quantity). Cells describing fewer than
 ``MIN_CELL`` patients are suppressed (``NaN``) and flagged, so no table identifies anyone.
 """

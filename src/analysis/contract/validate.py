@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from analysis import registry
-from analysis.dataio import read_raw
+from analysis.contract.reading import read_raw
 
 REQUIRED = ["trial", "site", "patient_id", "arm", "month", "outcome", "value"]
 OPTIONAL = ["age", "sex", "diagnosis"]
@@ -246,7 +246,7 @@ def validate_file(path: str | Path) -> pd.DataFrame:
 
     Raises
     ------
-    analysis.dataio.DataFileError
+    analysis.contract.reading.DataFileError
         If the file cannot be read.
     ValidationError
         If it breaks the contract.

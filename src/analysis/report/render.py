@@ -16,7 +16,9 @@ import mistune
 import nbformat
 import pandas as pd
 
-from analysis import narrative
+from analysis import catalogue
+from analysis.report import narrative
+from analysis.trialmodel import diagnostics
 
 #: Report sections for known notebook runs (step name prefix -> (anchor, title)).
 SECTIONS = {
@@ -200,7 +202,7 @@ def section_of(step: str) -> tuple[str, str]:
     return anchor, step
 
 
-def build_document(notebooks: list[Path], manifest: dict, tables: Path) -> str:
+def build_document(notebooks: list[Path], manifest: dict, out_dir: Path) -> str:
     """The whole report as one HTML string.
 
     Parameters
@@ -209,24 +211,17 @@ def build_document(notebooks: list[Path], manifest: dict, tables: Path) -> str:
         Executed notebooks in report order; each becomes a section (see :data:`SECTIONS`).
     manifest : dict
         The run's provenance (:func:`analysis.report.build_manifest`).
-    tables : Path
-        The run's ``tables/`` folder; the summary is computed from it and written to it as
-        ``summary.csv`` (and the gate overview as ``gate.csv``).
+    out_dir : Path
+        The run's output folder; its ``summary`` and ``gate`` tables (written by
+        :func:`analysis.report.narrative.save_report_tables`) and synthesis evidence are read.
     """
     profile = manifest["profile"]
     smoke = profile != "full"
     figure = _Figures()
-    summary = narrative.summary_table(tables)
-    gates = narrative.gate_table(tables)
-    if not summary.empty:
-        summary.to_csv(
-            tables / "summary.csv", index=False, float_format="%.6g", lineterminator="\n"
-        )
-    if not gates.empty:
-        gates.to_csv(tables / "gate.csv", index=False, float_format="%.6g", lineterminator="\n")
+    summary = catalogue.read_table(out_dir, catalogue.SUMMARY)
+    gates = catalogue.read_table(out_dir, catalogue.GATE)
     gate_ok = None if gates.empty else bool((gates["gate"] == "pass").all())
-    evidence_path = tables / "synthesis_evidence.csv"
-    evidence = pd.read_csv(evidence_path) if evidence_path.exists() else None
+    evidence = catalogue.read_table(out_dir, catalogue.SYNTHESIS_EVIDENCE)
 
     sections: list[tuple[str, str, str]] = []
     summary_body = markdown_to_html(narrative.summary_markdown(summary, profile, gate_ok))
@@ -265,10 +260,8 @@ def build_document(notebooks: list[Path], manifest: dict, tables: Path) -> str:
             ess_tail_min=gates["ess_tail_min"].map(lambda x: f"{x:.0f}"),
         )
         diag_body = (
-            "<p>Gate: R-hat ≤ 1.01, bulk and tail effective sample size ≥ 400 and no divergent "
-            "transitions, for every population-level parameter of every fit (one row per fit: "
-            "the worst parameter). The cross-trial synthesis is computed exactly, without "
-            "MCMC.</p>"
+            f"<p>{html.escape(diagnostics.Gate().describe())} One row per fit: the worst "
+            "parameter. The cross-trial synthesis is computed exactly, without MCMC.</p>"
             + verdict
             + table_html(
                 shown,

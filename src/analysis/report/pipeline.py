@@ -22,12 +22,13 @@ from pathlib import Path
 import nbformat
 import yaml
 
-from analysis import config
-from analysis.dataio import file_sha256
+from analysis import catalogue, config
+from analysis.contract.reading import file_sha256
+from analysis.profiles import load_profile
 
 _RUNNING: set = set()  # papermill processes of this run, terminated on interruption
 
-PRODUCTS = ("report.html", "manifest.json", "figures", "tables", "timings", "notebooks")
+PRODUCTS = ("report.html", "manifest.json", "figures", "tables", "timings", "idata", "notebooks")
 KEY_PACKAGES = (
     "pymc",
     "pytensor",
@@ -77,15 +78,6 @@ class RunPlan:
     steps: list[Step] = field(default_factory=list)
 
 
-def load_profile(profile: str) -> dict:
-    """Read ``params/<profile>.yaml`` (ValueError naming the allowed profiles otherwise)."""
-    path = config.PARAMS / f"{profile}.yaml"
-    allowed = sorted(p.stem for p in config.PARAMS.glob("*.yaml"))
-    if profile not in allowed:
-        raise ValueError(f"unknown profile {profile!r}; allowed: {allowed}")
-    return yaml.safe_load(path.read_text())
-
-
 def plan_run(
     profile: str,
     data_path: Path | None,
@@ -99,7 +91,7 @@ def plan_run(
     when ``trials`` is None).
     """
     spec = load_profile(profile)
-    seed = int(spec.get("seed", config.DEFAULT_SEED) if seed is None else seed)
+    seed = int(config.DEFAULT_SEED if seed is None else seed)
     plan = RunPlan(profile=profile, seed=seed, data_path=data_path)
     common = {
         "data_path": str(data_path) if data_path else "",
@@ -140,7 +132,6 @@ POSITIVE_INTS = {
     "null_replicates",
     "validate_n",
     "validate_draws",
-    "scaling_replicates",
     "sbc_replicates",
     "sbc_draws",
     "sbc_thin",
@@ -194,10 +185,10 @@ def check_parameters(plan: RunPlan) -> None:
             elif name in {"threshold", "map_weight"} and not 0 < value < 1:
                 problems.append(f"{where} must be between 0 and 1, got {value!r}")
             elif name == "evidence_file" and value:
-                from analysis import synthesis
+                from analysis.synthesis import evidence
 
                 try:
-                    synthesis.load_evidence(config.resolve(value))
+                    evidence.load_evidence(config.resolve(value))
                 except Exception as exc:  # noqa: BLE001 - any reason it cannot be used
                     problems.append(f"{where}: cannot use the evidence file: {exc}")
     if problems:
@@ -253,32 +244,6 @@ def run_steps(plan: RunPlan, build_dir: Path, log=print) -> None:
             raise
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
-
-
-def combine_tables(tables_dir: Path) -> list[Path]:
-    """Stack per-run tables ``<name>__<run>.csv`` into ``<name>.csv`` (e.g. both trials)."""
-    import pandas as pd
-
-    out = []
-    parts: dict[str, list[Path]] = {}
-    for path in sorted(tables_dir.glob("*__*.csv")):
-        parts.setdefault(path.stem.split("__")[0], []).append(path)
-    for name, paths in parts.items():
-        frames = []
-        for p in paths:
-            try:
-                frames.append(pd.read_csv(p))
-            except pd.errors.EmptyDataError:  # a part with no rows and no columns
-                continue
-        frames = [f for f in frames if not f.empty]
-        if not frames:
-            continue
-        combined = tables_dir / f"{name}.csv"
-        pd.concat(frames, ignore_index=True).to_csv(
-            combined, index=False, float_format="%.6g", lineterminator="\n"
-        )
-        out.append(combined)
-    return out
 
 
 def _kernel_name() -> str:
@@ -420,16 +385,17 @@ def build_manifest(plan: RunPlan, started: float, finished: float) -> dict:
 
 
 def render_report(notebooks: list[Path], manifest: dict, out_html: Path) -> Path:
-    """Write the report document (see :mod:`analysis.render`) from the executed notebooks.
+    """Write the report document (see :mod:`analysis.report.render`) from the executed notebooks.
 
     The summary is computed from the run's tables (``out_html.parent / "tables"``) and written
     beside them as ``summary.csv``.
     """
-    from analysis import render
+    from analysis.report import narrative, render
 
-    tables = out_html.parent / "tables"
-    tables.mkdir(parents=True, exist_ok=True)
-    out_html.write_text(render.build_document(notebooks, manifest, tables), encoding="utf-8")
+    narrative.save_report_tables(out_html.parent)
+    out_html.write_text(
+        render.build_document(notebooks, manifest, out_html.parent), encoding="utf-8"
+    )
     return out_html
 
 
@@ -511,7 +477,7 @@ def _run_report(data_path, profile, out_dir, seed, log, trials=None) -> Path:
     log(f"trialbayes report: profile {profile}, {len(plan.steps)} step(s), building in {build_dir}")
     try:
         run_steps(plan, build_dir, log)
-        combine_tables(build_dir / "tables")
+        catalogue.combine_parts(build_dir)
         manifest = build_manifest(plan, started, time.time())
         t0 = time.perf_counter()
         render_report(
@@ -539,7 +505,7 @@ def _export_notebooks_html(nb_dir: Path) -> None:
     """Export each executed notebook (with code) to HTML beside it."""
     from nbconvert import HTMLExporter
 
-    from analysis import render
+    from analysis.report import render
 
     exporter = HTMLExporter(template_name="lab")
     for path in sorted(nb_dir.glob("*.ipynb")):

@@ -8,44 +8,27 @@ scenario, registry and evidence files.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from analysis import config, diagnostics, model, registry, scenario, synthesis
+from analysis import catalogue, config, registry
+from analysis.contract import scenario
+from analysis.synthesis import nma
+from analysis.synthesis.pipeline import SynthesisSettings, statement_markdown
+from analysis.trialmodel import diagnostics, statement
 
-SUMMARY_COLUMNS = [
-    "comparison",
-    "source",
-    "outcome",
-    "primary",
-    "month",
-    "treatment",
-    "reference",
-    "scale",
-    "estimate",
-    "lower",
-    "upper",
-    "smd",
-    "prob_benefit",
-    "prob_mcid",
-    "mcid",
-    "rests_on_bridge",
-]
+SUMMARY_COLUMNS = list(catalogue.SUMMARY.columns)
 
 #: Cross-trial contrasts summarised: the project's question (resource groups vs consumer-assisted
 #: case management).
 CROSS_TRIAL = (("fact_rg", "cacm"),)
 
 
-def _read(tables: Path, name: str) -> pd.DataFrame:
-    path = tables / f"{name}.csv"
-    return pd.read_csv(path) if path.exists() else pd.DataFrame()
-
-
-def summary_table(tables: Path) -> pd.DataFrame:
+def summary_table(out_dir: Path) -> pd.DataFrame:
     """One row per headline comparison × outcome (tidy), from the run's result tables.
 
     Trial rows: the last follow-up visit, each treatment arm against the trial's comparator,
@@ -55,7 +38,7 @@ def summary_table(tables: Path) -> pd.DataFrame:
     """
     reg = registry.load_outcome_registry().set_index(["trial", "outcome"])
     rows = []
-    effects = _read(tables, "trial_effects")
+    effects = catalogue.read_table(out_dir, catalogue.TRIAL_EFFECTS)
     for trial, eff in effects.groupby("trial", sort=False) if not effects.empty else []:
         comp = registry.comparator(trial)
         last = eff[(eff["month"] == eff["month"].max()) & (eff["comparator"] == comp)]
@@ -81,7 +64,7 @@ def summary_table(tables: Path) -> pd.DataFrame:
                     "rests_on_bridge": False,
                 }
             )
-    league = _read(tables, "synthesis_effects")
+    league = catalogue.read_table(out_dir, catalogue.SYNTHESIS_EFFECTS)
     for treatment, reference in CROSS_TRIAL:
         if league.empty:
             break
@@ -106,7 +89,7 @@ def summary_table(tables: Path) -> pd.DataFrame:
                     "prob_benefit": r["prob_better"],
                     "prob_mcid": np.nan,
                     "mcid": np.nan,
-                    "rests_on_bridge": synthesis.depends_on_bridge(treatment, reference),
+                    "rests_on_bridge": nma.depends_on_bridge(treatment, reference),
                 }
             )
     out = pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
@@ -237,10 +220,13 @@ def summary_display(summary: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-def gate_table(tables: Path, gate: diagnostics.Gate | None = None) -> pd.DataFrame:
+def gate_table(out_dir: Path, gate: diagnostics.Gate | None = None) -> pd.DataFrame:
     """One row per fitted model: worst R-hat, smallest ESS, divergences, pass or fail."""
     gate = gate or diagnostics.Gate()
-    parts = [_read(tables, n) for n in ("diagnostics", "sensitivity_diagnostics")]
+    parts = [
+        catalogue.read_table(out_dir, t)
+        for t in (catalogue.DIAGNOSTICS, catalogue.SENSITIVITY_DIAGNOSTICS)
+    ]
     diag = (
         pd.concat([p for p in parts if not p.empty], ignore_index=True)
         if any(not p.empty for p in parts)
@@ -273,6 +259,18 @@ def gate_table(tables: Path, gate: diagnostics.Gate | None = None) -> pd.DataFra
             }
         )
     return pd.DataFrame(rows)
+
+
+def save_report_tables(out_dir: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Compute the summary and gate tables of a run and write them (when not empty)."""
+    from analysis import output
+
+    summary, gates = summary_table(out_dir), gate_table(out_dir)
+    if not summary.empty:
+        output.save_table(summary, out_dir, catalogue.SUMMARY)
+    if not gates.empty:
+        output.save_table(gates, out_dir, catalogue.GATE)
+    return summary, gates
 
 
 def limitations_table(evidence: pd.DataFrame | None = None) -> pd.DataFrame:
@@ -325,9 +323,12 @@ def _step_parameters(manifest: dict, prefix: str) -> dict:
 
 
 def methods_markdown(manifest: dict) -> str:
-    """The models in maths, their priors, and the software (versions from the manifest)."""
-    p = model.Priors()
-    sets = ", ".join(f"{k} {v.effect_sd:g}" for k, v in model.PRIOR_SETS.items())
+    """The models in maths, their priors, and the software (versions from the manifest).
+
+    The trial model's statement is :func:`analysis.trialmodel.statement.model_markdown` (the one
+    notebook 02 shows), the synthesis' :func:`analysis.synthesis.pipeline.statement_markdown` with
+    this run's synthesis parameters, the gate :class:`analysis.trialmodel.diagnostics.Gate`.
+    """
     syn = _step_parameters(manifest, "03-synthesis")
     trial = _step_parameters(manifest, "02-trial-model")
     sampler = (
@@ -336,47 +337,19 @@ def methods_markdown(manifest: dict) -> str:
         if trial
         else "nutpie (NUTS)"
     )
+    fields = {f.name for f in dataclasses.fields(SynthesisSettings)}
+    settings = SynthesisSettings(**{k: v for k, v in syn.items() if k in fields})
     versions = manifest.get("versions", {})
     software = ", ".join(f"{k} {v}" for k, v in versions.items() if v)
     return f"""
-**Trial model.** For patient $i$ in team (site) $j$ of arm $a$ at visit $t$ ($t=0$ is
-baseline), each outcome is standardised by the pooled baseline mean and SD,
-$z_{{it}} = (y_{{it}} - m_0)/s_0$, and
+**Trial model.** {statement.model_markdown()}
 
-$$\\mu_{{it}} = \\alpha_t + \\beta_{{at}}[a \\neq c] + u_j + v_j [a \\neq c][t > 0]$$
+Sampler: {sampler}. {diagnostics.Gate().describe()} Probability of benefit is the posterior
+probability that the effect favours the first-named arm; P(> MCID) that it does so by more than
+the minimal clinically important difference of the outcome registry. Intervals are 95%
+equal-tailed credible intervals (CrI).
 
-$$z_{{i,O_i}} \\sim \\mathrm{{MVN}}(\\mu_{{i,O_i}}, \\Sigma_{{O_i O_i}})$$
-
-with visit means $\\alpha_t$ shared by the arms at baseline (constrained longitudinal data
-analysis), treatment effects $\\beta_{{at}}$ against the comparator $c$ in baseline-SD units
-(SMDs; the tables also give them on the instrument's scale, $s_0 \\beta_{{at}}$), team intercepts
-$u_j \\sim N(0, \\sigma_{{site}}^2)$ (fixed sum-to-zero effects with fewer than
-{model.MIN_RANDOM_SITES} sites), team × treatment slopes $v_j \\sim N(0, \\sigma_{{slope}}^2)$
-where teams deliver the intervention, and the visits $O_i$ that patient $i$ attended. The
-within-patient covariance $\\Sigma = \\sigma_{{patient}}^2 J + \\sigma^2 I$ (a patient random
-intercept) is integrated out analytically, so each patient contributes the exact marginal density
-of the visits observed (missing at random given the observed visits). Sensitivity analyses use an
-unstructured covariance $\\Sigma = \\mathrm{{diag}}(\\sigma_t) R \\,\\mathrm{{diag}}(\\sigma_t)$ and a
-multivariate Student-t likelihood.
-
-**Priors** (baseline-SD units): $\\alpha_t \\sim N(0, {p.visit_sd:g}^2)$,
-$\\beta_{{at}} \\sim N(0, {p.effect_sd:g}^2)$ (sensitivity sets: {sets}),
-$\\sigma_{{site}} \\sim HN({p.site_sd:g})$, $\\sigma_{{slope}} \\sim HN({p.site_effect_sd:g})$,
-$\\sigma, \\sigma_{{patient}}, \\sigma_t \\sim HN({p.residual_sd:g})$,
-$R \\sim \\mathrm{{LKJ}}({p.lkj_eta:g})$, $\\nu \\sim \\mathrm{{Gamma}}(2, 0.1)$.
-Sampler: {sampler}. Probability of benefit is the posterior probability that the effect favours
-the first-named arm; P(> MCID) that it does so by more than the minimal clinically important
-difference of the outcome registry. Intervals are 95% equal-tailed credible intervals (CrI).
-
-**Cross-trial synthesis.** Contrast-level random-effects network meta-analysis on the SMD
-scale: study contrasts $y_s \\sim \\mathrm{{MVN}}(X_s d, V_s + \\tau^2 R_s)$ with the sampling
-covariance $V_s$ (multi-arm correlation included) and between-study SD
-$\\tau \\sim HN({syn.get("tau_prior_scale", 0.3)})$; basic effects
-$d_k \\sim N(0, {syn.get("effect_prior_sd", 1.0)}^2)$ against standard care. The two trials share
-no arm, so FACT as usual is linked to standard care by a bridging prior
-$d_{{fact}} \\sim N({syn.get("bridge_mean", 0.0)}, {syn.get("bridge_sd", 0.25)}^2)$, and FACT plus
-resource group is parameterised relative to FACT as usual. Given $\\tau$ the model is
-linear-Gaussian, so the posterior is computed exactly on a grid over $\\tau$ (no MCMC).
+**Cross-trial synthesis.** {statement_markdown(settings)}
 
 **Simulation studies.** Replication-trial assurance analyses each simulated trial with the
 Laplace approximation of the same marginal model (posterior mode in the unconstrained space,

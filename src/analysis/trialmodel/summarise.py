@@ -13,7 +13,7 @@ import arviz as az
 import numpy as np
 import pandas as pd
 
-from analysis.model import TrialData
+from analysis.trialmodel.model import TrialData
 
 EFFECT_COLUMNS = [
     "trial",
@@ -167,7 +167,7 @@ def summarise_team_effects(idata, data: TrialData) -> pd.DataFrame:
         :data:`analysis.describe.MIN_CELL` patients are suppressed (no estimate, size shown as
         ``<5``): a team-level estimate of so few patients could describe individuals.
     """
-    from analysis.describe import MIN_CELL
+    from analysis.contract.describe import MIN_CELL
 
     post = idata.posterior
     if "sigma_site_effect" not in post:

@@ -1,0 +1,514 @@
+"""The results catalogue: every table the pipeline writes, its columns, who writes and who reads it.
+
+This module is the only place where a table's file name is spelled. Stages write through
+:func:`analysis.output.save_table` and read through :func:`read_table`, both of which take a
+:class:`Table` from here, so an import shows every hand-over between stages. A table written
+once per trial (``per_trial``) is saved as ``<name>__<trial>.csv`` and stacked into
+``<name>.csv`` by :func:`combine_parts`.
+
+Columns are checked on writing: a table whose columns differ from its declaration is a bug
+(``TableError``). Tables whose trailing columns depend on the model (``open_columns``) check the
+declared columns only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+#: The stages in pipeline order; a stage may read what an earlier stage wrote.
+STAGES = ("contract", "trialmodel", "synthesis", "studies", "report")
+
+#: Output folders of a run (see the README's Outputs section).
+TABLES_DIR, FIGURES_DIR, TIMINGS_DIR, IDATA_DIR = "tables", "figures", "timings", "idata"
+
+
+class TableError(ValueError):
+    """A table that does not match its catalogue entry."""
+
+
+@dataclass(frozen=True)
+class Table:
+    """One result table.
+
+    Attributes
+    ----------
+    name : str
+        File stem under ``tables/`` (or ``timings/``).
+    meaning : str
+        One line: what a row is and what the table is for.
+    columns : tuple of str
+        The columns, in order.
+    writer : str
+        The stage that writes it.
+    readers : tuple of str
+        Stages (or ``report`` for the document) that read it.
+    per_trial : bool
+        Written once per trial as ``<name>__<trial>.csv`` and combined into ``<name>.csv``.
+    open_columns : bool
+        Further columns besides the declared ones (one per model parameter).
+    folder : str
+        ``tables`` or ``timings``.
+    """
+
+    name: str
+    meaning: str
+    columns: tuple[str, ...]
+    writer: str
+    readers: tuple[str, ...] = ("report",)
+    per_trial: bool = False
+    open_columns: bool = False
+    folder: str = TABLES_DIR
+
+    def file_name(self, part: str | None = None) -> str:
+        """``<name>.csv`` or, for one trial's part, ``<name>__<part>.csv``."""
+        return f"{self.name}__{part}.csv" if part else f"{self.name}.csv"
+
+    def path(self, out_dir: str | Path, part: str | None = None) -> Path:
+        """Where the table lives under a run's output folder."""
+        return Path(out_dir) / self.folder / self.file_name(part)
+
+    def check(self, df: pd.DataFrame) -> None:
+        """Raise :class:`TableError` unless ``df`` has the declared columns (in order)."""
+        got = tuple(df.columns)
+        want = self.columns
+        ok = set(want) <= set(got) if self.open_columns else got == want
+        if not ok:
+            raise TableError(
+                f"table {self.name!r}: columns {list(got)} differ from the catalogue's "
+                f"{list(want)}{' (at least)' if self.open_columns else ''}"
+            )
+
+
+def _t(*args, **kwargs) -> Table:
+    return Table(*args, **kwargs)
+
+
+# ----------------------------------------------------------------------------- contract (data)
+DATA_SUMMARY = _t(
+    "data_summary",
+    "One row per trial: patients, sites, arms, outcomes and visits in the data.",
+    ("trial", "sites", "patients", "rows", "outcomes"),
+    "contract",
+)
+PARTICIPANT_FLOW = _t(
+    "participant_flow",
+    "One row per trial x arm x visit: patients randomised and assessed (any outcome).",
+    ("trial", "arm", "month", "randomised", "assessed", "retained_pct"),
+    "contract",
+)
+BASELINE = _t(
+    "baseline",
+    "One row per trial x arm x baseline characteristic: a summary string, small cells suppressed.",
+    ("trial", "arm", "characteristic", "n", "mean", "sd", "summary"),
+    "contract",
+)
+OBSERVED_MEANS = _t(
+    "observed_means",
+    "One row per trial x outcome x arm x visit: observed mean with a 95% t-interval.",
+    ("trial", "outcome", "arm", "month", "n", "mean", "sd", "lower", "upper"),
+    "contract",
+)
+MISSINGNESS = _t(
+    "missingness",
+    "One row per trial x outcome x arm x follow-up visit: patients missing and their share.",
+    ("trial", "outcome", "arm", "month", "randomised", "observed", "missing", "missing_pct"),
+    "contract",
+)
+SCENARIO_PROVENANCE = _t(
+    "scenario_provenance",
+    "One row per number of a simulation scenario: published (with source) or assumed (why).",
+    ("trial", "quantity", "value", "status", "note"),
+    "contract",
+)
+
+# ----------------------------------------------------------------------------- trial models
+TRIAL_EFFECTS = _t(
+    "trial_effects",
+    "One row per trial x outcome x follow-up visit x contrast: effect, SMD, probabilities, MCSE.",
+    (
+        "trial",
+        "outcome",
+        "month",
+        "arm",
+        "comparator",
+        "estimate",
+        "lower",
+        "upper",
+        "smd",
+        "smd_lower",
+        "smd_upper",
+        "prob_benefit",
+        "prob_mcid",
+        "mcse",
+        "rhat_max",
+        "ess_bulk_min",
+        "ess_tail_min",
+        "divergences",
+    ),
+    "trialmodel",
+    ("studies", "report"),
+    per_trial=True,
+)
+DIAGNOSTICS = _t(
+    "diagnostics",
+    "One row per scalar population parameter of every primary fit: R-hat, ESS, MCSE, divergences.",
+    ("model", "parameter", "rhat", "ess_bulk", "ess_tail", "mcse_mean", "divergences"),
+    "trialmodel",
+    per_trial=True,
+)
+MODELLED_MEANS = _t(
+    "modelled_means",
+    "One row per trial x outcome x arm x visit: modelled mean and change, beside the observed mean.",
+    (
+        "trial",
+        "outcome",
+        "arm",
+        "month",
+        "mean",
+        "lower",
+        "upper",
+        "change",
+        "change_lower",
+        "change_upper",
+        "observed_mean",
+        "observed_n",
+    ),
+    "trialmodel",
+    per_trial=True,
+)
+POOLED_EFFECTS = _t(
+    "pooled_effects",
+    "One row per secondary outcome x visit x contrast: unpooled and partially pooled SMD.",
+    (
+        "trial",
+        "outcome",
+        "month",
+        "arm",
+        "comparator",
+        "smd_unpooled",
+        "smd_unpooled_lower",
+        "smd_unpooled_upper",
+        "smd_pooled",
+        "smd_pooled_lower",
+        "smd_pooled_upper",
+        "prob_benefit_unpooled",
+        "prob_benefit_pooled",
+    ),
+    "trialmodel",
+    per_trial=True,
+)
+VARIANCE_COMPONENTS = _t(
+    "variance_components",
+    "One row per fit x variance parameter: posterior mean and 95% interval (baseline-SD units).",
+    ("trial", "outcome", "parameter", "mean", "lower", "upper"),
+    "trialmodel",
+    per_trial=True,
+)
+TEAM_EFFECTS = _t(
+    "team_effects",
+    "One row per outcome x team x follow-up visit: the team-specific treatment effect.",
+    (
+        "trial",
+        "outcome",
+        "site",
+        "n_patients",
+        "arm",
+        "month",
+        "smd",
+        "smd_lower",
+        "smd_upper",
+        "suppressed",
+    ),
+    "trialmodel",
+    per_trial=True,
+)
+SENSITIVITY = _t(
+    "sensitivity",
+    "The key outcome's effects (trial_effects columns) under each sensitivity analysis.",
+    (
+        "trial",
+        "outcome",
+        "month",
+        "arm",
+        "comparator",
+        "estimate",
+        "lower",
+        "upper",
+        "smd",
+        "smd_lower",
+        "smd_upper",
+        "prob_benefit",
+        "prob_mcid",
+        "mcse",
+        "rhat_max",
+        "ess_bulk_min",
+        "ess_tail_min",
+        "divergences",
+        "analysis",
+    ),
+    "trialmodel",
+    per_trial=True,
+)
+SENSITIVITY_DIAGNOSTICS = _t(
+    "sensitivity_diagnostics",
+    "Convergence diagnostics (diagnostics columns) of the sensitivity fits.",
+    ("model", "parameter", "rhat", "ess_bulk", "ess_tail", "mcse_mean", "divergences"),
+    "trialmodel",
+    per_trial=True,
+)
+LOO = _t(
+    "loo",
+    "One row per covariance model of the key outcome: PSIS-LOO (leave one patient out).",
+    (
+        "model",
+        "elpd_loo",
+        "se",
+        "elpd_diff",
+        "dse",
+        "p_loo",
+        "pareto_k_max",
+        "rank",
+        "trial",
+        "outcome",
+    ),
+    "trialmodel",
+    per_trial=True,
+)
+TRIAL_CONTRASTS = _t(
+    "trial_contrasts",
+    "The trial's final-visit effects as synthesis evidence (positive favours the treatment).",
+    (
+        "study",
+        "outcome",
+        "treatment",
+        "comparator",
+        "estimate",
+        "se",
+        "n_treatment",
+        "n_comparator",
+        "source",
+    ),
+    "trialmodel",
+    ("synthesis",),
+    per_trial=True,
+)
+
+# ----------------------------------------------------------------------------- synthesis
+SYNTHESIS_EVIDENCE = _t(
+    "synthesis_evidence",
+    "The contrast-level evidence the network meta-analysis used, one row per contrast.",
+    (
+        "study",
+        "outcome",
+        "treatment",
+        "comparator",
+        "estimate",
+        "se",
+        "n_treatment",
+        "n_comparator",
+        "source",
+    ),
+    "synthesis",
+)
+SYNTHESIS_EFFECTS = _t(
+    "synthesis_effects",
+    "League table: one row per outcome x ordered pair of treatments (SMD, positive favours treatment).",
+    ("outcome", "treatment", "reference", "mean", "sd", "lower", "upper", "prob_better"),
+    "synthesis",
+)
+SYNTHESIS_RANKS = _t(
+    "synthesis_ranks",
+    "One row per outcome x treatment: rank probabilities and SUCRA.",
+    ("outcome", "treatment", "rank", "probability", "sucra"),
+    "synthesis",
+    open_columns=True,
+)
+HETEROGENEITY = _t(
+    "heterogeneity",
+    "One row per outcome: between-study SD, prior and posterior.",
+    ("outcome", "mean", "sd", "lower", "upper", "prior_scale", "n_studies", "n_contrasts"),
+    "synthesis",
+)
+BRIDGE_SENSITIVITY = _t(
+    "bridge_sensitivity",
+    "One row per outcome x bridge SD: the key cross-trial contrast as the bridge widens.",
+    ("outcome", "bridge_sd", "mean", "sd", "lower", "upper", "prob_better", "prob_best"),
+    "synthesis",
+)
+
+# ----------------------------------------------------------------------------- studies
+LAPLACE_VALIDATION = _t(
+    "laplace_validation",
+    "One row per simulated data set: the Laplace approximation against full MCMC.",
+    (
+        "dataset",
+        "laplace_mean",
+        "mcmc_mean",
+        "laplace_sd",
+        "mcmc_sd",
+        "laplace_prob",
+        "mcmc_prob",
+        "mean_gap_in_sd",
+        "sd_ratio",
+    ),
+    "studies",
+)
+ASSURANCE = _t(
+    "assurance",
+    "One row per replication design: assurance with its 95% Monte Carlo interval.",
+    ("n_patients", "n_sites", "replicates", "assurance", "converged", "mcse", "lower", "upper"),
+    "studies",
+)
+SMALLEST_DESIGNS = _t(
+    "smallest_designs",
+    "One row per assurance level: the smallest simulated design reaching it.",
+    ("level", "n_sites", "n_patients", "assurance"),
+    "studies",
+)
+ASSURANCE_NULL = _t(
+    "assurance_null",
+    "The decision rule's false-positive rate under a true effect of zero.",
+    (
+        "n_patients",
+        "n_sites",
+        "replicates",
+        "assurance",
+        "converged",
+        "mcse",
+        "lower",
+        "upper",
+        "nominal",
+        "within_mc_error",
+    ),
+    "studies",
+)
+SBC_RANKS = _t(
+    "sbc_ranks",
+    "One row per SBC replicate: the rank of each parameter's true value among its draws.",
+    ("rep", "divergences"),
+    "studies",
+    open_columns=True,
+)
+SBC_UNIFORMITY = _t(
+    "sbc_uniformity",
+    "One row per parameter: chi-square test of uniform SBC ranks.",
+    ("parameter", "replicates", "chi2", "p_value", "expected_per_bin", "min_bin", "max_bin"),
+    "studies",
+)
+TIPPING_POINT = _t(
+    "tipping_point",
+    "One row per pair of shifts of the missing last-visit values: the adjusted effect.",
+    (
+        "delta_treated",
+        "delta_control",
+        "mean",
+        "lower",
+        "upper",
+        "prob_benefit",
+        "conclusion_holds",
+        "trial",
+        "outcome",
+    ),
+    "studies",
+)
+
+# ----------------------------------------------------------------------------- report
+SUMMARY = _t(
+    "summary",
+    "The report's headline table: one row per comparison x outcome.",
+    (
+        "comparison",
+        "source",
+        "outcome",
+        "primary",
+        "month",
+        "treatment",
+        "reference",
+        "scale",
+        "estimate",
+        "lower",
+        "upper",
+        "smd",
+        "prob_benefit",
+        "prob_mcid",
+        "mcid",
+        "rests_on_bridge",
+    ),
+    "report",
+    (),
+)
+GATE = _t(
+    "gate",
+    "One row per fitted model: the convergence gate, pass or fail.",
+    ("model", "parameters", "rhat_max", "ess_bulk_min", "ess_tail_min", "divergences", "gate"),
+    "report",
+    (),
+)
+
+TABLES: dict[str, Table] = {
+    t.name: t for t in (v for v in list(globals().values()) if isinstance(v, Table))
+}
+
+
+def table(name: str) -> Table:
+    """The catalogue entry of a table name (KeyError naming the known tables)."""
+    try:
+        return TABLES[name]
+    except KeyError:
+        raise KeyError(f"no table {name!r} in the catalogue; known: {sorted(TABLES)}") from None
+
+
+def read_table(out_dir: str | Path, t: Table, part: str | None = None) -> pd.DataFrame:
+    """Read a table of a run (empty frame when the run did not write it)."""
+    path = t.path(out_dir, part)
+    if not path.exists():
+        return pd.DataFrame(columns=list(t.columns))
+    try:
+        return pd.read_csv(path)
+    except pd.errors.EmptyDataError:
+        return pd.DataFrame(columns=list(t.columns))
+
+
+def parts(out_dir: str | Path, t: Table) -> dict[str, Path]:
+    """The per-trial parts of a table written in a run: ``{trial: path}``."""
+    folder = Path(out_dir) / t.folder
+    return {p.stem.split("__", 1)[1]: p for p in sorted(folder.glob(f"{t.name}__*.csv"))}
+
+
+def combine_parts(out_dir: str | Path) -> list[Path]:
+    """Stack every per-trial table's parts into ``<name>.csv`` (e.g. both trials)."""
+    out = []
+    for t in TABLES.values():
+        frames = []
+        for path in parts(out_dir, t).values():
+            try:
+                frames.append(pd.read_csv(path))
+            except pd.errors.EmptyDataError:  # a part with no rows and no columns
+                continue
+        frames = [f for f in frames if not f.empty]
+        if not frames:
+            continue
+        target = t.path(out_dir)
+        pd.concat(frames, ignore_index=True).to_csv(
+            target, index=False, float_format="%.6g", lineterminator="\n"
+        )
+        out.append(target)
+    return out
+
+
+def idata_path(out_dir: str | Path, trial: str, outcome: str, variant: str = "") -> Path:
+    """Where a trial-model fit is saved as InferenceData (netCDF)."""
+    stem = f"{trial}__{outcome}" + (f"__{variant}" if variant else "")
+    return Path(out_dir) / IDATA_DIR / f"{stem}.nc"
+
+
+def markdown_table() -> str:
+    """The catalogue as a Markdown table (name, written by, read by, meaning)."""
+    lines = ["| table | written by | read by | one row per ... |", "| --- | --- | --- | --- |"]
+    for t in TABLES.values():
+        name = t.name + ("__<trial>" if t.per_trial else "")
+        lines.append(f"| `{name}` | {t.writer} | {', '.join(t.readers) or '-'} | {t.meaning} |")
+    return "\n".join(lines)

@@ -1,0 +1,57 @@
+"""The data stage: one orchestrator for notebook 01 (descriptive tables of validated data)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+
+from analysis import catalogue, registry
+from analysis.contract import describe, scenario
+
+
+@dataclass
+class DataResults:
+    """The descriptive tables of a data set (``{catalogue.Table: DataFrame}``)."""
+
+    tables: dict
+
+    def table(self, t: catalogue.Table) -> pd.DataFrame:
+        """One of the tables (empty if not made)."""
+        return self.tables.get(t, pd.DataFrame(columns=list(t.columns)))
+
+    def save(self, out_dir) -> list:
+        """Write every table under ``out_dir/tables``."""
+        from analysis import output
+
+        return [output.save_table(df, out_dir, t) for t, df in self.tables.items()]
+
+
+def run_data(df: pd.DataFrame, trials: list[str] | None = None) -> DataResults:
+    """Flow, baseline, observed means, missingness and the scenario assumptions of the data.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        Validated data in the contract.
+    trials : list of str, optional
+        Trials whose simulation scenarios are listed (default: every trial of the registry).
+
+    Returns
+    -------
+    DataResults
+    """
+    c = catalogue
+    trials = trials or list(registry.load_outcome_registry()["trial"].unique())
+    return DataResults(
+        {
+            c.DATA_SUMMARY: describe.data_summary(df),
+            c.PARTICIPANT_FLOW: describe.participant_flow(df),
+            c.BASELINE: describe.baseline_table(df),
+            c.OBSERVED_MEANS: describe.observed_means(df),
+            c.MISSINGNESS: describe.missingness(df),
+            c.SCENARIO_PROVENANCE: pd.concat(
+                [scenario.scenario_provenance(t) for t in trials], ignore_index=True
+            ),
+        }
+    )

@@ -1,0 +1,134 @@
+"""Figures of the data: participant flow, observed trajectories, missingness."""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import seaborn as sns
+
+from analysis import registry
+from analysis.figures import axes_grid, unit_label
+
+
+def plot_trajectories(means: pd.DataFrame, trial: str, title: str | None = None, modelled=None):
+    """Observed mean trajectories per arm with 95% confidence intervals, one panel per outcome.
+
+    Parameters
+    ----------
+    means : pandas.DataFrame
+        :func:`analysis.describe.observed_means` output.
+    trial : str
+        Trial to plot.
+    title : str, optional
+        Figure title.
+    modelled : pandas.DataFrame, optional
+        Columns ``outcome, arm, month, mean, lower, upper`` drawn as lines with credible bands.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    sub = means[means["trial"] == trial]
+    outcomes = [o for o in registry.trial_outcomes(trial) if o in set(sub["outcome"])]
+    pal = registry.arm_palette()
+    arms = [a for a in registry.trial_arms(trial) if a in set(sub["arm"])]
+    fig, axes = axes_grid(len(outcomes))
+    offsets = dict(zip(arms, np.linspace(-0.3, 0.3, len(arms)), strict=True))
+    for ax, outcome in zip(axes, outcomes, strict=False):
+        for arm in arms:
+            d = sub[(sub["outcome"] == outcome) & (sub["arm"] == arm)].sort_values("month")
+            x = d["month"] + offsets[arm]
+            yerr = np.vstack([d["mean"] - d["lower"], d["upper"] - d["mean"]])
+            kw = dict(
+                fmt="o", color=pal[arm], capsize=3, label=f"{registry.arm_label(arm)} (observed)"
+            )
+            if modelled is None:
+                kw.update(fmt="o-")
+            ax.errorbar(x, d["mean"], yerr=yerr, **kw)
+            if modelled is not None:
+                m = modelled[(modelled["outcome"] == outcome) & (modelled["arm"] == arm)]
+                m = m.sort_values("month")
+                ax.plot(
+                    m["month"],
+                    m["mean"],
+                    color=pal[arm],
+                    label=f"{registry.arm_label(arm)} (model)",
+                )
+                ax.fill_between(m["month"], m["lower"], m["upper"], color=pal[arm], alpha=0.2)
+        ax.set_title(outcome.replace("_", " "))
+        ax.set_xlabel("months since randomisation")
+        ax.set_ylabel(unit_label(trial, outcome), fontsize=8)
+        ax.set_xticks(sorted(sub["month"].unique()))
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(
+        handles,
+        labels,
+        loc="lower center",
+        ncol=min(len(labels), 3),
+        frameon=False,
+        bbox_to_anchor=(0.5, -0.02),
+    )
+    interval = "observed means with 95% t-intervals"
+    if modelled is not None:
+        interval += "; lines and bands: posterior means with 95% credible intervals"
+    fig.suptitle(title or f"{trial.replace('_', ' ')}: {interval}", fontsize=10)
+    fig.tight_layout(rect=(0, 0.06, 1, 0.97))
+    return fig
+
+
+def plot_missingness(miss: pd.DataFrame, trial: str, ax=None):
+    """Percentage of randomised patients missing each outcome, per arm and visit.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    sub = miss[(miss["trial"] == trial) & (miss["month"] > 0)]
+    sub = sub.groupby(["arm", "month"], as_index=False)["missing_pct"].mean()
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(5, 3.2))
+    else:
+        fig = ax.figure
+    pal = registry.arm_palette()
+    arms = [a for a in registry.trial_arms(trial) if a in set(sub["arm"])]
+    sns.barplot(data=sub, x="month", y="missing_pct", hue="arm", hue_order=arms, palette=pal, ax=ax)
+    handles, _ = ax.get_legend_handles_labels()
+    ax.legend(handles, [registry.arm_label(a) for a in arms], fontsize=8, frameon=False)
+    ax.set_xlabel("months since randomisation")
+    ax.set_ylabel("patients missing (% of randomised)")
+    ax.set_title(f"{trial.replace('_', ' ')}: missing follow-up (mean over outcomes)", fontsize=10)
+    return fig
+
+
+def plot_flow(flow: pd.DataFrame, ax=None):
+    """Patients assessed per arm and visit as a share of those randomised (both trials).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(6, 3.2))
+    else:
+        fig = ax.figure
+    pal = registry.arm_palette()
+    for (trial, arm), d in flow.groupby(["trial", "arm"]):
+        ls = "-" if trial == "resource_groups" else "--"
+        ax.plot(
+            d["month"],
+            d["retained_pct"],
+            ls,
+            marker="o",
+            color=pal[arm],
+            label=f"{registry.arm_label(arm)} (n={int(d['randomised'].iloc[0])})",
+        )
+    ax.set_ylim(0, 105)
+    ax.set_xlabel("months since randomisation")
+    ax.set_ylabel("assessed (% of randomised)")
+    ax.set_title(
+        "Participant flow: retention by arm (solid: resource groups; dashed: consumer providers)",
+        fontsize=9,
+    )
+    ax.legend(fontsize=7, frameon=False)
+    return fig

@@ -1,0 +1,240 @@
+"""The simulation-studies stage: one orchestrator per study, for notebooks 04 and 05 and the CLI.
+
+:func:`run_design` (assurance of replication designs, its null check and the Laplace check) and
+:func:`run_calibration` (SBC and the missing-data tipping point) return results that save their
+own tables. The tipping point reads the primary fit that the trial stage saved
+(``idata/``), and fits only when the run has none (a notebook run on its own).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from analysis import catalogue, config
+from analysis.contract import simulate
+from analysis.studies import assurance as asr
+from analysis.studies import laplace, runner, sbc, tipping
+from analysis.trialmodel import fit, model
+from analysis.trialmodel import pipeline as trial_pipeline
+
+#: Where finished replicate chunks are cached between runs.
+STUDY_CACHE = config.CACHE / "studies"
+
+
+@dataclass
+class StudyResults:
+    """Tables of a study stage, text for the notebook, and the raw runs.
+
+    Attributes
+    ----------
+    tables : dict
+        ``{catalogue.Table: DataFrame}``.
+    notes : dict
+        Sentences for the notebook (``{topic: text}``).
+    runs : dict
+        ``{name: runner.StudyRun}``.
+    """
+
+    tables: dict = field(default_factory=dict)
+    notes: dict = field(default_factory=dict)
+    runs: dict = field(default_factory=dict)
+
+    def table(self, t: catalogue.Table) -> pd.DataFrame:
+        """One of the tables (empty if not made)."""
+        return self.tables.get(t, pd.DataFrame(columns=list(t.columns)))
+
+    def save(self, out_dir) -> list:
+        """Write every table under ``out_dir/tables``."""
+        from analysis import output
+
+        return [output.save_table(df, out_dir, t) for t, df in self.tables.items()]
+
+
+def design_prior(
+    kind: str, out_dir, sceptical_mean: float = 0.0, sceptical_sd: float = 0.3
+) -> tuple[float, float, str]:
+    """The design prior: this run's resource-group posterior, or a sceptical prior."""
+    if kind == "posterior":
+        return asr.design_prior_from_run(out_dir)
+    if kind == "sceptical":
+        return sceptical_mean, sceptical_sd, "sceptical design prior"
+    raise ValueError(f"design_prior must be 'posterior' or 'sceptical', got {kind!r}")
+
+
+def run_design(
+    spec: asr.AssuranceSpec,
+    designs: list[asr.Design],
+    replicates: int,
+    seed: int,
+    null_replicates: int = 0,
+    validate_n: int = 0,
+    validate_draws: int = 300,
+    scheduler: str | None = None,
+    workers: int = 2,
+    cache_dir: Path | None = STUDY_CACHE,
+    progress=print,
+) -> StudyResults:
+    """Assurance of each design, the rule's false-positive rate, and the Laplace check.
+
+    Parameters
+    ----------
+    spec : AssuranceSpec
+        Design prior and decision rule.
+    designs : list of Design
+        Replication designs.
+    replicates : int
+        Simulated trials per design.
+    seed : int
+        The run's seed; every replicate's seed derives from it.
+    null_replicates : int
+        Simulated trials with a true effect of zero at the largest design (0: skip).
+    validate_n : int
+        Data sets on which the Laplace analysis is checked against full MCMC (0: skip).
+    validate_draws : int
+        MCMC draws (and tuning steps) per chain for that check.
+    scheduler, workers, cache_dir, progress
+        See :func:`analysis.studies.runner.run_study`.
+
+    Returns
+    -------
+    StudyResults
+        Tables ``laplace_validation``, ``assurance``, ``smallest_designs``, ``assurance_null``.
+    """
+    c = catalogue
+    out = StudyResults()
+    if validate_n:
+        check = []
+        for i in range(validate_n):
+            sc = simulate.scaled_scenario(spec.trial, 158, 20, [spec.outcome])
+            df = simulate.simulate_trial(sc, runner.replicate_seed(seed, 9, i))
+            check.append(model.prepare_trial_data(df, spec.trial, spec.outcome))
+        last = max(check[0].visits)
+        settings = fit.SamplerSettings(validate_draws, validate_draws, 2, seed)
+        out.tables[c.LAPLACE_VALIDATION] = laplace.laplace_vs_mcmc(check, settings, last)
+    run = runner.run_study(
+        "assurance",
+        asr.assurance_tasks(spec, designs, replicates, seed),
+        cache_dir,
+        scheduler,
+        workers,
+        progress=progress,
+    )
+    out.runs["assurance"] = run
+    table = asr.assurance_table(run.results[run.results["status"] == "ok"])
+    out.tables[c.ASSURANCE] = table
+    out.tables[c.SMALLEST_DESIGNS] = asr.smallest_designs(table)
+    if null_replicates:
+        null_spec = asr.AssuranceSpec(0.0, 0.0, spec.threshold, "benefit", spec.trial, spec.outcome)
+        biggest = [asr.Design(max(d.n_patients for d in designs), max(d.n_sites for d in designs))]
+        null_run = runner.run_study(
+            "assurance-null",
+            asr.assurance_tasks(null_spec, biggest, null_replicates, seed + 1),
+            cache_dir,
+            scheduler,
+            workers,
+            progress=progress,
+        )
+        out.runs["assurance-null"] = null_run
+        null = asr.assurance_table(null_run.results[null_run.results["status"] == "ok"])
+        null["nominal"] = 1 - spec.threshold
+        band = 3 * np.sqrt(null["nominal"] * (1 - null["nominal"]) / null["replicates"])
+        null["within_mc_error"] = (null["assurance"] - null["nominal"]).abs() <= band
+        out.tables[c.ASSURANCE_NULL] = null
+    return out
+
+
+def run_calibration(
+    df: pd.DataFrame,
+    trial: str,
+    outcome: str,
+    seed: int,
+    out_dir=None,
+    sbc_replicates: int = 12,
+    sbc_draws: int = 150,
+    sbc_thin: int = 99,
+    deltas: tuple = (),
+    threshold: float = 0.95,
+    settings: fit.SamplerSettings | None = None,
+    scheduler: str | None = None,
+    workers: int = 2,
+    cache_dir: Path | None = STUDY_CACHE,
+    progress=print,
+) -> StudyResults:
+    """Simulation-based calibration of the trial model and the missing-data tipping point.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        Validated data with ``trial`` (else the embedded data's design is used for SBC and the
+        tipping point is skipped).
+    trial, outcome : str
+        The primary analysis.
+    seed : int
+        The run's seed.
+    out_dir : path, optional
+        The run's output folder, whose ``idata/`` holds the primary fit from the trial stage.
+    sbc_replicates, sbc_draws, sbc_thin : int
+        SBC replicates, draws per chain in each fit, and ranks kept (0..``sbc_thin``).
+    deltas : tuple of float
+        Shifts of the missing last-visit values (baseline SDs); empty to skip the tipping point.
+    threshold : float
+        The conclusion P(benefit) > ``threshold``.
+    settings : SamplerSettings, optional
+        For fitting the primary model when no saved fit exists.
+
+    Returns
+    -------
+    StudyResults
+        Tables ``sbc_ranks``, ``sbc_uniformity``, ``tipping_point``; notes ``data``, ``sbc``,
+        ``tipping_point``, ``idata``.
+    """
+    from analysis.contract import validate
+
+    c = catalogue
+    out = StudyResults()
+    has_trial = trial in set(df["trial"])
+    if not has_trial:  # e.g. a user's file with only the other trial
+        out.notes["data"] = (
+            f"The data have no `{trial}` trial: SBC uses the design of the embedded simulated "
+            "data, and the tipping-point analysis is skipped."
+        )
+        df = validate.load_trial_data(None)
+    data = model.prepare_trial_data(df, trial, outcome)
+    spec = sbc.SBCSpec(trial, outcome, draws=sbc_draws, tune=sbc_draws, chains=2, thin_to=sbc_thin)
+    run = runner.run_study(
+        f"sbc-{trial}-{outcome}",
+        sbc.sbc_tasks(spec, data, sbc_replicates, seed),
+        cache_dir,
+        scheduler,
+        workers,
+        chunk_size=4,
+        progress=progress,
+    )
+    out.runs["sbc"] = run
+    ranks = run.results[run.results["status"] == "ok"].drop(columns=["status", "error", "key"])
+    out.tables[c.SBC_RANKS] = ranks
+    out.tables[c.SBC_UNIFORMITY] = sbc.sbc_uniformity(
+        ranks.drop(columns=["rep", "divergences"]), sbc_thin
+    )
+    out.notes["sbc"] = (
+        f"{len(ranks)} SBC replicates ({run.computed} computed, {run.from_cache} from cache, "
+        f"{run.failed} failed) in {run.seconds:.0f} s; "
+        f"{int((ranks['divergences'] > 0).sum())} fits with divergent transitions."
+    )
+    if has_trial and deltas:
+        idata = trial_pipeline.load_idata(out_dir, trial, outcome) if out_dir else None
+        if idata is None:
+            out.notes["idata"] = (
+                "No saved primary fit in this run: the primary model was fitted here."
+            )
+            idata, _ = fit.fit_trial_model(data, settings or fit.SamplerSettings(seed=seed))
+        else:
+            out.notes["idata"] = "The primary fit saved by the trial notebook was used (no refit)."
+        tip = tipping.tipping_point_analysis(data, idata, list(deltas), threshold)
+        out.tables[c.TIPPING_POINT] = tip.table.assign(trial=trial, outcome=outcome)
+        out.notes["tipping_point"] = tip.text
+    return out

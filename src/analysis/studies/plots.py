@@ -1,0 +1,83 @@
+"""Figures of the simulation studies: assurance, SBC ranks, tipping point."""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import pandas as pd
+import seaborn as sns
+
+from analysis.figures import axes_grid
+
+
+def plot_assurance(table: pd.DataFrame, levels=(0.8, 0.9), ax=None):
+    """Assurance against trial size, one line per number of teams, with 95% Monte Carlo bands."""
+    fig, ax = (ax.figure, ax) if ax is not None else plt.subplots(figsize=(6.4, 4.2))
+    palette = sns.color_palette("colorblind", table["n_sites"].nunique())
+    for colour, (k, grp) in zip(palette, table.groupby("n_sites"), strict=True):
+        grp = grp.sort_values("n_patients")
+        ax.plot(grp["n_patients"], grp["assurance"], "o-", color=colour, label=f"{k} teams")
+        ax.fill_between(grp["n_patients"], grp["lower"], grp["upper"], color=colour, alpha=0.2)
+    for level in levels:
+        ax.axhline(level, color="grey", ls=":", lw=1)
+        ax.annotate(
+            f"{level:.0%}",
+            (ax.get_xlim()[0], level),
+            fontsize=8,
+            color="grey",
+            xytext=(2, 2),
+            textcoords="offset points",
+        )
+    ax.set_ylim(0, 1)
+    ax.set_xlabel("patients randomised in the replication trial")
+    ax.set_ylabel("assurance (probability of success)")
+    ax.set_title("Assurance by trial size (bands: 95% Monte Carlo interval)", fontsize=10)
+    ax.legend(title="teams", fontsize=8)
+    return fig
+
+
+def plot_sbc_ranks(ranks: pd.DataFrame, thin_to: int, bins: int = 10, ax=None):
+    """Rank histograms of simulation-based calibration with the 99% band of uniform ranks."""
+    from scipy import stats
+
+    cols = [c for c in ranks.columns if c not in ("rep", "divergences", "status", "error", "key")]
+    fig, axes = axes_grid(len(cols), ncols=4, size=(3.0, 2.4))
+    n = ranks[cols[0]].notna().sum() if cols else 0
+    lo, hi = stats.binom.ppf([0.005, 0.995], n, 1 / bins)
+    for a, col in zip(axes, cols, strict=False):
+        a.hist(
+            ranks[col].dropna(),
+            bins=bins,
+            range=(0, thin_to + 1),
+            color="#56B4E9",
+            edgecolor="white",
+        )
+        a.axhspan(lo, hi, color="grey", alpha=0.25, lw=0)
+        a.axhline(n / bins, color="grey", lw=1)
+        a.set_title(col, fontsize=9)
+        a.set_xlabel(f"rank of the true value (0-{thin_to})", fontsize=8)
+        a.set_ylabel("replicates", fontsize=8)
+    for a in axes[len(cols) :]:
+        a.set_visible(False)
+    fig.suptitle(
+        "SBC rank histograms (grey band: 99% interval of each bin under uniform ranks)", fontsize=10
+    )
+    fig.tight_layout()
+    return fig
+
+
+def plot_tipping_point(table: pd.DataFrame, threshold: float, ax=None):
+    """P(benefit) over shifts of the missing values in each arm; the line where it crosses the
+    conclusion's threshold is the tipping point."""
+    fig, ax = (ax.figure, ax) if ax is not None else plt.subplots(figsize=(5.8, 4.6))
+    grid = table.pivot(index="delta_control", columns="delta_treated", values="prob_benefit")
+    x, y = grid.columns.to_numpy(), grid.index.to_numpy()
+    mesh = ax.pcolormesh(x, y, grid.to_numpy(), cmap="cividis", vmin=0, vmax=1, shading="nearest")
+    cs = ax.contour(x, y, grid.to_numpy(), levels=[threshold], colors="#D55E00", linewidths=2)
+    ax.clabel(cs, fmt={threshold: f"P = {threshold:g}"}, fontsize=8)
+    ax.axvline(0, color="white", lw=0.8, ls=":")
+    ax.axhline(0, color="white", lw=0.8, ls=":")
+    fig.colorbar(mesh, ax=ax, label="posterior P(benefit)")
+    ax.set_xlabel("shift of missing values, treated arm (baseline SD, + = better)")
+    ax.set_ylabel("shift of missing values, control arm (baseline SD, + = better)")
+    ax.set_title("Missing-not-at-random tipping point (MAR at the origin)", fontsize=10)
+    return fig

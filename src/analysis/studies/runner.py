@@ -1,0 +1,238 @@
+"""Running many independent replicates on Dask: seeds, chunks, an on-disk cache, progress.
+
+Every replicate is a pure function of its inputs and its own seed, derived from the study seed
+and the replicate's key (:func:`replicate_seed`), so results are identical however the
+replicates are scheduled. Finished chunks are cached on disk, so an interrupted study resumes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+
+def replicate_seed(study_seed: int, *key: int) -> int:
+    """A 32-bit seed for one replicate, from the study seed and the replicate's integer key."""
+    return int(np.random.SeedSequence([int(study_seed), *map(int, key)]).generate_state(1)[0])
+
+
+def code_fingerprint() -> str:
+    """SHA-256 of the code and scenario files a replicate depends on: part of every cache key,
+    so cached replicates are never reused after the analysis or the scenarios change."""
+    import hashlib
+
+    from analysis import config
+
+    h = hashlib.sha256()
+    here = Path(__file__).parents[1]  # the whole package
+    files = sorted(here.rglob("*.py")) + sorted(config.SCENARIOS.glob("*.yaml"))
+    files += [config.OUTCOMES_FILE, config.ARMS_FILE]
+    for path in files:
+        h.update(path.relative_to(config.ROOT).as_posix().encode())
+        h.update(path.read_bytes())
+    return h.hexdigest()
+
+
+def _run_chunk(chunk: list) -> list[dict]:
+    """Run a chunk of tasks in a worker; a failing replicate is recorded, not raised."""
+    os.environ.setdefault("TRIALBAYES_SAMPLER_CORES", "1")  # one core per worker process
+    out = []
+    for key, func, args in chunk:
+        try:
+            row = func(*args)
+            row.update({"key": key, "status": "ok", "error": ""})
+        except Exception as exc:  # noqa: BLE001 - one replicate's failure is data
+            row = {"key": key, "status": "failed", "error": f"{type(exc).__name__}: {exc}"}
+        out.append(row)
+    return out
+
+
+@dataclass
+class StudyRun:
+    """What :func:`run_study` did."""
+
+    results: pd.DataFrame
+    seconds: float
+    workers: int
+    from_cache: int
+    computed: int
+    failed: int
+    log: list = field(default_factory=list)
+
+
+_CLUSTERS: dict = {}  # (address or None, workers) -> (client, cluster), reused in a process
+
+
+def _client(scheduler: str | None, workers: int, reuse: bool = True):
+    """A Dask client: an existing scheduler by address, else a local cluster of ``workers``
+    single-threaded processes. Local clusters are kept for the next study of the process (its
+    workers keep their compiled models) and closed at exit."""
+    import atexit
+
+    from distributed import Client, LocalCluster
+
+    address = scheduler or os.environ.get("DASK_SCHEDULER_ADDRESS")
+    key = (address, None if address else workers)
+    if reuse and key in _CLUSTERS:
+        client, cluster = _CLUSTERS[key]
+        if client.status == "running":
+            return client, cluster
+    if address:
+        client, cluster = Client(address), None
+    else:
+        cluster = LocalCluster(
+            n_workers=workers,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=None,
+            silence_logs=40,
+        )
+        client = Client(cluster)
+    if reuse:
+        if not _CLUSTERS:
+            atexit.register(close_clusters)
+        _CLUSTERS[key] = (client, cluster)
+    return client, cluster
+
+
+def close_clusters() -> None:
+    """Close every client and local cluster kept by :func:`_client`."""
+    for client, cluster in _CLUSTERS.values():
+        client.close()
+        if cluster is not None:
+            cluster.close()
+    _CLUSTERS.clear()
+
+
+def run_study(
+    name: str,
+    tasks: list,
+    cache_dir: Path | None,
+    scheduler: str | None = None,
+    workers: int = 2,
+    chunk_size: int = 10,
+    progress: Callable[[str], None] | None = print,
+    reuse: bool = False,
+) -> StudyRun:
+    """Run tasks ``(key, function, args)`` on Dask, caching finished chunks under ``cache_dir``.
+
+    Parameters
+    ----------
+    name : str
+        Study name (the cache sub-folder).
+    tasks : list
+        From :func:`assurance_tasks` or :func:`sbc_tasks`; keys must be unique.
+    cache_dir : Path or None
+        Finished chunks are written as JSON files here and skipped when the study is run again
+        (an interrupted study resumes). A chunk's key covers its tasks and
+        :func:`code_fingerprint`, so changed code or scenarios never reuse old results. None
+        disables the cache.
+    scheduler : str, optional
+        Address of an existing Dask scheduler (``tcp://host:port``); default the
+        ``DASK_SCHEDULER_ADDRESS`` variable, else a local cluster of ``workers`` processes.
+    workers : int
+        Local worker processes (one thread each).
+    chunk_size : int
+        Replicates per Dask task.
+    progress : callable or None
+        Receives a progress line (done, failed, remaining) as chunks finish.
+    reuse : bool
+        Keep the local cluster for the next study of this process (its workers keep their
+        compiled models) instead of closing it (default).
+
+    Returns
+    -------
+    StudyRun
+        ``results`` sorted by task order, whatever the order of completion.
+    """
+    import hashlib
+    import pickle
+
+    from distributed import as_completed
+
+    t0 = time.perf_counter()
+    folder = None
+    if cache_dir is not None:
+        folder = Path(cache_dir) / name
+        folder.mkdir(parents=True, exist_ok=True)
+    chunks = [tasks[i : i + chunk_size] for i in range(0, len(tasks), chunk_size)]
+    done: dict[int, list[dict]] = {}
+    paths = {}
+    code = code_fingerprint().encode() if folder else b""
+    for i, chunk in enumerate(chunks):
+        key = code + pickle.dumps([(k, f.__name__, a) for k, f, a in chunk])
+        digest = hashlib.sha256(key).hexdigest()
+        paths[i] = folder / f"chunk-{digest[:20]}.json" if folder else None
+        if paths[i] is not None and paths[i].exists():
+            done[i] = json.loads(paths[i].read_text())
+    from_cache = sum(len(v) for v in done.values())
+    todo = [i for i in range(len(chunks)) if i not in done]
+    n_failed = sum(r["status"] != "ok" for v in done.values() for r in v)
+    lines = []
+
+    def report(msg):
+        lines.append(msg)
+        if progress:
+            progress(msg)
+
+    report(f"{name}: {len(tasks)} replicates, {from_cache} from cache, {len(todo)} chunk(s) to run")
+    if todo:
+        client, cluster = _client(scheduler, workers, reuse)
+        try:
+            n_workers = len(client.scheduler_info()["workers"])
+            futures = {client.submit(_run_chunk, chunks[i], pure=False): i for i in todo}
+            finished = from_cache
+            last_step = int(10 * finished / max(len(tasks), 1))
+            for fut in as_completed(futures):
+                i = futures[fut]
+                rows = fut.result()
+                done[i] = rows
+                ok = [r for r in rows if r["status"] == "ok"]
+                if paths[i] is not None and len(ok) == len(rows):
+                    tmp = paths[i].with_suffix(".tmp")
+                    tmp.write_text(json.dumps(rows, default=_json_default))
+                    os.replace(tmp, paths[i])  # atomic: a killed run leaves no half file
+                finished += len(rows)
+                n_failed += len(rows) - len(ok)
+                step = int(10 * finished / max(len(tasks), 1))
+                if step > last_step or finished == len(tasks):  # a line per 10%
+                    last_step = step
+                    report(_bar(finished, n_failed, len(tasks), time.perf_counter() - t0))
+        finally:
+            if not reuse:
+                client.close()
+                if cluster is not None:
+                    cluster.close()
+    else:
+        n_workers = 0
+    rows = [r for i in range(len(chunks)) for r in done[i]]
+    return StudyRun(
+        results=pd.DataFrame(rows),
+        seconds=time.perf_counter() - t0,
+        workers=n_workers,
+        from_cache=from_cache,
+        computed=len(tasks) - from_cache,
+        failed=n_failed,
+        log=lines,
+    )
+
+
+def _bar(done: int, failed: int, total: int, seconds: float, width: int = 30) -> str:
+    filled = int(width * done / max(total, 1))
+    return (
+        f"[{'#' * filled}{'.' * (width - filled)}] done {done}/{total}, failed {failed}, "
+        f"remaining {total - done} ({seconds:.0f} s)"
+    )
+
+
+def _json_default(x):
+    if isinstance(x, np.generic):
+        return x.item()
+    raise TypeError(f"not JSON serialisable: {type(x)}")

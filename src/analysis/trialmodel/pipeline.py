@@ -1,0 +1,448 @@
+"""Analysis of one trial: every outcome fitted, summarised, checked and compared.
+
+:func:`run_trial` is the stage's one orchestrator, called by ``notebooks/02-trial-model.ipynb``
+and by ``python -m analysis fit``; it returns a :class:`TrialResults` that saves its tables
+(named by :mod:`analysis.catalogue`) and its fits (InferenceData, aggregated only).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import arviz as az
+import numpy as np
+import pandas as pd
+
+from analysis import catalogue, profiles, registry
+from analysis.trialmodel import diagnostics, summarise
+from analysis.trialmodel.fit import SamplerSettings, add_log_likelihood, fit_trial_model
+from analysis.trialmodel.model import PRIOR_SETS, TrialData, prepare_trial_data
+from analysis.trialmodel.pooling import pool_secondary_effects
+
+
+@dataclass(eq=False)
+class OutcomeFit:
+    """One fitted outcome."""
+
+    data: TrialData
+    idata: az.InferenceData
+    model: object
+    diagnostics: pd.DataFrame
+
+    @property
+    def name(self) -> str:
+        """``trial/outcome[/variant]``."""
+        a = self.idata.attrs
+        variant = []
+        if a["covariance"] != "intercept":
+            variant.append(a["covariance"])
+        if a["likelihood"] != "normal":
+            variant.append(a["likelihood"])
+        if a["priors"] != "default":
+            variant.append(f"{a['priors']} prior")
+        return f"{a['trial']}/{a['outcome']}" + (f" ({', '.join(variant)})" if variant else "")
+
+
+def settings_for(
+    profile: str,
+    draws: int | None = None,
+    tune: int | None = None,
+    chains: int | None = None,
+    seed: int | None = None,
+) -> SamplerSettings:
+    """Sampler settings of a profile (``params/<profile>.yaml``), with optional overrides."""
+    base = SamplerSettings(**profiles.sampler_parameters(profile))
+    return SamplerSettings(
+        draws=base.draws if draws is None else draws,
+        tune=base.tune if tune is None else tune,
+        chains=base.chains if chains is None else chains,
+        seed=base.seed if seed is None else seed,
+    )
+
+
+def resolve_outcomes(df: pd.DataFrame, trial: str, outcomes: list[str] | None) -> list[str]:
+    """The outcomes to fit: those asked for (checked) or every outcome present, primary first."""
+    present = [
+        o
+        for o in registry.trial_outcomes(trial)
+        if o in set(df.loc[df["trial"] == trial, "outcome"])
+    ]
+    if not present:
+        raise ValueError(f"no data for trial {trial!r}")
+    if not outcomes:
+        return present
+    unknown = [o for o in outcomes if o not in present]
+    if unknown:
+        raise ValueError(
+            f"trial {trial!r} has no data for outcome(s) {unknown}; present: {present}"
+        )
+    return [o for o in present if o in outcomes]
+
+
+def fit_outcome(df, trial, outcome, settings, cache=None, **options) -> OutcomeFit:
+    """Fit one outcome (options as for :func:`analysis.fit.fit_trial_model`)."""
+    data = prepare_trial_data(df, trial, outcome)
+    idata, model = fit_trial_model(data, settings, cache=cache, **options)
+    fit = OutcomeFit(data, idata, model, None)
+    fit.diagnostics = diagnostics.convergence_table(idata, fit.name)
+    return fit
+
+
+def fit_outcomes(df, trial, outcomes, settings, cache=None, log=print) -> dict[str, OutcomeFit]:
+    """Fit the default model to every outcome of a trial."""
+    fits = {}
+    for outcome in outcomes:
+        fits[outcome] = fit_outcome(df, trial, outcome, settings, cache)
+        log(f"fitted {fits[outcome].name}")
+    return fits
+
+
+def effects_table(fits: dict[str, OutcomeFit]) -> pd.DataFrame:
+    """``trial_effects`` of every fitted outcome (see :func:`summarise.summarise_effects`)."""
+    return pd.concat(
+        [summarise.summarise_effects(f.idata, f.data, f.diagnostics) for f in fits.values()],
+        ignore_index=True,
+    )
+
+
+def means_table(fits, observed: pd.DataFrame) -> pd.DataFrame:
+    """Modelled and observed means per arm and visit (see :func:`summarise.summarise_means`)."""
+    return pd.concat(
+        [summarise.summarise_means(f.idata, f.data, observed) for f in fits.values()],
+        ignore_index=True,
+    )
+
+
+def diagnostics_table(fits) -> pd.DataFrame:
+    """Convergence diagnostics of every fit, one row per parameter."""
+    return pd.concat([f.diagnostics for f in fits.values()], ignore_index=True)
+
+
+def team_table(fits) -> pd.DataFrame:
+    """Team-level treatment effects of every fit with team slopes."""
+    parts = [summarise.summarise_team_effects(f.idata, f.data) for f in fits.values()]
+    parts = [p for p in parts if not p.empty]
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+
+
+def parameters_table(fits) -> pd.DataFrame:
+    """Variance components of every fit."""
+    return pd.concat(
+        [summarise.summarise_parameters(f.idata, f.data) for f in fits.values()], ignore_index=True
+    )
+
+
+def pooled_table(fits, effects: pd.DataFrame, seed: int, tau_scale: float = 0.3) -> pd.DataFrame:
+    """Pooled and unpooled SMDs of the secondary outcomes (primary outcomes left out)."""
+    draws = {}
+    for f in fits.values():
+        direction = 1 if f.data.meta["higher_is_better"] else -1
+        for month in f.data.visits[1:]:
+            for arm, comp in summarise.contrasts(f.data):
+                draws[(f.data.outcome, month, arm, comp)] = direction * summarise.contrast_draws(
+                    f.idata, f.data, arm, comp, month
+                )
+    trial = effects["trial"].iloc[0]
+    reg = registry.load_outcome_registry()
+    primary = set(reg[(reg["trial"] == trial) & reg["primary"]]["outcome"])
+    return pool_secondary_effects(effects, draws, primary, tau_scale=tau_scale, seed=seed)
+
+
+def key_outcome(trial: str, outcomes: list[str]) -> str:
+    """The outcome the sensitivity analyses are run on: the primary, else the first."""
+    reg = registry.load_outcome_registry()
+    primary = reg[(reg["trial"] == trial) & reg["primary"]]["outcome"].tolist()
+    return next((o for o in primary if o in outcomes), outcomes[0])
+
+
+#: The sensitivity analysis with the unstructured covariance (compared by LOO).
+UNSTRUCTURED_LABEL = "unstructured visit covariance"
+
+
+def sensitivity_table(
+    df, trial, outcome, settings, cache=None, base: OutcomeFit | None = None, log=print
+) -> tuple[pd.DataFrame, dict[str, OutcomeFit]]:
+    """The key outcome's effects under alternative priors and the robust likelihood.
+
+    Returns
+    -------
+    (pandas.DataFrame, dict)
+        ``trial_effects`` columns plus ``analysis`` (which variant), and the variant fits.
+    """
+    variants = {"default (Normal(0, 1) effect prior)": {}}
+    for name, pri in PRIOR_SETS.items():
+        if name != "default":
+            variants[f"{name} (Normal(0, {pri.effect_sd:g}) effect prior)"] = {"priors": name}
+    variants["robust Student-t likelihood"] = {"likelihood": "student"}
+    variants[UNSTRUCTURED_LABEL] = {"covariance": "unstructured"}
+    fits, parts = {}, []
+    for label, opts in variants.items():
+        if not opts and base is not None:
+            fit = base
+        else:
+            fit = fit_outcome(df, trial, outcome, settings, cache, **opts)
+            log(f"fitted {fit.name}")
+        fits[label] = fit
+        parts.append(
+            summarise.summarise_effects(fit.idata, fit.data, fit.diagnostics).assign(analysis=label)
+        )
+    return pd.concat(parts, ignore_index=True), fits
+
+
+def loo_table(fits: dict[str, OutcomeFit]) -> pd.DataFrame:
+    """LOO comparison (leave one patient out) of fits of the same outcome and data.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``model, elpd_loo, se, elpd_diff, dse, p_loo, pareto_k_max, rank``.
+    """
+    loos = {}
+    for label, fit in fits.items():
+        if "log_likelihood" not in fit.idata:
+            add_log_likelihood(fit.idata, fit.model)
+        loos[label] = fit.idata
+    cmp = az.compare(loos, ic="loo")
+    kmax = {label: float(np.max(az.loo(i, pointwise=True).pareto_k)) for label, i in loos.items()}
+    out = cmp.reset_index().rename(columns={"index": "model", "elpd_loo": "elpd_loo"})
+    out["pareto_k_max"] = out["model"].map(kmax)
+    return out[["model", "elpd_loo", "se", "elpd_diff", "dse", "p_loo", "pareto_k_max", "rank"]]
+
+
+def evidence_rows(fits: dict[str, OutcomeFit], source: str) -> pd.DataFrame:
+    """The trial's final-visit effects in the synthesis evidence format.
+
+    Each arm against the comparator (the multi-arm convention), as the posterior mean and SD of
+    the benefit-oriented SMD (positive favours the arm).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``study, outcome, treatment, comparator, estimate, se, n_treatment,
+        n_comparator, source``.
+    """
+    rows = []
+    for f in fits.values():
+        d = f.data
+        direction = 1 if d.meta["higher_is_better"] else -1
+        month = d.visits[-1]
+        counts = np.bincount(d.arm_idx, minlength=len(d.arms))
+        for arm in d.treatments:
+            x = direction * summarise.contrast_draws(f.idata, d, arm, d.comparator, month)
+            rows.append(
+                {
+                    "study": d.trial,
+                    "outcome": d.outcome,
+                    "treatment": arm,
+                    "comparator": d.comparator,
+                    "estimate": x.mean(),
+                    "se": x.std(ddof=1),
+                    "n_treatment": int(counts[d.arms.index(arm)]),
+                    "n_comparator": int(counts[d.arms.index(d.comparator)]),
+                    "source": f"{source}: posterior of this project's {d.trial} model, "
+                    f"month {month}",
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+# --------------------------------------------------------------------------- the orchestrator
+
+#: What the saved InferenceData keeps: population-level posteriors and sampler statistics. Groups
+#: indexed by patient (log-likelihood, observed and constant data) never leave the process.
+IDATA_GROUPS = ("posterior", "sample_stats")
+
+
+def aggregate_idata(idata: az.InferenceData) -> az.InferenceData:
+    """A copy of a fit without anything indexed by patient (for ``reports/idata/``)."""
+    groups = {}
+    for g in IDATA_GROUPS:
+        if g not in idata.groups():
+            continue
+        ds = idata[g]
+        drop = [v for v in ds.data_vars if "patient" in ds[v].dims]
+        ds = ds.drop_vars(drop)
+        if "patient" in ds.coords:
+            ds = ds.drop_vars("patient")
+        groups[g] = ds
+    out = az.InferenceData(**groups)
+    out.attrs.update({k: v for k, v in idata.attrs.items()})
+    return out
+
+
+def save_idata(fit: OutcomeFit, out_dir, variant: str = ""):
+    """Write one fit's aggregated InferenceData to ``idata/<trial>__<outcome>[__variant].nc``."""
+    path = catalogue.idata_path(out_dir, fit.data.trial, fit.data.outcome, variant)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    aggregate_idata(fit.idata).to_netcdf(str(path))
+    return path
+
+
+def load_idata(out_dir, trial: str, outcome: str, variant: str = "") -> az.InferenceData | None:
+    """A saved fit, or None when the run has not saved it."""
+    path = catalogue.idata_path(out_dir, trial, outcome, variant)
+    return az.from_netcdf(str(path)) if path.exists() else None
+
+
+@dataclass
+class TrialResults:
+    """Everything :func:`run_trial` computes for one trial.
+
+    Attributes
+    ----------
+    trial, profile, key : str
+        The trial, the execution profile and the key outcome (the sensitivity analyses').
+    fits : dict
+        ``{outcome: OutcomeFit}`` of the primary model.
+    sensitivity_fits : dict
+        ``{analysis label: OutcomeFit}`` of the key outcome (empty when switched off).
+    tables : dict
+        ``{catalogue.Table: DataFrame}``, the tables this stage writes.
+    """
+
+    trial: str
+    profile: str
+    key: str
+    fits: dict
+    sensitivity_fits: dict
+    tables: dict
+
+    def table(self, t: catalogue.Table) -> pd.DataFrame:
+        """One of the tables (an empty frame if this run did not make it)."""
+        return self.tables.get(t, pd.DataFrame(columns=list(t.columns)))
+
+    def all_diagnostics(self) -> pd.DataFrame:
+        """Diagnostics of every fit (primary and sensitivity)."""
+        parts = [self.table(catalogue.DIAGNOSTICS), self.table(catalogue.SENSITIVITY_DIAGNOSTICS)]
+        return pd.concat([p for p in parts if not p.empty], ignore_index=True)
+
+    def gate_failures(self) -> list[str]:
+        """Convergence-gate failures over every fit (primary and sensitivity)."""
+        return diagnostics.gate_failures(self.all_diagnostics())
+
+    def save(self, out_dir) -> list:
+        """Write every table (``<name>__<trial>.csv``) and every fit (``idata/*.nc``)."""
+        from analysis import output
+
+        paths = [
+            output.save_table(df, out_dir, t, part=self.trial)
+            for t, df in self.tables.items()
+            if not (df.empty and t is catalogue.TEAM_EFFECTS)
+        ]
+        paths += [save_idata(f, out_dir) for f in self.fits.values()]
+        for label, f in self.sensitivity_fits.items():
+            if not any(f is g for g in self.fits.values()):
+                paths.append(save_idata(f, out_dir, variant_slug(label)))
+        return paths
+
+
+def variant_slug(label: str) -> str:
+    """A file-name form of a sensitivity analysis label (its first words)."""
+    words = "".join(c if c.isalnum() else " " for c in label.lower()).split()
+    return "-".join(words[:2])
+
+
+def run_trial(
+    df: pd.DataFrame,
+    trial: str,
+    settings: SamplerSettings,
+    profile: str = "smoke",
+    outcomes: list[str] | None = None,
+    sensitivity: bool = True,
+    source: str = "embedded simulated data",
+    cache=None,
+    log=print,
+) -> TrialResults:
+    """Fit, summarise, check and compare every outcome of one trial.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        Validated data in the contract.
+    trial : str
+        The trial to analyse.
+    settings : SamplerSettings
+        Draws, tuning steps, chains and seed.
+    profile : str
+        ``smoke`` or ``full`` (recorded; the gate is enforced by the caller).
+    outcomes : list of str, optional
+        Outcomes to fit (default: every outcome present, primary first).
+    sensitivity : bool
+        Run the key outcome's sensitivity analyses and the LOO comparison.
+    source : str
+        Where the data come from (recorded in the synthesis evidence rows).
+    cache : analysis.trialmodel.fit.ModelCache, optional
+        Compiled models to reuse.
+    log : callable
+        Progress messages (one line per fit).
+
+    Returns
+    -------
+    TrialResults
+    """
+    from analysis.contract import describe
+    from analysis.trialmodel.fit import ModelCache
+
+    cache = cache if cache is not None else ModelCache()
+    fitted = resolve_outcomes(df, trial, outcomes)
+    key = key_outcome(trial, fitted)
+    fits = fit_outcomes(df, trial, fitted, settings, cache, log=log)
+    effects = effects_table(fits)
+    c = catalogue
+    tables = {
+        c.TRIAL_EFFECTS: effects,
+        c.DIAGNOSTICS: diagnostics_table(fits),
+        c.MODELLED_MEANS: means_table(fits, describe.observed_means(df)),
+        c.POOLED_EFFECTS: pooled_table(fits, effects, settings.seed),
+        c.VARIANCE_COMPONENTS: parameters_table(fits),
+        c.TEAM_EFFECTS: team_table(fits),
+        c.TRIAL_CONTRASTS: evidence_rows(fits, source),
+    }
+    sens_fits = {}
+    if sensitivity:
+        sens, sens_fits = sensitivity_table(
+            df, trial, key, settings, cache, base=fits[key], log=log
+        )
+        tables[c.SENSITIVITY] = sens
+        tables[c.SENSITIVITY_DIAGNOSTICS] = diagnostics_table(
+            {k: v for k, v in sens_fits.items() if v is not fits[key]}
+        )
+        loo = loo_table(
+            {"random intercept": fits[key], "unstructured": sens_fits[UNSTRUCTURED_LABEL]}
+        )
+        tables[c.LOO] = loo.assign(trial=trial, outcome=key)
+    return TrialResults(trial, profile, key, fits, sens_fits, tables)
+
+
+def design_markdown(trial: str, outcomes: list[str], key: str, profile: str, settings) -> str:
+    """One paragraph on what this trial analysis fits."""
+    arms = ", ".join(f"`{a}` ({registry.arm_label(a)})" for a in registry.trial_arms(trial))
+    return (
+        f"Trial **{trial}**: arms {arms}; comparator `{registry.comparator(trial)}`. Outcomes "
+        f"analysed: {', '.join(outcomes)}; key outcome for the sensitivity analyses: **{key}**. "
+        f"Profile **{profile}** ({settings.chains} chains x {settings.draws} draws after "
+        f"{settings.tune} tuning steps)."
+    )
+
+
+def key_result_markdown(results: TrialResults, fails: list[str]) -> str:
+    """The key outcome's last-visit result in one sentence, with the gate's verdict."""
+    effects = results.table(catalogue.TRIAL_EFFECTS)
+    key = results.key
+    last = max(results.fits[key].data.visits)
+    row = effects[(effects["outcome"] == key) & (effects["month"] == last)].iloc[0]
+    reg = registry.get_outcome(results.trial, key)
+    mcid = (
+        ""
+        if pd.isna(row["prob_mcid"])
+        else f", P(benefit > MCID {reg.mcid:g}) = {row['prob_mcid']:.2f}"
+    )
+    stamp = "smoke run: not for interpretation" if results.profile != "full" else "full profile"
+    gate = "passed" if not fails else "FAILED: " + "; ".join(fails[:5])
+    return (
+        f"**Key result** ({stamp}): {key.replace('_', ' ')} at {row['month']} months, "
+        f"{registry.arm_label(row['arm'])} minus {registry.arm_label(row['comparator'])}: "
+        f"{row['estimate']:.3f} {reg.unit} (95% CrI {row['lower']:.3f} to {row['upper']:.3f}), "
+        f"SMD {row['smd']:.2f} ({row['smd_lower']:.2f} to {row['smd_upper']:.2f}); "
+        f"P(benefit) = {row['prob_benefit']:.2f}{mcid}. Convergence gate {gate}."
+    )

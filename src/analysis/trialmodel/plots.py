@@ -1,0 +1,181 @@
+"""Figures of the trial models: forest plots, team effects, predictive checks, sensitivity."""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import seaborn as sns
+
+from analysis import registry
+from analysis.figures import contrast_panels, interval
+
+
+def plot_forest(effects: pd.DataFrame, trial: str, pooled: pd.DataFrame | None = None, ax=None):
+    """Forest plot of every effect of a trial as a benefit-oriented SMD with 95% CrI.
+
+    Parameters
+    ----------
+    effects : pandas.DataFrame
+        ``trial_effects`` rows.
+    pooled : pandas.DataFrame, optional
+        :func:`analysis.pooling.pool_secondary_effects` output, drawn beside the unpooled
+        estimates of the secondary outcomes.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    sub = effects[effects["trial"] == trial].copy()
+    sign = sub.apply(lambda r: registry.get_outcome(trial, r["outcome"]).direction, axis=1)
+    sub["b"], sub["b_lo"], sub["b_hi"] = (
+        sub["smd"] * sign,
+        np.where(sign > 0, sub["smd_lower"], -sub["smd_upper"]),
+        np.where(sign > 0, sub["smd_upper"], -sub["smd_lower"]),
+    )
+    sub["row"] = sub["outcome"].str.replace("_", " ") + ", " + sub["month"].astype(str) + " mo"
+    n_groups = len(set(zip(sub["arm"], sub["comparator"], strict=True)))
+    height = 0.42 * len(sub) / n_groups + 1.6
+    axes = []
+    for a, colour, d, y in contrast_panels(sub, ax, 4.6, height):
+        axes.append(a)
+        interval(
+            a, d["b"], d["b_lo"], d["b_hi"], y, fmt="o", color=colour, label="own model (unpooled)"
+        )
+        if pooled is not None and not pooled.empty:
+            arm, comp = d["arm"].iloc[0], d["comparator"].iloc[0]
+            p = pooled[(pooled["arm"] == arm) & (pooled["comparator"] == comp)]
+            p = d[["outcome", "month"]].merge(p, on=["outcome", "month"], how="left")
+            ok = p["smd_pooled"].notna().to_numpy()
+            interval(
+                a,
+                p["smd_pooled"][ok],
+                p["smd_pooled_lower"][ok],
+                p["smd_pooled_upper"][ok],
+                y[ok] - 0.25,
+                fmt="s",
+                color="0.4",
+                ms=4,
+                label="partially pooled (secondary)",
+            )
+        a.set_yticks(y, d["row"])
+        a.set_xlabel("standardised mean difference\n(change from baseline; > 0 favours first arm)")
+    fig = axes[0].figure
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(
+        handles,
+        labels,
+        fontsize=8,
+        frameon=False,
+        loc="lower center",
+        ncol=2,
+        bbox_to_anchor=(0.5, -0.04),
+    )
+    fig.suptitle(
+        f"{trial.replace('_', ' ')}: posterior means with 95% credible intervals", fontsize=10
+    )
+    fig.tight_layout(rect=(0, 0.04, 1, 1))
+    return fig
+
+
+def plot_team_effects(teams: pd.DataFrame, outcome: str, month: int, ax=None):
+    """Team-specific treatment effects (SMD) with 95% CrI, sorted, with the population effect.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    d = teams[(teams["outcome"] == outcome) & (teams["month"] == month)]
+    hidden = int(d["suppressed"].sum()) if "suppressed" in d else 0
+    d = d[~d["suppressed"]] if "suppressed" in d else d
+    d = d.sort_values("smd")
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(6, 0.25 * len(d) + 1.5))
+    else:
+        fig = ax.figure
+    y = np.arange(len(d))
+    arm = d["arm"].iloc[0]
+    ax.errorbar(
+        d["smd"],
+        y,
+        xerr=[d["smd"] - d["smd_lower"], d["smd_upper"] - d["smd"]],
+        fmt="o",
+        color=registry.arm_palette()[arm],
+        capsize=2,
+    )
+    ax.set_yticks(
+        y, [f"{s} (n={n})" for s, n in zip(d["site"], d["n_patients"], strict=True)], fontsize=7
+    )
+    ax.axvline(0, color="0.3", lw=0.8)
+    ax.set_xlabel("team-specific effect (SMD, arm minus comparator)")
+    ax.set_title(
+        f"{outcome.replace('_', ' ')} at {month} months: team effects, posterior means "
+        "with 95% CrI"
+        + (f"\n({hidden} team(s) with fewer than 5 patients not shown)" if hidden else ""),
+        fontsize=9,
+    )
+    return fig
+
+
+def plot_predictive(
+    observed: np.ndarray,
+    replicated: np.ndarray,
+    visits: list[int],
+    unit: str,
+    kind: str = "posterior",
+    scale_range: tuple[float, float] | None = None,
+):
+    """Predictive check: distribution of observed values per visit against replicated data sets.
+
+    Parameters
+    ----------
+    observed : array (patient x visit)
+        Observed outcomes on the instrument scale (NaN = missing).
+    replicated : array (draw x patient x visit)
+        Replicated outcomes on the instrument scale; masked like ``observed``.
+    kind : {"prior", "posterior"}
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    fig, axes = plt.subplots(1, len(visits), figsize=(3.6 * len(visits), 3), squeeze=False)
+    mask = ~np.isnan(observed)
+    for t, (ax, month) in enumerate(zip(axes[0], visits, strict=True)):
+        obs = observed[mask[:, t], t]
+        for r in replicated[:, mask[:, t], t][:50]:
+            sns.kdeplot(r, ax=ax, color="C0", alpha=0.15, lw=0.7)
+        sns.kdeplot(obs, ax=ax, color="k", lw=1.8)
+        if scale_range is not None:
+            ax.axvspan(*scale_range, color="0.9", zorder=-1)
+        ax.set_xlabel(f"{unit} at month {month}")
+        ax.set_ylabel("density" if t == 0 else "")
+    fig.suptitle(
+        f"{kind} predictive check: observed (black) vs 50 replicated data sets (blue)"
+        + ("; grey band: instrument range" if scale_range is not None else ""),
+        fontsize=9,
+    )
+    fig.tight_layout()
+    return fig
+
+
+def plot_sensitivity(sens: pd.DataFrame, month: int, ax=None):
+    """The key outcome's effect (SMD, 95% CrI) under each analysis variant.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    d = sens[sens["month"] == month]
+    fig = None
+    for a, colour, g, y in contrast_panels(d, ax, 4.8, 2.6):
+        fig = a.figure
+        interval(a, g["smd"], g["smd_lower"], g["smd_upper"], y, fmt="o", color=colour)
+        a.set_yticks(y, g["analysis"], fontsize=8)
+        a.set_xlabel("SMD (arm minus comparator), 95% CrI")
+    fig.suptitle(
+        f"{d['outcome'].iloc[0].replace('_', ' ')} at {month} months under alternative analyses",
+        fontsize=10,
+    )
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,87 @@
+r"""The trial model stated in maths: the one text that notebook 02 and the report's Methods show.
+
+:data:`SYMBOLS` ties each symbol of the statement to the PyMC variable that
+:func:`analysis.trialmodel.model.build_trial_model` creates, and the priors are rendered from
+:class:`analysis.trialmodel.model.Priors`, so the statement cannot drift from the code (a test
+builds every model variant and checks both directions).
+"""
+
+from __future__ import annotations
+
+from analysis.trialmodel.model import MIN_RANDOM_SITES, PRIOR_SETS, STUDENT_NU_PRIOR, Priors
+
+#: PyMC variable -> (LaTeX symbol, meaning). Every free or deterministic population-level
+#: variable of every model variant appears here.
+SYMBOLS = {
+    "alpha": (r"\alpha_t", "visit mean (shared by the arms at baseline)"),
+    "beta": (
+        r"\beta_{at}",
+        "effect of arm $a$ against the comparator at follow-up visit $t$ (SMD)",
+    ),
+    "sigma_site": (r"\sigma_{site}", "SD of the team (site) intercepts $u_j$"),
+    "site_offset": (r"u_j / \sigma_{site}", "standardised team intercepts"),
+    "site_fixed": (r"u_j", f"fixed sum-to-zero team effects (fewer than {MIN_RANDOM_SITES} teams)"),
+    "sigma_site_effect": (
+        r"\sigma_{site\,effect}",
+        "SD of the team-specific treatment effects $v_j$",
+    ),
+    "site_effect_offset": (r"v_j / \sigma_{site\,effect}", "standardised team treatment effects"),
+    "sigma": (r"\sigma", "within-patient residual SD"),
+    "sigma_patient": (r"\sigma_{patient}", "SD of the patient intercepts (integrated out)"),
+    "visit_cov": (r"\Sigma", "unstructured within-patient covariance (Cholesky factor)"),
+    "visit_sd": (r"\sigma_t", "visit-specific SDs of the unstructured covariance"),
+    "visit_corr": (r"R", "between-visit correlations of the unstructured covariance"),
+    "nu": (r"\nu", "degrees of freedom of the multivariate Student-t likelihood"),
+}
+
+
+def model_markdown(priors: Priors | None = None) -> str:
+    """The trial model and its priors in Markdown with LaTeX maths.
+
+    Parameters
+    ----------
+    priors : Priors, optional
+        The default prior set unless given.
+
+    Returns
+    -------
+    str
+        Equations, the meaning of each term, the priors and the sensitivity prior sets.
+    """
+    p = priors or PRIOR_SETS["default"]
+    sets = ", ".join(
+        f"{name} $N(0, {v.effect_sd:g}^2)$" for name, v in PRIOR_SETS.items() if name != "default"
+    )
+    nu_shape, nu_rate = STUDENT_NU_PRIOR
+    return rf"""
+For patient $i$ in team (site) $j$ of arm $a$ at visit $t$ ($t = 0$ is baseline), each outcome
+is standardised by the pooled baseline mean and SD, $z_{{it}} = (y_{{it}} - m_0)/s_0$, and
+
+$$\mu_{{it}} = \alpha_t + \beta_{{at}}\,[a \neq c] + u_j + v_j\,[a \neq c]\,[t > 0]$$
+
+$$z_{{i,O_i}} \sim \mathrm{{MVN}}\left(\mu_{{i,O_i}},\ \Sigma_{{O_i O_i}}\right)$$
+
+- ${SYMBOLS["alpha"][0]}$: visit means shared by all arms including baseline (constrained
+  longitudinal data analysis: randomisation makes the arms equal at baseline);
+- ${SYMBOLS["beta"][0]}$ ($t > 0$): effect of arm $a$ against the comparator $c$ at visit $t$,
+  the difference in change from baseline in baseline-SD units (an SMD; the tables also give it
+  on the instrument's scale, $s_0 \beta_{{at}}$);
+- $u_j \sim N(0, {SYMBOLS["sigma_site"][0]}^2)$: team intercepts (fixed sum-to-zero effects
+  with fewer than {MIN_RANDOM_SITES} teams); $v_j \sim N(0, {SYMBOLS["sigma_site_effect"][0]}^2)$:
+  team-specific deviations of the treatment effect, where teams deliver the intervention
+  (resource-group trial);
+- $\Sigma$: within-patient covariance across visits, ${SYMBOLS["sigma_patient"][0]}^2 J +
+  {SYMBOLS["sigma"][0]}^2 I$ (a patient random intercept, integrated out analytically) or
+  unstructured, $\mathrm{{diag}}({SYMBOLS["visit_sd"][0]})\,{SYMBOLS["visit_corr"][0]}\,
+  \mathrm{{diag}}({SYMBOLS["visit_sd"][0]})$ (sensitivity analysis); a multivariate Student-t
+  likelihood with ${SYMBOLS["nu"][0]}$ degrees of freedom is the robust alternative;
+- $O_i$: the visits patient $i$ attended. **Missing visits are handled by the likelihood**:
+  each patient contributes the exact marginal density of what was observed, valid if visits are
+  missing at random given the observed outcomes and arm.
+
+**Priors** (baseline-SD units): $\alpha_t \sim N(0, {p.visit_sd:g}^2)$;
+$\beta_{{at}} \sim N(0, {p.effect_sd:g}^2)$ (sensitivity: {sets});
+$\sigma_{{site}} \sim HN({p.site_sd:g})$; $\sigma_{{site\,effect}} \sim HN({p.site_effect_sd:g})$;
+$\sigma, \sigma_{{patient}}, \sigma_t \sim HN({p.residual_sd:g})$;
+$R \sim \mathrm{{LKJ}}({p.lkj_eta:g})$; $\nu \sim \mathrm{{Gamma}}({nu_shape:g}, {nu_rate:g})$.
+""".strip()
