@@ -121,7 +121,7 @@ def test_bad_profile_parameters_are_rejected_before_any_notebook_runs(
     params = tmp_path / "params"
     params.mkdir()
     (params / "bad.yaml").write_text(
-        "seed: 1\nsteps:\n"
+        "steps:\n"
         "  - notebook: 02-trial-model\n    parameters: {draws: -10, chians: 2}\n"
         "  - notebook: 03-synthesis\n    parameters: {bridge_sd: 0.0, evidence_file: nope.csv}\n"
     )
@@ -136,4 +136,4 @@ def test_bad_profile_parameters_are_rejected_before_any_notebook_runs(
         "cannot use the evidence file",
     ):
         assert text in err, err
-    assert not any(out.rglob("*")) if out.exists() else True
+    assert not out.exists(), sorted(out.rglob("*"))  # nothing created, not even the folder

@@ -53,4 +53,32 @@ def test_environment_yml_pins_the_locked_versions():
 
 
 def test_running_interpreter_matches_the_lock_python():
-    assert sys.version_info[:2] >= (3, 11)
+    """The lock is resolved for one minor version; the environment must run exactly it."""
+    header = (config.ROOT / "requirements.lock").read_text().splitlines()[0]
+    locked = re.search(r"python (3\.\d+)", header).group(1)
+    assert f"{sys.version_info[0]}.{sys.version_info[1]}" == locked, header
+    assert "python=" + locked in (config.ROOT / "environment.yml").read_text()
+
+
+def test_every_direct_dependency_is_imported_somewhere():
+    """A dependency nothing imports is dead weight (pandera was one)."""
+    import_names = {
+        "dask": "distributed",  # dask[distributed]: the scheduler and workers
+        "ipykernel": None,
+        "jupyterlab": None,
+        "watermark": None,
+        "pyarrow": None,  # pandas' Parquet engine
+        "pyyaml": "yaml",
+        "scikit_learn": "sklearn",
+        "nbconvert": "nbconvert",
+        "latex2mathml": "latex2mathml",
+    }
+    code = "\n".join(p.read_text() for p in (config.ROOT / "src").rglob("*.py"))
+    code += "\n".join(p.read_text() for p in config.NOTEBOOKS.glob("*.ipynb"))
+    code += "\n".join(p.read_text() for p in (config.ROOT / "tests").glob("*.py"))
+    for req in _direct():
+        name = req.name.lower().replace("-", "_")
+        module = import_names.get(name, name)
+        if module is None:  # used as a program or a notebook magic, not imported
+            continue
+        assert re.search(rf"\b(import|from) {module}\b|import_module\(.{module}", code), req.name

@@ -36,12 +36,12 @@ def project(tmp_path):
             root / "notebooks" / f"{name}.ipynb",
             "import time\nimport pandas as pd\nimport matplotlib.pyplot as plt\n"
             "from analysis import output\nout = output.output_dir(output_dir)\n"
-            f"output.save_table(pd.DataFrame({{'step': ['{name}'], 'seed': [seed]}}), out, "
-            f"'{name}')\nfig = plt.figure(); plt.plot([1, 2]); output.save_figure(fig, out, "
+            f"pd.DataFrame({{'step': ['{name}'], 'seed': [seed]}}).to_csv(out / 'tables' / "
+            f"'{name}.csv', index=False)\nfig = plt.figure(); plt.plot([1, 2]); output.save_figure(fig, out, "
             f"'{name}')\ntime.sleep(pause)",
         )
     steps = "".join(f"  - notebook: {n}\n    parameters: {{pause: 2.0}}\n" for n in STEPS)
-    (root / "params" / "slow.yaml").write_text(f"seed: 3\nsteps:\n{steps}")
+    (root / "params" / "slow.yaml").write_text(f"steps:\n{steps}")
     return root
 
 
@@ -70,7 +70,15 @@ def _snapshot(folder):
     }
 
 
-def _kill_during(root, step, sig):
+def _kill_during(root, step, sig, timeout=120):
+    """Start a report, send ``sig`` once ``step`` has started; fail if that takes > ``timeout`` s.
+
+    Lines are read on a thread, so a child that goes silent cannot hang the test: the deadline
+    is checked every second whether or not a line arrives.
+    """
+    import queue
+    import threading
+
     proc = subprocess.Popen(
         _cmd(root),
         env=_env(root),
@@ -79,17 +87,30 @@ def _kill_during(root, step, sig):
         text=True,
         start_new_session=True,
     )
+    lines: queue.Queue = queue.Queue()
+    threading.Thread(target=lambda: [lines.put(x) for x in proc.stdout], daemon=True).start()
     seen = []
-    deadline = time.time() + 120
-    for line in proc.stdout:
+    deadline = time.monotonic() + timeout
+    while True:
+        if time.monotonic() > deadline:
+            os.killpg(proc.pid, signal.SIGKILL)
+            pytest.fail(f"step {step} did not start within {timeout} s:\n" + "".join(seen))
+        try:
+            line = lines.get(timeout=1.0)
+        except queue.Empty:
+            if proc.poll() is not None and lines.empty():
+                pytest.fail(f"the run ended before step {step}:\n" + "".join(seen))
+            continue
         seen.append(line)
         if f"[ start ] {step}" in line:
             time.sleep(1.0)  # the kernel is running the step's notebook
             os.kill(proc.pid, sig)
             break
-        assert time.time() < deadline, "".join(seen)
-    rest = proc.communicate(timeout=120)[0]
-    return proc.returncode, "".join(seen) + rest
+    proc.wait(timeout=120)
+    time.sleep(0.2)  # let the reader thread drain the pipe
+    while not lines.empty():
+        seen.append(lines.get())
+    return proc.returncode, "".join(seen)
 
 
 def test_report_killed_during_each_step_leaves_previous_report(project):
@@ -117,13 +138,13 @@ def test_unconverged_model_fails_the_run_and_keeps_the_report(project):
     """A full-profile gate failure stops the run naming model, parameter and diagnostic."""
     _notebook(
         project / "notebooks" / "second.ipynb",
-        "import pandas as pd\nfrom analysis import diagnostics\n"
+        "import pandas as pd\nfrom analysis.trialmodel import diagnostics\n"
         "table = pd.DataFrame([dict(model='resource_groups/empowerment', parameter='beta[fact_rg, 18]',"
         " rhat=1.2, ess_bulk=35.0, ess_tail=20.0, mcse_mean=0.1, divergences=3)])\n"
         "diagnostics.enforce_gate(table, 'full')",
     )
     out = project / "reports"
-    first_only = "seed: 3\nsteps:\n  - notebook: first\n    parameters: {}\n"
+    first_only = "steps:\n  - notebook: first\n    parameters: {}\n"
     (project / "params" / "one.yaml").write_text(first_only)
     cmd = [sys.executable, "-m", "analysis", "report", "--profile", "one", "--out", str(out)]
     assert subprocess.run(cmd, env=_env(project), capture_output=True).returncode == 0

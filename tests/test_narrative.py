@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from analysis import catalogue, output
 from analysis.report import narrative
 from analysis.trialmodel import summarise
 
@@ -35,14 +36,15 @@ LEAGUE = """
 @pytest.fixture
 def tables(tmp_path):
     effects = _table(EFFECTS).reindex(columns=summarise.EFFECT_COLUMNS, fill_value=0.0)
-    effects.to_csv(tmp_path / "trial_effects.csv", index=False)
-    _table(LEAGUE).to_csv(tmp_path / "synthesis_effects.csv", index=False)
+    (tmp_path / "tables").mkdir()
+    effects.to_csv(catalogue.TRIAL_EFFECTS.path(tmp_path), index=False)
+    _table(LEAGUE).to_csv(catalogue.SYNTHESIS_EFFECTS.path(tmp_path), index=False)
     return tmp_path
 
 
 def test_summary_rows_copy_the_result_tables(tables):
     summary = narrative.summary_table(tables)
-    effects = pd.read_csv(tables / "trial_effects.csv")
+    effects = pd.read_csv(catalogue.TRIAL_EFFECTS.path(tables))
     rg = summary[summary["source"] == "resource_groups"]
     # last visit only, primary first
     assert rg["outcome"].tolist() == ["empowerment", "symptoms"] and rg["month"].eq(18).all()
@@ -84,7 +86,7 @@ def test_gate_table_one_row_per_fit(tmp_path):
         a,y,1.0,500,450,0,0
         b,x,1.05,90,80,0,3
         """
-    ).to_csv(tmp_path / "diagnostics.csv", index=False)
+    ).to_csv(output.output_dir(tmp_path) / "tables" / "diagnostics.csv", index=False)
     gates = narrative.gate_table(tmp_path).set_index("model")
     assert gates.loc["a", "gate"] == "pass" and gates.loc["a", "ess_bulk_min"] == 500
     assert gates.loc["b", "gate"] == "FAIL" and gates.loc["b", "divergences"] == 3
@@ -112,7 +114,12 @@ def test_methods_state_priors_and_versions():
     text = narrative.methods_markdown(
         {
             "versions": {"pymc": "5.28.5"},
-            "steps": [{"name": "03-synthesis", "parameters": {"bridge_sd": 0.4}}],
+            "steps": [
+                {"name": "03-synthesis", "parameters": {"bridge_sd": 0.4, "tau_prior_scale": 0.7}}
+            ],
         }
     )
-    assert "pymc 5.28.5" in text and "0.4^2" in text and "HN(0.3)" in text
+    assert "pymc 5.28.5" in text and "N(0, 0.4^2)" in text
+    # the tau prior is the synthesis step's, not a default and not the site prior's HN(0.3)
+    assert r"\tau \sim HN(0.7)" in text
+    assert r"\sigma_{site} \sim HN(0.3)" in text  # the trial model's prior, from Priors

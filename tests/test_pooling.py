@@ -57,7 +57,7 @@ def test_pooling_shrinks_towards_the_common_mean():
 
 
 def test_bad_input_is_rejected():
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="same non-zero length"):
         pool_effects([0.1, 0.2], [0.1])
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="must be positive"):
         pool_effects([0.1], [0.0])

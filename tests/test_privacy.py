@@ -30,7 +30,7 @@ def private_run(tmp_path_factory):
     )
     (root / "params").mkdir()
     (root / "params" / "privacy.yaml").write_text(
-        "seed: 4\nsteps:\n"
+        "steps:\n"
         "  - notebook: 01-data\n    parameters: {}\n"
         "  - notebook: 02-trial-model\n    runs: [{trial: consumer_providers}]\n"
         "    parameters: {outcomes: [symptoms], draws: 100, tune: 150, chains: 2,"

@@ -28,13 +28,14 @@ def sandbox(tmp_path, monkeypatch):
         nbs / "good.ipynb",
         "from analysis import output\nimport pandas as pd\n"
         "out = output.output_dir(output_dir)\n"
-        "output.save_table(pd.DataFrame({'seed': [seed]}), out, 'seed')\nprint('hello')\n"
+        "pd.DataFrame({'seed': [seed]}).to_csv(out / 'tables' / 'seed.csv', index=False)\n"
+        "print('hello')\n"
         "import matplotlib.pyplot as plt\nplt.plot([1, 2], [3, 4])\nplt.show()",
     )
     _notebook(nbs / "bad.ipynb", "raise RuntimeError('deliberate failure')")
-    (params / "ok.yaml").write_text("seed: 5\nsteps:\n  - notebook: good\n    parameters: {}\n")
+    (params / "ok.yaml").write_text("steps:\n  - notebook: good\n    parameters: {}\n")
     (params / "broken.yaml").write_text(
-        "seed: 6\nsteps:\n  - notebook: good\n    runs: [{}]\n  - notebook: bad\n"
+        "steps:\n  - notebook: good\n    runs: [{}]\n  - notebook: bad\n"
     )
     monkeypatch.setattr(config, "NOTEBOOKS", nbs)
     monkeypatch.setattr(config, "PARAMS", params)
@@ -65,7 +66,7 @@ def test_plan_expands_runs_and_common_parameters(tmp_path):
 
 def test_successful_run_installs_report_and_manifest(sandbox):
     out = sandbox / "reports"
-    html = report.run_report(None, "ok", out, log=lambda *_: None)
+    html = report.run_report(None, "ok", out, seed=5, log=lambda *_: None)
     assert html.exists() and "hello" in html.read_text()
     assert "data:image/png;base64" in html.read_text()  # figures are embedded
     assert "not for interpretation" in html.read_text()  # profile 'ok' is not 'full'
@@ -108,7 +109,7 @@ def test_interrupted_run_leaves_previous_report(sandbox, monkeypatch):
 
 def test_report_renders_in_a_headless_browser(sandbox, open_page):
     out = sandbox / "reports"
-    html = report.run_report(None, "ok", out, log=lambda *_: None)
+    html = report.run_report(None, "ok", out, seed=5, log=lambda *_: None)
     page, problems = open_page(html)
     assert problems == []  # no console errors, page errors or failed (remote) requests
     images = page.evaluate("Array.from(document.images).map(i => [i.complete, i.naturalWidth])")
@@ -126,9 +127,9 @@ def test_report_renders_in_a_headless_browser(sandbox, open_page):
 
 def test_full_profile_report_has_no_stamp(sandbox, monkeypatch):
     (sandbox / "params" / "full.yaml").write_text(
-        "seed: 5\nsteps:\n  - notebook: good\n    parameters: {}\n"
+        "steps:\n  - notebook: good\n    parameters: {}\n"
     )
     out = sandbox / "reports"
-    text = report.run_report(None, "full", out, log=lambda *_: None).read_text()
+    text = report.run_report(None, "full", out, seed=5, log=lambda *_: None).read_text()
     assert "not for interpretation" not in text and "class='stamp'" not in text
     assert "seed 5" in text and "Provenance" in text

@@ -89,7 +89,7 @@ def _t(*args, **kwargs) -> Table:
 # ----------------------------------------------------------------------------- contract (data)
 DATA_SUMMARY = _t(
     "data_summary",
-    "One row per trial: patients, sites, arms, outcomes and visits in the data.",
+    "One row per trial: sites, patients, rows and outcomes in the data.",
     ("trial", "sites", "patients", "rows", "outcomes"),
     "contract",
 )
@@ -328,7 +328,7 @@ SYNTHESIS_RANKS = _t(
 )
 HETEROGENEITY = _t(
     "heterogeneity",
-    "One row per outcome: between-study SD, prior and posterior.",
+    "One row per outcome: posterior of the between-study SD, its prior scale, studies and contrasts.",
     ("outcome", "mean", "sd", "lower", "upper", "prior_scale", "n_studies", "n_contrasts"),
     "synthesis",
 )
@@ -507,7 +507,7 @@ def idata_path(out_dir: str | Path, trial: str, outcome: str, variant: str = "")
 
 def markdown_table() -> str:
     """The catalogue as a Markdown table (name, written by, read by, meaning)."""
-    lines = ["| table | written by | read by | one row per ... |", "| --- | --- | --- | --- |"]
+    lines = ["| table | written by | read by | meaning |", "| --- | --- | --- | --- |"]
     for t in TABLES.values():
         name = t.name + ("__<trial>" if t.per_trial else "")
         lines.append(f"| `{name}` | {t.writer} | {', '.join(t.readers) or '-'} | {t.meaning} |")

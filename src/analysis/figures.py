@@ -20,7 +20,25 @@ def set_theme() -> None:
     plt.rcParams.update({"figure.dpi": 100, "savefig.dpi": 150, "savefig.bbox": "tight"})
 
 
-def axes_grid(n: int, ncols: int = 3, size=(4.2, 3.2)):
+def given_axes(ax, n: int) -> list:
+    """The axes a caller passed for an ``n``-panel figure: one Axes (``n == 1``) or a sequence
+    of at least ``n`` Axes (ValueError otherwise, naming how many panels are needed)."""
+    axes = list(np.ravel(ax)) if isinstance(ax, list | tuple | np.ndarray) else [ax]
+    if len(axes) < n:
+        raise ValueError(f"this figure has {n} panels: pass {n} axes (got {len(axes)})")
+    return axes
+
+
+def axes_grid(n: int, ncols: int = 3, size=(4.2, 3.2), ax=None):
+    """A figure of ``n`` panels in rows of ``ncols``, or the caller's axes (:func:`given_axes`).
+
+    Returns
+    -------
+    (matplotlib.figure.Figure, sequence of Axes)
+    """
+    if ax is not None:
+        axes = given_axes(ax, n)
+        return axes[0].figure, axes
     ncols = min(ncols, n)
     nrows = int(np.ceil(n / ncols))
     fig, axes = plt.subplots(
@@ -54,7 +72,7 @@ def contrast_panels(table: pd.DataFrame, ax, width: float, height: float):
         )
         axes = axes[0]
     else:
-        axes = [ax]
+        axes = given_axes(ax, len(groups))
     pal = registry.arm_palette()
     for a, (arm, comp) in zip(axes, groups, strict=False):
         rows = table[(table["arm"] == arm) & (table["comparator"] == comp)].reset_index(drop=True)

@@ -7,8 +7,6 @@ parameter defaults are the smoke profile (a test checks that they agree).
 
 from __future__ import annotations
 
-from functools import cache
-
 import yaml
 
 from analysis import config
@@ -23,7 +21,6 @@ def available() -> list[str]:
     return sorted(p.stem for p in config.PARAMS.glob("*.yaml"))
 
 
-@cache
 def _load(profile: str) -> dict:
     return yaml.safe_load((config.PARAMS / f"{profile}.yaml").read_text())
 

@@ -11,7 +11,9 @@ from analysis import registry
 from analysis.figures import axes_grid, unit_label
 
 
-def plot_trajectories(means: pd.DataFrame, trial: str, title: str | None = None, modelled=None):
+def plot_trajectories(
+    means: pd.DataFrame, trial: str, title: str | None = None, modelled=None, ax=None
+):
     """Observed mean trajectories per arm with 95% confidence intervals, one panel per outcome.
 
     Parameters
@@ -24,6 +26,8 @@ def plot_trajectories(means: pd.DataFrame, trial: str, title: str | None = None,
         Figure title.
     modelled : pandas.DataFrame, optional
         Columns ``outcome, arm, month, mean, lower, upper`` drawn as lines with credible bands.
+    ax : sequence of matplotlib Axes, optional
+        One per outcome panel (default: a new figure).
 
     Returns
     -------
@@ -33,7 +37,7 @@ def plot_trajectories(means: pd.DataFrame, trial: str, title: str | None = None,
     outcomes = [o for o in registry.trial_outcomes(trial) if o in set(sub["outcome"])]
     pal = registry.arm_palette()
     arms = [a for a in registry.trial_arms(trial) if a in set(sub["arm"])]
-    fig, axes = axes_grid(len(outcomes))
+    fig, axes = axes_grid(len(outcomes), ax=ax)
     offsets = dict(zip(arms, np.linspace(-0.3, 0.3, len(arms)), strict=True))
     for ax, outcome in zip(axes, outcomes, strict=False):
         for arm in arms:

@@ -8,8 +8,6 @@ from pathlib import Path
 
 import pandas as pd
 
-from analysis import config
-
 #: Largest data file accepted (MB); ``TRIALBAYES_MAX_DATA_MB`` overrides it. A trial of
 #: 10,000 patients is ~30 MB of CSV: anything far larger is a wrong file, not a trial.
 MAX_DATA_MB = 512
@@ -99,10 +97,3 @@ def read_raw(path: str | Path) -> pd.DataFrame:
                 )
     df["_row"] = range(2, len(df) + 2)
     return df
-
-
-def load_default_data() -> pd.DataFrame:
-    """The embedded simulated data of both trials (``data/simulated/trials.csv``), typed."""
-    from analysis.contract.validate import validate_file
-
-    return validate_file(config.DEFAULT_DATA)

@@ -1,8 +1,8 @@
 r"""Report text generated from the result tables: summary, diagnostics, methods, limitations.
 
 Nothing here is typed by hand about the results: every number in the summary comes from
-``trial_effects.csv`` and ``synthesis_effects.csv`` of the same run (the summary table is also
-written as ``summary.csv``), every gate from the diagnostics tables, every assumption from the
+the ``trial_effects`` table and the ``synthesis_effects`` table of the same run (the summary table is also
+written as the ``summary`` table), every gate from the diagnostics tables, every assumption from the
 scenario, registry and evidence files.
 """
 
@@ -32,9 +32,9 @@ def summary_table(out_dir: Path) -> pd.DataFrame:
     """One row per headline comparison × outcome (tidy), from the run's result tables.
 
     Trial rows: the last follow-up visit, each treatment arm against the trial's comparator,
-    every outcome (primary first); values copied unchanged from ``trial_effects.csv``
+    every outcome (primary first); values copied unchanged from the ``trial_effects`` table
     (``estimate`` on the instrument's scale). Cross-trial rows: :data:`CROSS_TRIAL` contrasts of
-    ``synthesis_effects.csv`` (``estimate`` is an SMD; P(> MCID) is undefined on that scale).
+    the ``synthesis_effects`` table (``estimate`` is an SMD; P(> MCID) is undefined on that scale).
     """
     reg = registry.load_outcome_registry().set_index(["trial", "outcome"])
     rows = []

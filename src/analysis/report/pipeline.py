@@ -42,7 +42,6 @@ KEY_PACKAGES = (
     "matplotlib",
     "papermill",
     "nbconvert",
-    "pandera",
     "dask",
     "distributed",
 )
@@ -388,7 +387,7 @@ def render_report(notebooks: list[Path], manifest: dict, out_html: Path) -> Path
     """Write the report document (see :mod:`analysis.report.render`) from the executed notebooks.
 
     The summary is computed from the run's tables (``out_html.parent / "tables"``) and written
-    beside them as ``summary.csv``.
+    beside them as the ``summary`` table.
     """
     from analysis.report import narrative, render
 

@@ -232,7 +232,8 @@ def build_document(notebooks: list[Path], manifest: dict, out_dir: Path) -> str:
             "minus reference) on the outcome's scale, or SMD for the cross-trial rows; 95% CrI: "
             "equal-tailed credible interval; P(benefit): posterior probability that the effect "
             "favours the first-named arm; P(> MCID): that it does so by more than the minimal "
-            "clinically important difference (undefined on the SMD scale). Source: summary.csv.",
+            "clinically important difference (undefined on the SMD scale). Source: "
+            f"{catalogue.SUMMARY.file_name()}.",
         )
     sections.append(("summary", "Summary", summary_body))
     for path in notebooks:
@@ -265,7 +266,9 @@ def build_document(notebooks: list[Path], manifest: dict, out_dir: Path) -> str:
             + verdict
             + table_html(
                 shown,
-                "Source: gate.csv; per parameter: diagnostics.csv and sensitivity_diagnostics.csv.",
+                f"Source: {catalogue.GATE.file_name()}; per parameter: "
+                f"{catalogue.DIAGNOSTICS.file_name()} and "
+                f"{catalogue.SENSITIVITY_DIAGNOSTICS.file_name()}.",
             )
         )
     sections.append(("diagnostics", "Diagnostics", diag_body))
@@ -351,4 +354,6 @@ def _page(sections: list[tuple[str, str, str]], manifest: dict) -> str:
 
 def strip_remote_scripts(page: str) -> str:
     """Remove ``<script src="http...">`` tags (MathJax, require.js) from an nbconvert page."""
-    return re.sub(r"<script[^>]*\bsrc=\"https?://[^\"]*\"[^>]*>\s*</script>", "", page)
+    return re.sub(
+        r"""<script[^>]*\bsrc=(["'])https?://[^"']*\1[^>]*>\s*</script>""", "", page, flags=re.I
+    )

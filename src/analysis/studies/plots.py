@@ -40,7 +40,7 @@ def plot_sbc_ranks(ranks: pd.DataFrame, thin_to: int, bins: int = 10, ax=None):
     from scipy import stats
 
     cols = [c for c in ranks.columns if c not in ("rep", "divergences", "status", "error", "key")]
-    fig, axes = axes_grid(len(cols), ncols=4, size=(3.0, 2.4))
+    fig, axes = axes_grid(len(cols), ncols=4, size=(3.0, 2.4), ax=ax)
     n = ranks[cols[0]].notna().sum() if cols else 0
     lo, hi = stats.binom.ppf([0.005, 0.995], n, 1 / bins)
     for a, col in zip(axes, cols, strict=False):

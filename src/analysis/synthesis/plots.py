@@ -148,7 +148,7 @@ def plot_rankogram(ranks: pd.DataFrame, ax=None):
     matplotlib.figure.Figure
     """
     outcomes = list(dict.fromkeys(ranks["outcome"]))
-    fig, axes = axes_grid(len(outcomes), ncols=min(3, len(outcomes)), size=(4.0, 3.0))
+    fig, axes = axes_grid(len(outcomes), ncols=min(3, len(outcomes)), size=(4.0, 3.0), ax=ax)
     pal = registry.arm_palette()
     for a, outcome in zip(axes, outcomes, strict=False):
         d = ranks[ranks["outcome"] == outcome]
@@ -172,19 +172,21 @@ def plot_rankogram(ranks: pd.DataFrame, ax=None):
 
 
 def plot_bridge_sensitivity(
-    sens: pd.DataFrame, label: str = "FACT plus resource group vs consumer-assisted case management"
+    sens: pd.DataFrame,
+    label: str = "FACT plus resource group vs consumer-assisted case management",
+    ax=None,
 ):
     """How the key cross-trial contrast depends on the SD of the bridging prior.
 
     Left: posterior SD of the contrast against the bridge SD, with the identity line (a contrast
     resting on the bridge cannot be more certain than the bridge allows once it is wide).
-    Right: P(FACT plus resource group ranks first).
+    Right: P(FACT plus resource group ranks first). ``ax``: two axes (default: a new figure).
 
     Returns
     -------
     matplotlib.figure.Figure
     """
-    fig, (a1, a2) = plt.subplots(1, 2, figsize=(10, 3.6))
+    fig, (a1, a2) = axes_grid(2, ncols=2, size=(5, 3.6), ax=ax)
     for outcome, d in sens.groupby("outcome", sort=False):
         name = outcome.replace("_", " ")
         (line,) = a1.plot(d["bridge_sd"], d["sd"], "o-", label=name)

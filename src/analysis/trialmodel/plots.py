@@ -8,7 +8,7 @@ import pandas as pd
 import seaborn as sns
 
 from analysis import registry
-from analysis.figures import contrast_panels, interval
+from analysis.figures import axes_grid, contrast_panels, interval
 
 
 def plot_forest(effects: pd.DataFrame, trial: str, pooled: pd.DataFrame | None = None, ax=None):
@@ -124,6 +124,7 @@ def plot_predictive(
     unit: str,
     kind: str = "posterior",
     scale_range: tuple[float, float] | None = None,
+    ax=None,
 ):
     """Predictive check: distribution of observed values per visit against replicated data sets.
 
@@ -134,14 +135,16 @@ def plot_predictive(
     replicated : array (draw x patient x visit)
         Replicated outcomes on the instrument scale; masked like ``observed``.
     kind : {"prior", "posterior"}
+    ax : sequence of matplotlib Axes, optional
+        One per visit (default: a new figure).
 
     Returns
     -------
     matplotlib.figure.Figure
     """
-    fig, axes = plt.subplots(1, len(visits), figsize=(3.6 * len(visits), 3), squeeze=False)
+    fig, axes = axes_grid(len(visits), ncols=len(visits), size=(3.6, 3), ax=ax)
     mask = ~np.isnan(observed)
-    for t, (ax, month) in enumerate(zip(axes[0], visits, strict=True)):
+    for t, (ax, month) in enumerate(zip(axes, visits, strict=False)):
         obs = observed[mask[:, t], t]
         for r in replicated[:, mask[:, t], t][:50]:
             sns.kdeplot(r, ax=ax, color="C0", alpha=0.15, lw=0.7)

@@ -1,0 +1,142 @@
+"""Every plot function of every stage: returns a figure, honours ``ax``, labels its axes.
+
+Inputs are result tables of a smoke run (``tests/data/tables/``), checked against the
+catalogue so the fixtures cannot drift from what the pipeline writes.
+"""
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import pytest  # noqa: E402
+
+from analysis import catalogue  # noqa: E402
+from analysis.contract import plots as data_plots  # noqa: E402
+from analysis.studies import plots as study_plots  # noqa: E402
+from analysis.synthesis import plots as synthesis_plots  # noqa: E402
+from analysis.trialmodel import plots as trial_plots  # noqa: E402
+
+TABLES = Path(__file__).parent / "data" / "tables"
+
+
+def _t(name):
+    df = pd.read_csv(TABLES / f"{name}.csv")
+    catalogue.table(name).check(df)
+    return df
+
+
+def _cases():
+    """(id, function of ax -> figure, number of panels)."""
+    effects, pooled = _t("trial_effects"), _t("pooled_effects")
+    rg = "resource_groups"
+    means, modelled = _t("observed_means"), _t("modelled_means")
+    rng = np.random.default_rng(1)
+    y = rng.normal(40, 8, (30, 3))
+    y[rng.random((30, 3)) < 0.2] = np.nan
+    y[:, 0] = rng.normal(40, 8, 30)
+    rep = rng.normal(40, 8, (20, 30, 3))
+    n_contrasts_rg = len(
+        set(
+            zip(
+                effects.query("trial == @rg")["arm"],
+                effects.query("trial == @rg")["comparator"],
+                strict=True,
+            )
+        )
+    )
+    ranks = _t("synthesis_ranks")
+    sbc = _t("sbc_ranks").drop(columns=["rep", "divergences"])
+    sens = _t("sensitivity")
+    sens_rg = sens[sens["trial"] == rg]
+    return [
+        (
+            "trajectories",
+            lambda ax: data_plots.plot_trajectories(means, rg, modelled=modelled, ax=ax),
+            means.query("trial == @rg")["outcome"].nunique(),
+        ),
+        ("missingness", lambda ax: data_plots.plot_missingness(_t("missingness"), rg, ax=ax), 1),
+        ("flow", lambda ax: data_plots.plot_flow(_t("participant_flow"), ax=ax), 1),
+        ("forest", lambda ax: trial_plots.plot_forest(effects, rg, pooled, ax=ax), n_contrasts_rg),
+        (
+            "team_effects",
+            lambda ax: trial_plots.plot_team_effects(_t("team_effects"), "empowerment", 18, ax=ax),
+            1,
+        ),
+        (
+            "predictive",
+            lambda ax: trial_plots.plot_predictive(y, rep, [0, 9, 18], "NEL", "posterior", ax=ax),
+            3,
+        ),
+        (
+            "sensitivity",
+            lambda ax: trial_plots.plot_sensitivity(sens_rg, 18, ax=ax),
+            len(set(zip(sens_rg["arm"], sens_rg["comparator"], strict=True))),
+        ),
+        (
+            "network",
+            lambda ax: synthesis_plots.plot_network(
+                _t("synthesis_evidence"), "empowerment", {}, ax=ax
+            ),
+            1,
+        ),
+        (
+            "nma_forest",
+            lambda ax: synthesis_plots.plot_nma_forest(_t("synthesis_effects"), ax=ax),
+            1,
+        ),
+        (
+            "rankogram",
+            lambda ax: synthesis_plots.plot_rankogram(ranks, ax=ax),
+            ranks["outcome"].nunique(),
+        ),
+        (
+            "bridge_sensitivity",
+            lambda ax: synthesis_plots.plot_bridge_sensitivity(_t("bridge_sensitivity"), ax=ax),
+            2,
+        ),
+        ("assurance", lambda ax: study_plots.plot_assurance(_t("assurance"), ax=ax), 1),
+        ("sbc_ranks", lambda ax: study_plots.plot_sbc_ranks(sbc, 99, ax=ax), sbc.shape[1]),
+        (
+            "tipping_point",
+            lambda ax: study_plots.plot_tipping_point(_t("tipping_point"), 0.95, ax=ax),
+            1,
+        ),
+    ]
+
+
+CASES = _cases()
+
+
+@pytest.mark.parametrize("name, draw, panels", CASES, ids=[c[0] for c in CASES])
+def test_returns_a_labelled_figure(name, draw, panels):
+    fig = draw(None)
+    assert isinstance(fig, matplotlib.figure.Figure)
+    visible = [a for a in fig.axes if a.get_visible() and a.has_data()]
+    assert visible, name
+    for a in visible:
+        if name == "network":  # a graph: no data axes
+            assert a.get_title() or fig._suptitle is not None
+            continue
+        assert a.get_xlabel() or a.get_ylabel() or a.get_yticklabels(), (name, a)
+    assert any(a.get_title() for a in fig.axes) or fig._suptitle is not None, name
+    plt.close(fig)
+
+
+@pytest.mark.parametrize("name, draw, panels", CASES, ids=[c[0] for c in CASES])
+def test_honours_the_axes_given(name, draw, panels):
+    fig, axes = plt.subplots(1, panels, squeeze=False)
+    given = list(axes[0])
+    out = draw(given if panels > 1 else given[0])
+    assert out is fig, name  # drawn into the caller's figure, not a new one
+    assert all(a.has_data() or a.patches or a.collections or a.lines for a in given), name
+    plt.close(fig)
+    if panels > 1:  # too few axes is an error that says how many are needed
+        fig, one = plt.subplots()
+        with pytest.raises(ValueError, match=f"{panels} panels"):
+            draw(one)
+        plt.close(fig)

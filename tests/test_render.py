@@ -1,0 +1,139 @@
+"""The HTML renderer on its own: an executed notebook and a run's tables in, one document out."""
+
+import base64
+import re
+import shutil
+from pathlib import Path
+
+import nbformat
+import pandas as pd
+import pytest
+
+from analysis import catalogue
+from analysis.report import narrative, render
+
+TABLES = Path(__file__).parent / "data" / "tables"
+PNG = base64.b64encode(
+    # a 1x1 PNG
+    bytes.fromhex(
+        "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
+        "1f15c4890000000d49444154789c6360000002000154a24f5d0000000049454e44ae426082"
+    )
+).decode()
+
+
+def _executed_notebook(path: Path) -> Path:
+    nb = nbformat.v4.new_notebook()
+    params = nbformat.v4.new_code_cell("secret_parameter = 1")
+    params.metadata["tags"] = ["parameters"]
+    md = nbformat.v4.new_markdown_cell("## A section\n\nText with maths $x^2$.")
+    code = nbformat.v4.new_code_cell("x")
+    code.outputs = [
+        nbformat.v4.new_output(
+            "stream", name="stdout", text="[#....] done 1/5\n[#####] done 5/5\nok\n"
+        ),
+        nbformat.v4.new_output("stream", name="stderr", text="a warning nobody should read\n"),
+        nbformat.v4.new_output("display_data", data={"image/png": PNG, "text/plain": "<Figure>"}),
+        nbformat.v4.new_output("execute_result", data={"text/plain": "42"}, execution_count=1),
+    ]
+    nb.cells = [params, md, code]
+    nbformat.write(nb, path)
+    return path
+
+
+@pytest.fixture
+def run(tmp_path):
+    (tmp_path / "tables").mkdir()
+    for name in ("trial_effects", "synthesis_effects", "synthesis_evidence"):
+        shutil.copy(TABLES / f"{name}.csv", tmp_path / "tables")
+    pd.DataFrame(
+        [
+            dict(
+                model="resource_groups/empowerment",
+                parameter="beta[fact_rg, 18]",
+                rhat=1.2,
+                ess_bulk=30.0,
+                ess_tail=20.0,
+                mcse_mean=0.1,
+                divergences=2,
+            ),
+        ]
+    ).to_csv(tmp_path / "tables" / catalogue.DIAGNOSTICS.file_name(), index=False)
+    narrative.save_report_tables(tmp_path)
+    nb = _executed_notebook(tmp_path / "02-trial-model-resource_groups.ipynb")
+    manifest = {
+        "profile": "smoke",
+        "seed": 7,
+        "data": {"source": "embedded simulated data", "name": "data.csv", "sha256": "abc"},
+        "steps": [
+            {
+                "name": nb.stem,
+                "notebook": nb.name,
+                "status": "ok",
+                "seconds": 1.0,
+                "parameters": {"draws": 10},
+            }
+        ],
+        "versions": {"pymc": "5.28.5"},
+    }
+    return tmp_path, render.build_document([nb], manifest, tmp_path)
+
+
+def test_sections_in_order_with_the_notebook_as_its_trial_section(run):
+    _, page = run
+    anchors = re.findall(r"<section id='([\w-]+)'", page) or re.findall(
+        r'<section id="([\w-]+)"', page
+    )
+    assert anchors[0] == "summary" and "resource-groups" in anchors
+    for later in ("diagnostics", "methods", "limitations", "provenance"):
+        assert anchors.index(later) > anchors.index("resource-groups")
+
+
+def test_outputs_are_rendered_and_filtered(run):
+    _, page = run
+    assert f"data:image/png;base64,{PNG}" in page and "Figure 1" in page
+    assert "[#####] done 5/5" in page and "[#....] done 1/5" not in page  # last bar only
+    assert "a warning nobody should read" not in page  # stderr stays out
+    assert "secret_parameter" not in page  # parameter cells stay out
+    assert "<math" in page  # maths as MathML, not left for a script
+    assert "<script" not in page.lower()
+
+
+def test_summary_numbers_are_the_tables_numbers(run):
+    out, page = run
+    summary = catalogue.read_table(out, catalogue.SUMMARY)
+    effects = catalogue.read_table(out, catalogue.TRIAL_EFFECTS)
+    row = summary[(summary["outcome"] == "empowerment") & (summary["source"] == "resource_groups")]
+    want = effects[(effects["outcome"] == "empowerment") & (effects["month"] == 18)]
+    assert row["estimate"].iloc[0] == pytest.approx(want["estimate"].iloc[0])
+    assert narrative.fmt(row["estimate"].iloc[0]) in page
+
+
+def test_a_failed_gate_is_flagged_with_the_reason_for_smoke(run):
+    out, page = run
+    gates = catalogue.read_table(out, catalogue.GATE)
+    assert gates["gate"].tolist() == ["FAIL"]
+    assert "1 of 1 fits FAILED" in page and "smoke profile" in page
+    assert "R-hat ≤ 1.01" in page  # the gate stated from diagnostics.Gate
+
+
+def test_stamp_only_when_not_full(tmp_path):
+    nb = _executed_notebook(tmp_path / "x.ipynb")
+    manifest = {
+        "profile": "full",
+        "seed": 1,
+        "steps": [],
+        "versions": {},
+        "data": {"source": "user file", "name": "x.csv", "sha256": "0"},
+    }
+    page = render.build_document([nb], manifest, tmp_path)
+    assert "class='stamp'" not in page and "user's data file" in page
+    assert "not for interpretation" in render.build_document(
+        [nb], {**manifest, "profile": "smoke"}, tmp_path
+    )
+
+
+def test_strip_remote_scripts():
+    page = "<head><script src='https://cdn.example/x.js'></script><script>var a=1;</script></head>"
+    out = render.strip_remote_scripts(page)
+    assert "cdn.example" not in out and "var a=1" in out

@@ -1,0 +1,116 @@
+"""The trial stage's orchestrator with sampling mocked (prior draws stand in for the posterior,
+as bambi's structural tests do): what it fits, what it returns and what it saves."""
+
+import arviz as az
+import numpy as np
+import pymc as pm
+import pytest
+
+from analysis import catalogue
+from analysis.trialmodel import fit
+from analysis.trialmodel import pipeline as tp
+
+CALLS = []
+
+
+def _fake_compile(model, backend=None):
+    return model  # no numba compilation in a structural test
+
+
+def _fake_sample(compiled, draws, tune, chains, cores, seed, progress_bar):
+    CALLS.append(dict(draws=draws, tune=tune, chains=chains, seed=seed))
+    prior = pm.sample_prior_predictive(draws=draws * chains, model=compiled, random_seed=seed)
+    post = prior.prior.drop_vars(
+        [v for v in prior.prior.data_vars if "patient" in prior.prior[v].dims]
+    )
+    post = post.squeeze("chain", drop=True).rename({"draw": "sample"})
+    post = post.assign_coords(sample=np.arange(draws * chains))
+    post = post.coarsen(sample=draws).construct(sample=("chain", "draw"))
+    post = post.assign_coords(chain=np.arange(chains), draw=np.arange(draws))
+    stats = az.dict_to_dataset({"diverging": np.zeros((chains, draws), dtype=bool)})
+    return az.InferenceData(posterior=post, sample_stats=stats)
+
+
+@pytest.fixture(scope="module")
+def results(default_data):
+    import nutpie
+
+    mp = pytest.MonkeyPatch()
+    mp.setattr(fit, "compile_model", _fake_compile)
+    mp.setattr(nutpie, "sample", _fake_sample)
+    logged = []
+    try:
+        res = tp.run_trial(
+            default_data,
+            "consumer_providers",
+            fit.SamplerSettings(draws=20, tune=5, chains=2, seed=11),
+            profile="smoke",
+            outcomes=["symptoms", "satisfaction"],
+            sensitivity=False,
+            log=logged.append,
+        )
+    finally:
+        mp.undo()
+    return res, logged
+
+
+def test_fits_the_outcomes_asked_with_the_settings_given(results):
+    res, logged = results
+    assert list(res.fits) == ["symptoms", "satisfaction"]  # registry order
+    assert res.key == "symptoms" and res.trial == "consumer_providers"
+    assert len(logged) == 2 and all("consumer_providers/" in m for m in logged)
+    assert CALLS and all(c == dict(draws=20, tune=5, chains=2, seed=11) for c in CALLS)
+
+
+def test_returns_every_table_of_the_stage_with_catalogue_columns(results):
+    res, _ = results
+    c = catalogue
+    expected = {
+        c.TRIAL_EFFECTS,
+        c.DIAGNOSTICS,
+        c.MODELLED_MEANS,
+        c.POOLED_EFFECTS,
+        c.VARIANCE_COMPONENTS,
+        c.TEAM_EFFECTS,
+        c.TRIAL_CONTRASTS,
+    }
+    assert set(res.tables) == expected  # no sensitivity tables when switched off
+    for t, df in res.tables.items():
+        if not df.empty:
+            t.check(df)
+    eff = res.table(c.TRIAL_EFFECTS)
+    # 2 outcomes x 1 follow-up visit x 3 contrasts (two arms vs standard, cacm vs ncacm)
+    assert len(eff) == 6 and set(eff["month"]) == {12}
+    contrasts = res.table(c.TRIAL_CONTRASTS)
+    assert set(contrasts["comparator"]) == {"standard"} and len(contrasts) == 4
+
+
+def test_save_writes_parts_and_aggregated_fits_without_patient_ids(results, tmp_path, default_data):
+    res, _ = results
+    paths = res.save(tmp_path)
+    tables = {p.name for p in paths if p.suffix == ".csv"}
+    assert "trial_effects__consumer_providers.csv" in tables
+    assert "team_effects__consumer_providers.csv" not in tables  # empty: not written
+    nc = sorted(p.name for p in paths if p.suffix == ".nc")
+    assert nc == ["consumer_providers__satisfaction.nc", "consumer_providers__symptoms.nc"]
+    ids = set(default_data.loc[default_data["trial"] == "consumer_providers", "patient_id"])
+    for name in nc:
+        idata = tp.load_idata(tmp_path, "consumer_providers", name.split("__")[1][:-3])
+        assert set(idata.groups()) <= set(tp.IDATA_GROUPS)
+        for g in idata.groups():
+            ds = idata[g]
+            assert "patient" not in ds.dims and "patient" not in ds.coords
+        raw = (tmp_path / "idata" / name).read_bytes()
+        assert not any(i.encode() in raw for i in list(ids)[:50])
+    assert tp.load_idata(tmp_path, "consumer_providers", "quality_of_life") is None
+
+
+def test_gate_over_every_fit(results):
+    res, _ = results
+    assert res.all_diagnostics()["model"].nunique() == 2
+    assert isinstance(res.gate_failures(), list)
+
+
+def test_unknown_outcome_is_refused(default_data):
+    with pytest.raises(ValueError, match="no data for outcome"):
+        tp.run_trial(default_data, "consumer_providers", fit.SamplerSettings(), outcomes=["nope"])
