@@ -169,3 +169,18 @@ def test_gate_thresholds_are_stated_from_the_gate():
     assert "1.05" in text and "123" in text
     src = (SRC / "report" / "render.py").read_text() + (SRC / "report" / "narrative.py").read_text()
     assert "1.01" not in src and "≥ 400" not in src
+
+
+def test_the_contract_columns_have_one_home():
+    import pandas as pd
+
+    from analysis.contract import schema, validate
+
+    assert validate.REQUIRED is schema.REQUIRED and validate.OPTIONAL is schema.OPTIONAL
+    simulated = pd.read_csv(config.DEFAULT_DATA, nrows=1).columns.tolist()
+    assert simulated == [c for c in schema.REQUIRED + schema.OPTIONAL if c in simulated]
+    readme = (config.ROOT / "README.md").read_text()
+    section = readme.split("## The data contract", 1)[1].split("\n## ", 1)[0]
+    listed = re.findall(r"^\| `(\w+)` \| (\w+) \|", section, flags=re.M)
+    assert [c for c, _ in listed] == schema.REQUIRED
+    assert [t for _, t in listed] == [t for t, _ in schema.REQUIRED_COLUMNS.values()]

@@ -24,9 +24,7 @@ import pandas as pd
 
 from analysis import registry
 from analysis.contract.scenario import Scenario, load_scenario
-
-CONTRACT_COLUMNS = ["trial", "site", "patient_id", "arm", "month", "outcome", "value"]
-OPTIONAL_COLUMNS = ["age", "sex", "diagnosis"]
+from analysis.contract.schema import OPTIONAL, REQUIRED
 
 
 def allocate_within_sites(
@@ -160,6 +158,7 @@ def simulate_trial(
                 )
             )
     df = pd.concat(frames, ignore_index=True)
+    df = df[[c for c in REQUIRED + OPTIONAL if c in df.columns]]  # the contract's order
     return df.sort_values(["patient_id", "outcome", "month"], kind="stable").reset_index(drop=True)
 
 

@@ -22,9 +22,8 @@ import pandas as pd
 
 from analysis import registry
 from analysis.contract.reading import read_raw
+from analysis.contract.schema import OPTIONAL, REQUIRED
 
-REQUIRED = ["trial", "site", "patient_id", "arm", "month", "outcome", "value"]
-OPTIONAL = ["age", "sex", "diagnosis"]
 MAX_ROWS_SHOWN = 5
 
 
