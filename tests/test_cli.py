@@ -87,6 +87,64 @@ def test_synthesize_rejects_bad_evidence_and_bad_priors(tmp_path):
         "--out",
         str(tmp_path / "o"),
     )
-    assert res.returncode == 2 and "positive SD" in res.stderr
+    assert res.returncode == 2 and "--bridge-sd must be a positive number" in res.stderr
     res = run("synthesize", "--evidence", str(tmp_path / "none.csv"), "--out", str(tmp_path / "o"))
     assert res.returncode == 2 and "no such evidence file" in res.stderr
+
+
+def test_synthesize_on_a_foreign_network(tmp_path):
+    ev = tmp_path / "ev.csv"
+    ev.write_text(
+        "study,outcome,treatment,comparator,estimate,se\n"
+        "s1,qol,drug,placebo,0.3,0.1\ns2,qol,drug,placebo,0.2,0.1\ns3,qol,aaa,drug,0.1,0.2\n"
+    )
+    res = run("synthesize", "--evidence", str(ev), "--out", str(tmp_path / "o"))
+    assert res.returncode == 0, res.stderr
+    assert "qol: reference drug" in res.stdout  # most connected, not alphabetical ('aaa')
+    het = pd.read_csv(tmp_path / "o" / "tables" / "heterogeneity.csv")
+    assert het["reference"].tolist() == ["drug"]
+    res = run(
+        "synthesize", "--evidence", str(ev), "--reference", "placebo", "--out", str(tmp_path / "p")
+    )
+    assert res.returncode == 0 and "qol: reference placebo" in res.stdout
+    league = pd.read_csv(tmp_path / "p" / "tables" / "synthesis_effects.csv")
+    assert set(league["treatment"]) == {"drug", "placebo", "aaa"}  # no fact, fact_rg nodes
+    res = run(
+        "synthesize",
+        "--evidence",
+        str(ev),
+        "--bridge-mean",
+        "0",
+        "--bridge-sd",
+        "0.25",
+        "--out",
+        str(tmp_path / "q"),
+    )
+    assert res.returncode == 2 and "drop the bridge flags" in res.stderr
+    assert not (tmp_path / "q").exists()
+    res = run(
+        "synthesize", "--evidence", str(ev), "--tau-prior-scale", "-1", "--out", str(tmp_path / "r")
+    )
+    assert res.returncode == 2 and "--tau-prior-scale must be a positive number" in res.stderr
+    assert "tau_scale" not in res.stderr
+
+
+def test_synthesize_refuses_a_study_counted_twice_unless_told(tmp_path):
+    ev = tmp_path / "ev.csv"
+    ev.write_text(
+        "study,outcome,treatment,comparator,estimate,se,kind,includes\n"
+        "r,sym,cacm,standard,0.1,0.2,study,\nr,sym,ncacm,standard,0.0,0.2,study,\n"
+        "p,sym,cacm,ncacm,0.24,0.15,pooled,r;q\n"
+    )
+    res = run("synthesize", "--evidence", str(ev), "--out", str(tmp_path / "o"))
+    assert res.returncode == 2 and "'r' enters twice" in res.stderr and "line 4" in res.stderr
+    res = run(
+        "synthesize",
+        "--evidence",
+        str(ev),
+        "--overlap",
+        "prefer-study",
+        "--out",
+        str(tmp_path / "o"),
+    )
+    assert res.returncode == 0 and "not counted twice: p (sym) left out" in res.stdout

@@ -173,3 +173,160 @@ def test_map_prior_is_a_robust_mixture():
     assert effect(near, spec) > effect(near, None) + 0.05  # pulled towards 0.8
     # conflicting data: the vague component takes over and the prior is mostly discarded
     assert effect(far, spec) < -1.0
+
+
+# ----------------------------------------------------------------------------- issue: no double
+# counting, no prior-only answers, pooled rows without tau, foreign networks
+
+
+def test_a_pooled_row_enters_with_its_own_se_only():
+    """One pooled row against the reference: the posterior is the conjugate normal-normal
+    update of N(0, 1) by N(y, se^2) whatever tau's prior (closed form); a study row with the
+    same numbers is widened by tau."""
+    y, se = 0.3, 0.1
+    rows = pd.DataFrame(
+        {
+            "study": ["m"],
+            "outcome": ["o"],
+            "treatment": ["a"],
+            "comparator": ["standard"],
+            "estimate": [y],
+            "se": [se],
+            "kind": ["pooled"],
+            "includes": ["s1;s2"],
+        }
+    )
+    pooled = evidence.check_evidence(rows)
+    res = nma.fit_nma(pooled, "o", nma.NMAPriors(tau_scale=1.0), n_draws=200_000, seed=2)
+    d = res.d[:, res.treatments.index("a")]
+    post_var = 1 / (1 / 1.0**2 + 1 / se**2)
+    assert d.mean() == pytest.approx(post_var * y / se**2, abs=0.002)
+    assert d.std() == pytest.approx(np.sqrt(post_var), rel=0.01)
+    study = evidence.check_evidence(rows.drop(columns=["kind", "includes"]))
+    res_s = nma.fit_nma(study, "o", nma.NMAPriors(tau_scale=1.0), n_draws=50_000, seed=2)
+    assert res_s.d[:, res_s.treatments.index("a")].std() > 2 * d.std()
+
+
+def _overlap_rows():
+    return pd.DataFrame(
+        {
+            "study": ["rivera2007", "rivera2007", "pitt2013"],
+            "outcome": ["symptoms", "symptoms", "symptoms"],
+            "treatment": ["cacm", "ncacm", "cacm"],
+            "comparator": ["standard", "standard", "ncacm"],
+            "estimate": [0.1, 0.05, 0.24],
+            "se": [0.2, 0.2, 0.15],
+            "kind": ["study", "study", "pooled"],
+            "includes": ["", "", "rivera2007;other2010"],
+        }
+    )
+
+
+def test_a_study_entering_twice_is_refused_naming_both_rows():
+    with pytest.raises(evidence.EvidenceError) as err:
+        evidence.check_evidence(_overlap_rows(), "ev.csv")
+    msg = str(err.value)
+    assert "'rivera2007' enters twice for 'symptoms'" in msg
+    assert "(line 2)" in msg and "line 4" in msg  # its own row and the pooled row
+
+
+def test_overlaps_resolve_either_way_and_say_so():
+    ev = evidence.check_evidence(_overlap_rows(), overlap="allow")
+    kept, notes = evidence.resolve_overlaps(ev, "prefer_study")
+    assert kept["study"].tolist() == ["rivera2007", "rivera2007"]
+    assert notes == ["pitt2013 (symptoms) left out: it includes rivera2007"]
+    kept, notes = evidence.resolve_overlaps(ev, "prefer_pooled")
+    assert kept["study"].tolist() == ["pitt2013"] and "rivera2007's own symptoms" in notes[0]
+
+
+def test_default_network_counts_no_study_twice(tmp_path):
+    from analysis import catalogue, config, registry
+
+    rows = pd.DataFrame(
+        {
+            "study": [registry.trial_study("consumer_providers")] * 2,
+            "outcome": ["symptoms"] * 2,
+            "treatment": ["cacm", "ncacm"],
+            "comparator": ["standard"] * 2,
+            "estimate": [0.1, 0.0],
+            "se": [0.2, 0.2],
+            "n_treatment": [68, 67],
+            "n_comparator": [68, 68],
+            "source": "model",
+            "kind": "study",
+            "includes": "",
+        }
+    )
+    (tmp_path / "tables").mkdir()
+    rows.to_csv(catalogue.TRIAL_CONTRASTS.path(tmp_path, "consumer_providers"), index=False)
+    ev, notes = evidence.assemble_evidence(tmp_path, "model", True)
+    assert not evidence.overlaps(ev)
+    assert "pitt2013" not in set(ev.loc[ev["outcome"] == "symptoms", "study"])
+    assert any("pitt2013 (symptoms) left out" in n for n in notes)
+    # every pooled row of the shipped evidence says what it includes
+    ext = evidence.load_evidence(config.PUBLISHED_EXTERNAL, overlap="allow")
+    pooled = ext[ext["kind"] == "pooled"]
+    assert len(pooled) == len(ext) and (pooled["includes"] != "").all()
+    assert pooled["source"].str.contains("includes rivera2007: assumed").all()
+
+
+def test_networks_hold_only_treatments_connected_to_data():
+    ev, _ = evidence.assemble_evidence(None, "published", True)
+    priors = nma.NMAPriors(bridge={"fact": (0.0, 0.25)}, relative={"fact_rg": "fact"})
+    emp = nma.fit_nma(ev, "empowerment", priors, n_draws=2000)
+    # Tjaden (fact_rg vs fact) and Lloyd-Evans (cacm vs standard), joined by the bridge
+    assert emp.treatments == ["fact_rg", "fact", "cacm", "standard"]
+    assert "ncacm" not in set(nma.rank_table(emp)["treatment"])
+    sat = nma.fit_nma(ev, "satisfaction", priors, n_draws=2000)
+    # Pitt 2013 alone: the comparator is the reference
+    assert sat.treatments == ["cacm", "ncacm"] and sat.reference == "ncacm"
+    league = nma.league_table(sat)
+    assert not (league["treatment"].isin(["fact_rg", "fact"]).any())
+    assert nma.bridge_sensitivity(ev, "satisfaction", priors, [0.25]).empty
+
+
+def test_disconnected_parts_are_left_out_not_ranked():
+    ev = _ev(
+        [
+            ("s1", "o", "a", "b", 0.2, 0.1),
+            ("s2", "o", "c", "d", 0.1, 0.1),
+            ("s3", "o", "c", "e", 0.1, 0.1),
+        ]
+    )
+    res = nma.fit_nma(ev, "o", nma.NMAPriors(), n_draws=1000)
+    # no 'standard': the most connected treatment is the reference, its part is kept
+    assert res.reference == "c" and res.treatments == ["c", "d", "e"]
+    assert res.left_out == ["a", "b"]
+    res_a = nma.fit_nma(ev, "o", nma.NMAPriors(), reference="a", n_draws=1000)
+    assert res_a.treatments == ["a", "b"] and res_a.left_out == ["c", "d", "e"]
+    with pytest.raises(ValueError, match="reference 'zz' has no evidence"):
+        nma.fit_nma(ev, "o", nma.NMAPriors(), reference="zz")
+
+
+def test_all_pairwise_contrasts_of_a_multi_arm_study_are_named_as_such():
+    with pytest.raises(
+        evidence.EvidenceError, match="gives all 3 pairwise contrasts of its 3 arms"
+    ):
+        _ev(
+            [
+                ("s", "x", "a", "b", 0.1, 0.1),
+                ("s", "x", "a", "c", 0.1, 0.1),
+                ("s", "x", "b", "c", 0.1, 0.1),
+            ]
+        )
+
+
+def test_heterogeneity_says_whether_data_inform_tau():
+    one = nma.fit_nma(PAIRWISE.iloc[:1], "qol", nma.NMAPriors(tau_scale=0.3), n_draws=20000)
+    many = _ev(
+        [
+            (f"s{i}", "qol", "a", "standard", e, 0.05)
+            for i, e in enumerate([-0.4, 0.5, 0.1, 0.9, -0.2, 0.6, 0.0, 0.8])
+        ]
+    )
+    het_one = nma.heterogeneity_table(one, nma.NMAPriors(tau_scale=0.3)).iloc[0]
+    assert not het_one["informed"] and het_one["prior_mean"] == pytest.approx(
+        0.3 * np.sqrt(2 / np.pi)
+    )
+    res_many = nma.fit_nma(many, "qol", nma.NMAPriors(tau_scale=0.3), n_draws=20000)
+    assert nma.heterogeneity_table(res_many, nma.NMAPriors(tau_scale=0.3)).iloc[0]["informed"]

@@ -290,6 +290,8 @@ TRIAL_CONTRASTS = _t(
         "n_treatment",
         "n_comparator",
         "source",
+        "kind",
+        "includes",
     ),
     "trialmodel",
     ("synthesis",),
@@ -300,17 +302,7 @@ TRIAL_CONTRASTS = _t(
 SYNTHESIS_EVIDENCE = _t(
     "synthesis_evidence",
     "The contrast-level evidence the network meta-analysis used, one row per contrast.",
-    (
-        "study",
-        "outcome",
-        "treatment",
-        "comparator",
-        "estimate",
-        "se",
-        "n_treatment",
-        "n_comparator",
-        "source",
-    ),
+    TRIAL_CONTRASTS.columns,
     "synthesis",
 )
 SYNTHESIS_EFFECTS = _t(
@@ -328,8 +320,38 @@ SYNTHESIS_RANKS = _t(
 )
 HETEROGENEITY = _t(
     "heterogeneity",
-    "One row per outcome: posterior of the between-study SD, its prior scale, studies and contrasts.",
-    ("outcome", "mean", "sd", "lower", "upper", "prior_scale", "n_studies", "n_contrasts"),
+    "One row per outcome: the between-study SD, posterior beside prior, and whether data inform it.",
+    (
+        "outcome",
+        "reference",
+        "mean",
+        "sd",
+        "lower",
+        "upper",
+        "prior_scale",
+        "prior_mean",
+        "prior_sd",
+        "prior_upper",
+        "informed",
+        "n_studies",
+        "n_contrasts",
+    ),
+    "synthesis",
+)
+EVIDENCE_SENSITIVITY = _t(
+    "evidence_sensitivity",
+    "One row per outcome x evidence set x key contrast: studies' own rows vs pooled rows kept.",
+    (
+        "outcome",
+        "evidence",
+        "treatment",
+        "reference",
+        "mean",
+        "sd",
+        "lower",
+        "upper",
+        "prob_better",
+    ),
     "synthesis",
 )
 BRIDGE_SENSITIVITY = _t(

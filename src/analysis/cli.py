@@ -134,27 +134,55 @@ def cmd_fit(args) -> int:
 
 def cmd_synthesize(args) -> int:
     """Network meta-analysis of an evidence file with exactly the priors given."""
+    import math
+
     from analysis import output
-    from analysis.synthesis import evidence
+    from analysis.synthesis import evidence, nma
     from analysis.synthesis import pipeline as synthesis
 
+    problems = []
+    for flag, value in (
+        ("--tau-prior-scale", args.tau_prior_scale),
+        ("--effect-prior-sd", args.effect_prior_sd),
+        ("--bridge-sd", args.bridge_sd),
+    ):
+        if value is not None and not (math.isfinite(value) and value > 0):
+            problems.append(f"{flag} must be a positive number, got {value:g}")
+    if args.bridge_mean is not None and not math.isfinite(args.bridge_mean):
+        problems.append(f"--bridge-mean must be a finite number, got {args.bridge_mean:g}")
+    if (args.bridge_mean is None) != (args.bridge_sd is None):
+        problems.append("give both --bridge-mean and --bridge-sd, or neither")
+    if args.draws < 1:
+        problems.append(f"--draws must be a positive integer, got {args.draws}")
+    if problems:
+        _err("; ".join(problems))
+        return EXIT_BAD_INPUT
     try:
-        ev = evidence.load_evidence(config.resolve(args.evidence))
+        overlap = "refuse" if args.overlap == "refuse" else "allow"
+        ev = evidence.load_evidence(config.resolve(args.evidence), overlap=overlap)
     except evidence.EvidenceError as exc:
         _err(str(exc))
         return EXIT_BAD_INPUT
-    if (args.bridge_mean is None) != (args.bridge_sd is None):
-        _err("give both --bridge-mean and --bridge-sd, or neither")
-        return EXIT_BAD_INPUT
-    try:
-        settings = synthesis.SynthesisSettings(
-            args.effect_prior_sd, args.tau_prior_scale, args.bridge_mean, args.bridge_sd
+    if overlap == "allow":
+        ev, notes = evidence.resolve_overlaps(ev, args.overlap.replace("-", "_"))
+        for note in notes:
+            print(f"not counted twice: {note}")
+    settings = synthesis.SynthesisSettings(
+        args.effect_prior_sd, args.tau_prior_scale, args.bridge_mean, args.bridge_sd
+    )
+    nodes = set(ev["treatment"]) | set(ev["comparator"])
+    if args.bridge_sd is not None:
+        if settings.bridge_treatment not in nodes:
+            _err(
+                f"--bridge-mean/--bridge-sd place {settings.bridge_treatment!r} against "
+                f"{nma.REFERENCE!r}, but {args.evidence} has no {settings.bridge_treatment!r} "
+                f"row (treatments: {sorted(nodes)}); drop the bridge flags for this network"
+            )
+            return EXIT_BAD_INPUT
+    if args.reference is not None and args.reference not in nodes:
+        _err(
+            f"--reference {args.reference!r} is not a treatment of {args.evidence}: {sorted(nodes)}"
         )
-        settings.priors()
-        if args.draws < 1:
-            raise ValueError(f"--draws must be a positive integer, got {args.draws}")
-    except ValueError as exc:
-        _err(str(exc))
         return EXIT_BAD_INPUT
     outcomes = args.outcome or list(dict.fromkeys(ev["outcome"]))
     missing = [o for o in outcomes if o not in set(ev["outcome"])]
@@ -162,13 +190,25 @@ def cmd_synthesize(args) -> int:
         _err(f"{args.evidence}: no evidence for outcome(s) {missing}")
         return EXIT_BAD_INPUT
     out = output.output_dir(args.out)
-    results = synthesis.run_synthesis(
-        ev, settings, outcomes, draws=args.draws, seed=args.seed, bridge_sds=None
-    )
+    try:
+        results = synthesis.run_synthesis(
+            ev,
+            settings,
+            outcomes,
+            draws=args.draws,
+            seed=args.seed,
+            bridge_sds=None,
+            reference=args.reference,
+        )
+    except ValueError as exc:  # e.g. the reference has no evidence for one outcome
+        _err(f"{args.evidence}: {exc} (set --reference or --outcome)")
+        return EXIT_BAD_INPUT
     results.save(out)
-    print(
-        f"wrote {', '.join(t.name for t in results.tables)} for {len(outcomes)} outcome(s) to {out / 'tables'}"
-    )
+    for o, r in results.fits.items():
+        extra = f"; not connected, left out: {', '.join(r.left_out)}" if r.left_out else ""
+        print(f"{o}: reference {r.reference}; treatments {', '.join(r.treatments)}{extra}")
+    names = ", ".join(t.name for t in results.tables)
+    print(f"wrote {names} for {len(outcomes)} outcome(s) to {out / 'tables'}")
     return EXIT_OK
 
 
@@ -387,6 +427,20 @@ def build_parser() -> argparse.ArgumentParser:
     y.add_argument("--bridge-mean", type=float, default=None, help="prior mean of fact vs standard")
     y.add_argument("--bridge-sd", type=float, default=None, help="prior SD of fact vs standard")
     y.add_argument("--draws", type=int, default=20000, help="exact posterior draws")
+    y.add_argument(
+        "--reference",
+        default=None,
+        help="reference treatment of every network (default: standard if present, else the "
+        "treatment with most contrasts, then most often the comparator; printed and written to "
+        "the heterogeneity table)",
+    )
+    y.add_argument(
+        "--overlap",
+        choices=["refuse", "prefer-study", "prefer-pooled"],
+        default="refuse",
+        help="a study entering twice (its own rows and inside a pooled row): refuse the file "
+        "(exit 2, naming both rows; default), leave the pooled row out, or the study's rows out",
+    )
     y.add_argument("--seed", type=int, default=config.DEFAULT_SEED, help="random seed")
     y.add_argument("--out", required=True, help="output folder (tables/ is written inside)")
     y.set_defaults(func=cmd_synthesize)

@@ -139,3 +139,24 @@ def arm_palette() -> dict[str, str]:
     """Colour of every arm (colour-blind-safe Okabe-Ito), used in every figure."""
     arms = load_arm_registry()
     return dict(zip(arms["arm"], arms["colour"], strict=True))
+
+
+def load_trial_registry(path: Path | None = None) -> pd.DataFrame:
+    """The trial registry (``data/registry/trials.csv``): one row per trial.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``trial, label, citation, study, source``; ``study`` is the trial's study id in
+        evidence files (the id that pooled evidence rows list in ``includes``).
+    """
+    return pd.read_csv(path or config.TRIALS_FILE, dtype=str, keep_default_na=False)
+
+
+def trial_study(trial: str) -> str:
+    """The study id under which a trial's results enter the synthesis (the trial code if the
+    registry has none)."""
+    reg = load_trial_registry().set_index("trial")
+    if trial in reg.index and reg.loc[trial, "study"]:
+        return str(reg.loc[trial, "study"])
+    return trial

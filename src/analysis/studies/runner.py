@@ -33,7 +33,7 @@ def code_fingerprint() -> str:
     h = hashlib.sha256()
     here = Path(__file__).parents[1]  # the whole package
     files = sorted(here.rglob("*.py")) + sorted(config.SCENARIOS.glob("*.yaml"))
-    files += [config.OUTCOMES_FILE, config.ARMS_FILE]
+    files += [config.OUTCOMES_FILE, config.ARMS_FILE, config.TRIALS_FILE]
     for path in files:
         h.update(path.relative_to(config.ROOT).as_posix().encode())
         h.update(path.read_bytes())

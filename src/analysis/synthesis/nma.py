@@ -15,7 +15,9 @@ treatment against the reference (``standard``; :math:`d_{ref} = 0`):
   whose variance is taken from the arm sizes when given, else as half the smaller variance
   (equal arms);
 - :math:`\tau^2 R_s`: random effects, :math:`R_s` with 1 on the diagonal and 1/2 between
-  contrasts of the same study (consistency of multi-arm random effects);
+  contrasts of the same study (consistency of multi-arm random effects); a **pooled** row (a
+  meta-analysis' mean effect, ``kind = pooled``) already estimates a mean effect and enters with
+  its own SE only (:math:`R_s = 0`);
 - :math:`\theta`: parameters with independent (mixture-of-)normal priors; by default
   :math:`\theta = d` with :math:`d_k \\sim N(0, \\sigma_d^2)`. The **bridge** replaces the prior of
   :math:`d_{fact}` (FACT as usual vs standard care, which no trial compared) by
@@ -88,6 +90,7 @@ class NMAResult:
     d: np.ndarray  # draws x treatments (reference column = 0)
     tau: np.ndarray
     evidence: pd.DataFrame
+    left_out: list = field(default_factory=list)  # treatments with evidence outside the network
 
 
 def _design(ev: pd.DataFrame, treatments: list[str], reference: str):
@@ -102,7 +105,9 @@ def _design(ev: pd.DataFrame, treatments: list[str], reference: str):
             x[i, col[c]] -= 1
     se2 = ev["se"].to_numpy() ** 2
     v = np.diag(se2)
-    r = np.eye(len(ev))
+    # a pooled estimate (a meta-analysis' mean effect) enters with its own SE: no tau^2 on top
+    pooled = (ev["kind"] == "pooled").to_numpy() if "kind" in ev else np.zeros(len(ev), bool)
+    r = np.diag((~pooled).astype(float))
     for _, g in ev.groupby(["study", "outcome"]):
         idx = g.index.to_numpy()
         if len(idx) < 2:
@@ -139,6 +144,66 @@ def _parameterisation(basic: list[str], priors: NMAPriors):
     return lmap, comps
 
 
+def network_treatments(
+    evidence: pd.DataFrame, outcome: str, priors: NMAPriors, reference: str | None = None
+) -> tuple[list[str], str, list[str]]:
+    """The treatments of one outcome's network: those connected to data, and the reference.
+
+    A treatment belongs to the network when an evidence row of the outcome names it; a
+    bridged treatment links the reference to the network (``priors.bridge``) only when the
+    bridged treatment has data. Of several disconnected parts, the one holding the reference is
+    kept: comparisons across parts would rest on priors alone.
+
+    Parameters
+    ----------
+    reference : str, optional
+        Default ``standard`` when connected, else the treatment with most contrasts (ties: the
+        one most often the comparator, then the first in :data:`TREATMENTS` order, then
+        alphabetical).
+
+    Returns
+    -------
+    (treatments, reference, left_out)
+        Treatments in display order; ``left_out``: treatments of the evidence outside the kept
+        part.
+    """
+    ev = evidence[evidence["outcome"] == outcome]
+    edges = list(zip(ev["treatment"], ev["comparator"], strict=True))
+    nodes = set(ev["treatment"]) | set(ev["comparator"])
+    for t in priors.bridge:
+        if t in nodes:
+            edges.append((t, REFERENCE))
+            nodes.add(REFERENCE)
+    order = {t: i for i, t in enumerate(TREATMENTS)}
+
+    def key(t):
+        return (order.get(t, len(order)), t)
+
+    if reference is None:
+        if REFERENCE in nodes:
+            reference = REFERENCE
+        else:
+            counts = pd.Series([x for e in edges for x in e]).value_counts()
+            as_comparator = pd.Series([c for _, c in edges]).value_counts()
+            reference = sorted(
+                nodes, key=lambda t: (-counts.get(t, 0), -as_comparator.get(t, 0), *key(t))
+            )[0]
+    elif reference not in nodes:
+        raise ValueError(
+            f"reference {reference!r} has no evidence for {outcome!r}; treatments with evidence: "
+            f"{sorted(nodes, key=key)}"
+        )
+    part, frontier = {reference}, [reference]
+    while frontier:
+        t = frontier.pop()
+        for a, b in edges:
+            for x, y in ((a, b), (b, a)):
+                if x == t and y not in part:
+                    part.add(y)
+                    frontier.append(y)
+    return sorted(part, key=key), reference, sorted(nodes - part, key=key)
+
+
 def fit_nma(
     evidence: pd.DataFrame,
     outcome: str,
@@ -159,27 +224,21 @@ def fit_nma(
         Outcome domain.
     priors : NMAPriors
     treatments : list of str, optional
-        Nodes of the network (default: those in the evidence plus any bridged or MAP
-        treatment); nodes without evidence keep their prior.
+        Nodes of the network (default: :func:`network_treatments`, the treatments connected to
+        data); nodes given without evidence keep their prior.
     reference : str, optional
-        ``standard`` if present, else the first treatment.
+        See :func:`network_treatments`.
 
     Returns
     -------
     NMAResult
     """
     ev = evidence[evidence["outcome"] == outcome].reset_index(drop=True)
+    left_out: list[str] = []
     if treatments is None:
-        found = (
-            set(ev["treatment"])
-            | set(ev["comparator"])
-            | set(priors.bridge)
-            | set(priors.relative)
-            | set(priors.relative.values())
-        )
-        if priors.map_prior is not None:
-            found |= {priors.map_prior[0], priors.map_prior[1]}
-        treatments = [t for t in TREATMENTS if t in found] + sorted(found - set(TREATMENTS))
+        treatments, reference, left_out = network_treatments(evidence, outcome, priors, reference)
+        keep = ev["treatment"].isin(treatments) & ev["comparator"].isin(treatments)
+        ev = ev[keep].reset_index(drop=True)
     reference = reference or (REFERENCE if REFERENCE in treatments else treatments[0])
     if reference not in treatments:
         treatments = [*treatments, reference]
@@ -226,10 +285,10 @@ def fit_nma(
     d = np.zeros((n_draws, len(treatments)))
     for j, t in enumerate(basic):
         d[:, treatments.index(t)] = d_basic[:, j]
-    return NMAResult(outcome, list(treatments), reference, d, tau, ev)
+    return NMAResult(outcome, list(treatments), reference, d, tau, ev, left_out)
 
 
-def _describe(diff: np.ndarray) -> dict:
+def describe_draws(diff: np.ndarray) -> dict:
     """Mean, SD, 95% equal-tailed interval and P(> 0) of contrast draws."""
     return {
         "mean": diff.mean(),
@@ -261,7 +320,7 @@ def league_table(res: NMAResult) -> pd.DataFrame:
                     "outcome": res.outcome,
                     "treatment": t,
                     "reference": r,
-                    **_describe(diff),
+                    **describe_draws(diff),
                 }
             )
     return pd.DataFrame(rows)
@@ -294,24 +353,39 @@ def rank_table(res: NMAResult) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+#: The posterior of tau counts as informed by the data when its SD is below this share of the
+#: prior's SD; otherwise the report says the data barely move it.
+TAU_INFORMED_RATIO = 0.8
+
+
 def heterogeneity_table(res: NMAResult, priors: NMAPriors) -> pd.DataFrame:
-    """Posterior of the between-study SD tau.
+    """Posterior of the between-study SD tau beside its half-normal prior.
 
     Returns
     -------
     pandas.DataFrame
-        Columns ``outcome, mean, sd, lower, upper, prior_scale, n_studies, n_contrasts``.
+        Columns ``outcome, reference, mean, sd, lower, upper, prior_scale, prior_mean, prior_sd,
+        prior_upper, informed, n_studies, n_contrasts``: posterior mean, SD and 95% interval;
+        the prior's mean, SD and 97.5% quantile; ``informed`` when the posterior SD is below
+        :data:`TAU_INFORMED_RATIO` times the prior SD.
     """
     t = res.tau
+    prior = stats.halfnorm(scale=priors.tau_scale)
+    sd = t.std(ddof=1)
     return pd.DataFrame(
         [
             {
                 "outcome": res.outcome,
+                "reference": res.reference,
                 "mean": t.mean(),
-                "sd": t.std(ddof=1),
+                "sd": sd,
                 "lower": np.quantile(t, 0.025),
                 "upper": np.quantile(t, 0.975),
                 "prior_scale": priors.tau_scale,
+                "prior_mean": prior.mean(),
+                "prior_sd": prior.std(),
+                "prior_upper": prior.ppf(0.975),
+                "informed": bool(sd < TAU_INFORMED_RATIO * prior.std()),
                 "n_studies": res.evidence["study"].nunique(),
                 "n_contrasts": len(res.evidence),
             }
@@ -333,6 +407,9 @@ def bridge_sensitivity(
 ) -> pd.DataFrame:
     """The key contrast and P(treatment best) as the bridge SD varies.
 
+    Empty when the outcome's network (:func:`network_treatments`) lacks either treatment: the
+    contrast would rest on priors alone.
+
     Returns
     -------
     pandas.DataFrame
@@ -340,6 +417,20 @@ def bridge_sensitivity(
     """
     mean = priors.bridge.get(bridged, (0.0, 1.0))[0]
     rows = []
+    nodes = network_treatments(evidence, outcome, priors)[0]
+    if treatment not in nodes or versus not in nodes:
+        return pd.DataFrame(
+            columns=[
+                "outcome",
+                "bridge_sd",
+                "mean",
+                "sd",
+                "lower",
+                "upper",
+                "prob_better",
+                "prob_best",
+            ]
+        )
     for s in bridge_sds:
         pri = NMAPriors(
             priors.effect_sd,
@@ -348,14 +439,14 @@ def bridge_sensitivity(
             priors.map_prior,
             priors.relative,
         )
-        res = fit_nma(evidence, outcome, pri, list(TREATMENTS), n_draws=n_draws, seed=seed)
+        res = fit_nma(evidence, outcome, pri, n_draws=n_draws, seed=seed)
         i, j = res.treatments.index(treatment), res.treatments.index(versus)
         diff = res.d[:, i] - res.d[:, j]
         rows.append(
             {
                 "outcome": outcome,
                 "bridge_sd": s,
-                **_describe(diff),
+                **describe_draws(diff),
                 "prob_best": (res.d.argmax(axis=1) == i).mean(),
             }
         )

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from analysis import catalogue
+from analysis import catalogue, registry
 from analysis.synthesis import nma
 
 #: The bridge SDs of the bridge-sensitivity analysis.
@@ -132,6 +132,8 @@ def run_synthesis(
     draws: int = 20000,
     seed: int = 0,
     bridge_sds: tuple | None = BRIDGE_SDS,
+    reference: str | None = None,
+    swapped_evidence: pd.DataFrame | None = None,
 ) -> SynthesisResults:
     """Fit the network meta-analysis to every outcome with evidence.
 
@@ -150,6 +152,12 @@ def run_synthesis(
         Random seed.
     bridge_sds : tuple of float, optional
         Bridge SDs of the bridge-sensitivity analysis; None to skip it.
+    reference : str, optional
+        The reference treatment of every outcome's network (default: see
+        :func:`analysis.synthesis.nma.network_treatments`).
+    swapped_evidence : pandas.DataFrame, optional
+        The evidence with the other side of every overlap kept (pooled rows instead of the
+        studies they include): the ``evidence_sensitivity`` table compares the two.
 
     Returns
     -------
@@ -158,9 +166,9 @@ def run_synthesis(
     priors = settings.priors()
     asked = list(outcomes) if outcomes else list(dict.fromkeys(evidence["outcome"]))
     present = [o for o in asked if o in set(evidence["outcome"])]
-    treatments = list(nma.TREATMENTS) if settings.bridge_sd is not None else None
     fits = {
-        o: nma.fit_nma(evidence, o, priors, treatments, n_draws=draws, seed=seed) for o in present
+        o: nma.fit_nma(evidence, o, priors, reference=reference, n_draws=draws, seed=seed)
+        for o in present
     }
     c = catalogue
     tables = {c.SYNTHESIS_EVIDENCE: evidence}
@@ -175,16 +183,64 @@ def run_synthesis(
             [nma.heterogeneity_table(r, priors) for r in fits.values()], ignore_index=True
         )
     if bridge_sds and settings.bridge_sd is not None and fits:
-        tables[c.BRIDGE_SENSITIVITY] = pd.concat(
+        tables[c.BRIDGE_SENSITIVITY] = _concat(
             [
                 nma.bridge_sensitivity(
                     evidence, o, priors, list(bridge_sds), n_draws=draws, seed=seed
                 )
                 for o in present
             ],
-            ignore_index=True,
+            c.BRIDGE_SENSITIVITY,
+        )
+    if swapped_evidence is not None and fits:
+        tables[c.EVIDENCE_SENSITIVITY] = evidence_sensitivity(
+            fits, swapped_evidence, priors, draws, seed, reference
         )
     return SynthesisResults(evidence, present, fits, tables)
+
+
+#: Contrasts compared between the default evidence and the swapped overlaps.
+KEY_CONTRASTS = (("fact_rg", "cacm"), ("cacm", "standard"), ("cacm", "ncacm"), ("fact_rg", "fact"))
+
+
+def evidence_sensitivity(
+    fits: dict, swapped: pd.DataFrame, priors: nma.NMAPriors, draws: int, seed: int, reference=None
+) -> pd.DataFrame:
+    """The key contrasts under the default evidence and with every overlap swapped.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns of :data:`analysis.catalogue.EVIDENCE_SENSITIVITY`.
+    """
+    rows = []
+    for o, res in fits.items():
+        alt = (
+            nma.fit_nma(swapped, o, priors, reference=reference, n_draws=draws, seed=seed)
+            if o in set(swapped["outcome"])
+            else None
+        )
+        for label, r in (("default: studies' own rows", res), ("swapped: pooled rows", alt)):
+            if r is None:
+                continue
+            for t, v in KEY_CONTRASTS:
+                if t in r.treatments and v in r.treatments:
+                    diff = r.d[:, r.treatments.index(t)] - r.d[:, r.treatments.index(v)]
+                    rows.append(
+                        {
+                            "outcome": o,
+                            "evidence": label,
+                            "treatment": t,
+                            "reference": v,
+                            **nma.describe_draws(diff),
+                        }
+                    )
+    return pd.DataFrame(rows, columns=list(catalogue.EVIDENCE_SENSITIVITY.columns))
+
+
+def _concat(frames: list, t: catalogue.Table) -> pd.DataFrame:
+    frames = [f for f in frames if not f.empty]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=list(t.columns))
 
 
 def bridge_markdown(results: SynthesisResults, settings: SynthesisSettings, profile: str) -> str:
@@ -198,6 +254,13 @@ def bridge_markdown(results: SynthesisResults, settings: SynthesisSettings, prof
         row = sel[(sel["treatment"] == "fact_rg") & (sel["reference"] == "cacm")]
         within = sel[(sel["treatment"] == "fact_rg") & (sel["reference"] == "fact")]
         if row.empty or within.empty:
+            missing = [t for t in ("fact_rg", "cacm") if t not in results.fits[o].treatments]
+            lines.append(
+                f"- **{o.replace('_', ' ')}**: no evidence on "
+                + " or ".join(registry.arm_label(t) for t in missing)
+                + ", so no comparison of FACT plus resource group with consumer-assisted case "
+                "management is made (it would rest on priors alone)."
+            )
             continue
         row, within = row.iloc[0], within.iloc[0]
         text = (
@@ -223,4 +286,42 @@ def bridge_markdown(results: SynthesisResults, settings: SynthesisSettings, prof
         "SMD), not on data.\n\n"
         + "\n".join(lines)
         + ("\n\n*Smoke run: not for interpretation.*" if profile != "full" else "")
+    )
+
+
+def heterogeneity_markdown(results: SynthesisResults) -> str:
+    """Whether the data inform the between-study SD of each outcome, in words."""
+    het = results.table(catalogue.HETEROGENEITY)
+    out = []
+    for r in het.itertuples():
+        verdict = (
+            "the data narrow it"
+            if r.informed
+            else "the data barely move it: its posterior is essentially the prior"
+        )
+        out.append(
+            f"- **{r.outcome.replace('_', ' ')}** ({r.n_studies} studies, {r.n_contrasts} "
+            f"contrasts): posterior mean {r.mean:.2f} (95% interval {r.lower:.2f} to {r.upper:.2f}) "
+            f"against the prior's {r.prior_mean:.2f} (upper 97.5% {r.prior_upper:.2f}); {verdict}."
+        )
+    return (
+        "Between-study SD $\\tau$ (SMD), posterior beside its half-normal prior. With about one "
+        "study per comparison the data cannot estimate it; pooled rows enter with their own SE "
+        "and are not widened by it.\n\n" + "\n".join(out)
+    )
+
+
+def network_markdown(results: SynthesisResults, map_prior: bool = False) -> str:
+    """Which treatments each outcome's network holds (only those connected to data)."""
+    lines = []
+    for o, r in results.fits.items():
+        names = ", ".join(registry.arm_label(t) for t in r.treatments)
+        extra = (
+            f"; left out (not connected to the rest): {', '.join(r.left_out)}" if r.left_out else ""
+        )
+        lines.append(f"- **{o.replace('_', ' ')}**: {names} (reference {r.reference}){extra}")
+    return (
+        "Each outcome's network holds only the treatments connected to data (a treatment with no "
+        "evidence on an outcome gets no estimate, rank or summary line for it); MAP prior "
+        f"{'on' if map_prior else 'off'}.\n\n" + "\n".join(lines)
     )

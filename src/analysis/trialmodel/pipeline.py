@@ -219,7 +219,7 @@ def evidence_rows(fits: dict[str, OutcomeFit], source: str) -> pd.DataFrame:
     -------
     pandas.DataFrame
         Columns ``study, outcome, treatment, comparator, estimate, se, n_treatment,
-        n_comparator, source``.
+        n_comparator, source, kind, includes``.
     """
     rows = []
     for f in fits.values():
@@ -231,7 +231,7 @@ def evidence_rows(fits: dict[str, OutcomeFit], source: str) -> pd.DataFrame:
             x = direction * summarise.contrast_draws(f.idata, d, arm, d.comparator, month)
             rows.append(
                 {
-                    "study": d.trial,
+                    "study": registry.trial_study(d.trial),
                     "outcome": d.outcome,
                     "treatment": arm,
                     "comparator": d.comparator,
@@ -241,6 +241,8 @@ def evidence_rows(fits: dict[str, OutcomeFit], source: str) -> pd.DataFrame:
                     "n_comparator": int(counts[d.arms.index(d.comparator)]),
                     "source": f"{source}: posterior of this project's {d.trial} model, "
                     f"month {month}",
+                    "kind": "study",
+                    "includes": "",
                 }
             )
     return pd.DataFrame(rows)
