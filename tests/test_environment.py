@@ -60,8 +60,9 @@ def test_running_interpreter_matches_the_lock_python():
     assert "python=" + locked in (config.ROOT / "environment.yml").read_text()
 
 
-def test_every_direct_dependency_is_imported_somewhere():
-    """A dependency nothing imports is dead weight (pandera was one)."""
+def test_every_runtime_dependency_is_imported_by_the_library_or_notebooks():
+    """A dependency nothing imports is dead weight (pandera was one); test-only packages belong
+    in the dev extra."""
     import_names = {
         "dask": "distributed",  # dask[distributed]: the scheduler and workers
         "ipykernel": None,
@@ -75,8 +76,8 @@ def test_every_direct_dependency_is_imported_somewhere():
     }
     code = "\n".join(p.read_text() for p in (config.ROOT / "src").rglob("*.py"))
     code += "\n".join(p.read_text() for p in config.NOTEBOOKS.glob("*.ipynb"))
-    code += "\n".join(p.read_text() for p in (config.ROOT / "tests").glob("*.py"))
-    for req in _direct():
+    runtime = tomllib.loads((config.ROOT / "pyproject.toml").read_text())["project"]
+    for req in [Requirement(d) for d in runtime["dependencies"]]:
         name = req.name.lower().replace("-", "_")
         module = import_names.get(name, name)
         if module is None:  # used as a program or a notebook magic, not imported

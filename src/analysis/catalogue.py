@@ -362,19 +362,21 @@ BRIDGE_SENSITIVITY = _t(
 )
 
 # ----------------------------------------------------------------------------- studies
-LAPLACE_VALIDATION = _t(
-    "laplace_validation",
-    "One row per simulated data set: the Laplace approximation against full MCMC.",
+LAPLACE_CHECK = _t(
+    "laplace_check",
+    "One row per replication design: the fast analysis' effect SD and mean against full MCMC.",
     (
-        "dataset",
+        "patients",
+        "teams",
+        "datasets",
         "laplace_mean",
         "mcmc_mean",
         "laplace_sd",
         "mcmc_sd",
+        "sd_ratio",
+        "mean_diff_in_mcmc_sd",
         "laplace_prob",
         "mcmc_prob",
-        "mean_gap_in_sd",
-        "sd_ratio",
     ),
     "studies",
 )

@@ -17,6 +17,7 @@ import pandas as pd
 
 from analysis import catalogue, config, registry
 from analysis.contract import scenario
+from analysis.studies.laplace import SD_RATIO_RANGE
 from analysis.synthesis import nma
 from analysis.synthesis.pipeline import SynthesisSettings, statement_markdown
 from analysis.trialmodel import diagnostics, statement
@@ -339,6 +340,7 @@ def methods_markdown(manifest: dict) -> str:
     )
     fields = {f.name for f in dataclasses.fields(SynthesisSettings)}
     settings = SynthesisSettings(**{k: v for k, v in syn.items() if k in fields})
+    lo, hi = SD_RATIO_RANGE
     versions = manifest.get("versions", {})
     software = ", ".join(f"{k} {v}" for k, v in versions.items() if v)
     return f"""
@@ -351,12 +353,15 @@ equal-tailed credible intervals (CrI).
 
 **Cross-trial synthesis.** {statement_markdown(settings)}
 
-**Simulation studies.** Replication-trial assurance analyses each simulated trial with the
-Laplace approximation of the same marginal model (posterior mode in the unconstrained space,
-inverse Hessian as covariance), checked against MCMC in the report; simulation-based calibration
-fits each simulated trial by MCMC as above. Replicates run on Dask, each with its own seed derived
-from the run's seed. The missing-data tipping point shifts the missing last-visit values of each
-arm by $\\delta$ baseline SDs (pattern-mixture delta adjustment of the MAR posterior).
+**Simulation studies.** Replication-trial assurance analyses each simulated trial with the same
+model, its team, patient, visit and treatment effects integrated out exactly given the four
+variance parameters (Sherman-Morrison per patient, Woodbury per team); only those are
+approximated (Laplace on the log-SD scale, re-weighted by their exact posterior on a
+Gauss-Hermite rule). The approximation is checked against MCMC at every design of the grid
+(posterior SD ratio within {lo:g}-{hi:g}). Simulation-based calibration fits each simulated
+trial by MCMC as above. Replicates run on Dask, each with its own seed derived from the run's
+seed. The missing-data tipping point shifts the missing last-visit values of each arm by
+$\\delta$ baseline SDs (pattern-mixture delta adjustment of the MAR posterior).
 
 **Software.** {software}.
 """

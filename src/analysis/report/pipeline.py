@@ -37,7 +37,6 @@ KEY_PACKAGES = (
     "numpy",
     "pandas",
     "scipy",
-    "statsmodels",
     "seaborn",
     "matplotlib",
     "papermill",

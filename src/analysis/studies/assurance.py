@@ -6,11 +6,10 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from analysis import registry
 from analysis.contract import simulate
-from analysis.studies.laplace import LAPLACE, effect_posterior
+from analysis.studies.laplace import fast_effect
 from analysis.studies.runner import replicate_seed
 from analysis.trialmodel import model
 
@@ -50,7 +49,8 @@ class AssuranceSpec:
 
 
 def assurance_replicate(spec: AssuranceSpec, design: Design, rep: int, seed: int) -> dict:
-    """Simulate one replication trial of ``design`` and analyse it as planned (Laplace)."""
+    """Simulate one replication trial of ``design`` and analyse it as planned (the fast exact
+    marginal analysis, :mod:`analysis.studies.marginal`)."""
     import dataclasses
 
     rng = np.random.default_rng(seed)
@@ -66,14 +66,12 @@ def assurance_replicate(spec: AssuranceSpec, design: Design, rep: int, seed: int
     sc = dataclasses.replace(sc, outcomes={spec.outcome: new})
     df = simulate.simulate_trial(sc, int(rng.integers(2**31)))
     data = model.prepare_trial_data(df, spec.trial, spec.outcome)
-    fitted = LAPLACE.fit(data)
-    mean, sd = effect_posterior(fitted, data, last, spec.arm)
     cut = (
         0.0
         if spec.rule == "benefit"
         else registry.get_outcome(spec.trial, spec.outcome).mcid / data.s0
     )
-    prob = float(stats.norm.sf(cut, mean, sd))
+    mean, sd, prob, converged = fast_effect(data, last, spec.arm, cut)
     return {
         "n_patients": design.n_patients,
         "n_sites": design.n_sites,
@@ -82,8 +80,8 @@ def assurance_replicate(spec: AssuranceSpec, design: Design, rep: int, seed: int
         "post_mean": mean,
         "post_sd": sd,
         "prob": prob,
-        "success": bool(prob > spec.threshold and fitted["converged"]),
-        "converged": fitted["converged"],
+        "success": bool(prob > spec.threshold and converged),
+        "converged": converged,
     }
 
 

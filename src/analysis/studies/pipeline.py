@@ -93,7 +93,7 @@ def run_design(
     null_replicates : int
         Simulated trials with a true effect of zero at the largest design (0: skip).
     validate_n : int
-        Data sets on which the Laplace analysis is checked against full MCMC (0: skip).
+        Data sets per design on which the fast analysis is checked against full MCMC (0: skip).
     validate_draws : int
         MCMC draws (and tuning steps) per chain for that check.
     scheduler, workers, cache_dir, progress
@@ -102,19 +102,23 @@ def run_design(
     Returns
     -------
     StudyResults
-        Tables ``laplace_validation``, ``assurance``, ``smallest_designs``, ``assurance_null``.
+        Tables ``laplace_check``, ``assurance``, ``smallest_designs``, ``assurance_null``.
     """
     c = catalogue
     out = StudyResults()
     if validate_n:
         check = []
-        for i in range(validate_n):
-            sc = simulate.scaled_scenario(spec.trial, 158, 20, [spec.outcome])
-            df = simulate.simulate_trial(sc, runner.replicate_seed(seed, 9, i))
-            check.append(model.prepare_trial_data(df, spec.trial, spec.outcome))
-        last = max(check[0].visits)
+        for d, design in enumerate(designs):
+            sc = simulate.scaled_scenario(
+                spec.trial, design.n_patients, design.n_sites, [spec.outcome]
+            )
+            for i in range(validate_n):
+                df = simulate.simulate_trial(sc, runner.replicate_seed(seed, 9, d, i))
+                data = model.prepare_trial_data(df, spec.trial, spec.outcome)
+                check.append((design.n_patients, design.n_sites, data))
+        last = max(check[0][2].visits)
         settings = fit.SamplerSettings(validate_draws, validate_draws, 2, seed)
-        out.tables[c.LAPLACE_VALIDATION] = laplace.laplace_vs_mcmc(check, settings, last)
+        out.tables[c.LAPLACE_CHECK] = laplace.laplace_check(check, settings, last)
     run = runner.run_study(
         "assurance",
         asr.assurance_tasks(spec, designs, replicates, seed),
