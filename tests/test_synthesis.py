@@ -325,8 +325,58 @@ def test_heterogeneity_says_whether_data_inform_tau():
         ]
     )
     het_one = nma.heterogeneity_table(one, nma.NMAPriors(tau_scale=0.3)).iloc[0]
-    assert not het_one["informed"] and het_one["prior_mean"] == pytest.approx(
-        0.3 * np.sqrt(2 / np.pi)
-    )
+    assert not het_one["informed"]
+    assert het_one["prior_median"] == pytest.approx(stats.halfnorm.ppf(0.5, scale=0.3))
     res_many = nma.fit_nma(many, "qol", nma.NMAPriors(tau_scale=0.3), n_draws=20000)
     assert nma.heterogeneity_table(res_many, nma.NMAPriors(tau_scale=0.3)).iloc[0]["informed"]
+
+
+@pytest.mark.parametrize("name", ["rhodes-general", "rhodes-mental-health"])
+def test_rhodes_priors_are_log_t_on_tau_squared(name):
+    """The density integrates to 1 and matches draws of tau^2 = exp(location + scale * t5)."""
+    prior = nma.TauPrior(name)
+    loc, sc = nma.TAU_PRIORS[name]
+    x = np.geomspace(1e-8, 1e4, 400_001)
+    assert np.trapezoid(np.exp(prior.logpdf(x)), x) == pytest.approx(1.0, abs=2e-3)
+    draws = np.sqrt(np.exp(loc + sc * stats.t.rvs(5, size=400_000, random_state=1)))
+    for q in (0.1, 0.5, 0.9):
+        assert prior.ppf(q) == pytest.approx(np.quantile(draws, q), rel=0.02)
+
+
+def test_an_informative_tau_prior_changes_only_what_tau_touches():
+    ev, _ = evidence.assemble_evidence(None, "published", True)
+    base = nma.NMAPriors(bridge={"fact": (0.0, 0.25)}, relative={"fact_rg": "fact"})
+    rhodes = nma.NMAPriors(
+        bridge={"fact": (0.0, 0.25)}, relative={"fact_rg": "fact"}, tau_prior="rhodes-mental-health"
+    )
+    a = nma.heterogeneity_table(nma.fit_nma(ev, "empowerment", base, n_draws=20000), base)
+    b = nma.heterogeneity_table(nma.fit_nma(ev, "empowerment", rhodes, n_draws=20000), rhodes)
+    assert b.iloc[0]["prior"] == "rhodes-mental-health" and a.iloc[0]["prior"] == "half-normal(0.3)"
+    assert b.iloc[0]["prior_median"] == pytest.approx(np.exp(-3.85 / 2), rel=1e-6)
+    # the posterior of tau follows its prior (one study row): the heavier tail shows
+    assert b.iloc[0]["upper"] > 1.5 * a.iloc[0]["upper"]  # heavier tail than HN(0.3)
+
+
+def test_prior_weight_and_conflict_have_closed_forms():
+    from analysis import catalogue
+    from analysis.synthesis import pipeline as sp
+
+    ev, _ = evidence.assemble_evidence(None, "published", True)
+    settings = sp.SynthesisSettings(map_prior=True, map_mean=0.8, map_sd=0.3, map_weight=0.5)
+    res = sp.run_synthesis(ev, settings, ["empowerment"], draws=2000, bridge_sds=None)
+    table = res.table(catalogue.PRIOR_WEIGHT).set_index("prior")
+    bridge = table.loc["bridge"]
+    assert bridge["ess_patients"] == pytest.approx(4 / 0.25**2)  # a normal prior: 4 / sd^2
+    assert np.isnan(bridge["conflict_p"])  # no trial compared FACT with standard care
+    map_row = table.loc["MAP (robust mixture)"]
+    y, se = 0.54, 0.1658  # Tjaden 2021, the direct evidence on fact_rg vs fact
+    assert map_row["data_estimate"] == pytest.approx(y) and map_row["data_se"] == pytest.approx(se)
+    lower = 0.5 * stats.norm.cdf(y, 0.8, np.hypot(0.3, se)) + 0.5 * stats.norm.cdf(
+        y, 0.0, np.hypot(1.0, se)
+    )
+    assert map_row["conflict_p"] == pytest.approx(2 * min(lower, 1 - lower))
+    # a robust mixture is worth less than its informative component alone
+    assert 4 / 1.0**2 < map_row["ess_patients"] < 4 / 0.3**2
+    trans = res.table(catalogue.TRANSITIVITY)
+    assert trans["study"].tolist() == list(dict.fromkeys(res.evidence["study"]))
+    assert (trans.loc[trans["study"] == "tjaden2021", "country"] == "Netherlands").all()

@@ -168,7 +168,11 @@ def cmd_synthesize(args) -> int:
         for note in notes:
             print(f"not counted twice: {note}")
     settings = synthesis.SynthesisSettings(
-        args.effect_prior_sd, args.tau_prior_scale, args.bridge_mean, args.bridge_sd
+        args.effect_prior_sd,
+        args.tau_prior_scale,
+        args.bridge_mean,
+        args.bridge_sd,
+        tau_prior=args.tau_prior,
     )
     nodes = set(ev["treatment"]) | set(ev["comparator"])
     if args.bridge_sd is not None:
@@ -417,7 +421,16 @@ def build_parser() -> argparse.ArgumentParser:
         "--evidence", required=True, help="CSV: study,outcome,treatment,comparator,estimate,se"
     )
     y.add_argument("--outcome", action="append", default=None, help="outcome (repeatable)")
-    y.add_argument("--tau-prior-scale", type=float, default=0.3, help="half-normal scale of tau")
+    y.add_argument(
+        "--tau-prior",
+        choices=["half-normal", "rhodes-general", "rhodes-mental-health"],
+        default="half-normal",
+        help="prior of the between-study SD: half-normal (scale --tau-prior-scale) or the "
+        "empirical log-t priors of Rhodes et al. 2015 for SMDs (default: %(default)s)",
+    )
+    y.add_argument(
+        "--tau-prior-scale", type=float, default=0.3, help="half-normal scale of tau (default 0.3)"
+    )
     y.add_argument(
         "--effect-prior-sd",
         type=float,

@@ -227,7 +227,8 @@ def run_calibration(
     out.notes["sbc"] = (
         f"{len(ranks)} SBC replicates ({run.computed} computed, {run.from_cache} from cache, "
         f"{run.failed} failed) in {run.seconds:.0f} s; "
-        f"{int((ranks['divergences'] > 0).sum())} fits with divergent transitions."
+        f"{int((ranks['divergences'] > 0).sum())} fits with divergent transitions. "
+        + sbc.power_markdown(len(ranks), sbc_thin)
     )
     if has_trial and deltas:
         idata = trial_pipeline.load_idata(out_dir, trial, outcome) if out_dir else None

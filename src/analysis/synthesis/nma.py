@@ -45,6 +45,64 @@ TREATMENTS = ("fact_rg", "fact", "cacm", "ncacm", "standard")
 REFERENCE = "standard"
 
 
+#: Informative priors for tau in meta-analyses of standardised mean differences: Rhodes et al.
+#: (2015, J Clin Epidemiol 68:52-60, Table 3), tau^2 ~ log-Student-t(location, scale, 5 d.f.), as
+#: tabulated in the bayesmeta R package (RhodesEtAlPrior). ``general``: any outcome and
+#: comparison; ``mental-health``: mental health outcomes, non-pharmacological comparisons.
+#: (Turner et al. 2015 give the corresponding priors for log odds ratios of binary outcomes, not
+#: for SMDs, so they are not offered here.)
+TAU_PRIORS = {
+    "half-normal": None,
+    "rhodes-general": (-3.44, 2.59),
+    "rhodes-mental-health": (-3.85, 1.93),
+}
+TAU_LOG_T_DF = 5
+
+
+class TauPrior:
+    """The prior of the between-study SD tau: half-normal(scale) or a Rhodes log-t on tau^2."""
+
+    def __init__(self, name: str = "half-normal", scale: float = 0.3):
+        if name not in TAU_PRIORS:
+            raise ValueError(f"unknown tau prior {name!r}; choose from {list(TAU_PRIORS)}")
+        self.name, self.scale = name, scale
+        self.log_t = TAU_PRIORS[name]
+
+    def logpdf(self, tau: np.ndarray) -> np.ndarray:
+        """Log density of tau."""
+        if self.log_t is None:
+            return stats.halfnorm.logpdf(tau, scale=self.scale)
+        loc, sc = self.log_t
+        # tau^2 = exp(x), x ~ t5(loc, sc): p(tau) = t5((2 log tau - loc)/sc)/sc * 2/tau
+        return stats.t.logpdf((2 * np.log(tau) - loc) / sc, TAU_LOG_T_DF) - np.log(sc / 2 * tau)
+
+    def ppf(self, q):
+        """Quantiles of tau."""
+        if self.log_t is None:
+            return stats.halfnorm.ppf(q, scale=self.scale)
+        loc, sc = self.log_t
+        return np.exp((loc + sc * stats.t.ppf(q, TAU_LOG_T_DF)) / 2)
+
+    def grid(self, size: int) -> tuple[np.ndarray, np.ndarray]:
+        """Quadrature nodes for tau and the log of their spacing."""
+        if self.log_t is None:
+            grid = np.linspace(0, max(6 * self.scale, 1e-3), size + 1)[1:]
+            return grid, np.zeros(size)
+        upper = min(float(self.ppf(0.999)), 10.0)
+        grid = np.geomspace(1e-4, upper, size)
+        return grid, np.log(grid)  # log spacing: d tau proportional to tau
+
+    def describe(self) -> str:
+        """The prior in maths (LaTeX)."""
+        if self.log_t is None:
+            return f"\\tau \\sim HN({self.scale:g})"
+        loc, sc = self.log_t
+        return (
+            f"\\tau^2 \\sim \\text{{log-}}t_{{{TAU_LOG_T_DF}}}({loc:g}, {sc:g})"
+            f" \\text{{ (Rhodes et al. 2015, {self.name.split('-', 1)[1]})}}"
+        )
+
+
 @dataclass
 class NMAPriors:
     """Priors of the synthesis (SMD units).
@@ -63,6 +121,12 @@ class NMAPriors:
     bridge: dict = field(default_factory=dict)
     map_prior: tuple | None = None
     relative: dict = field(default_factory=dict)
+    tau_prior: str = "half-normal"
+
+    @property
+    def tau(self) -> TauPrior:
+        """The prior of tau (``tau_prior``, with ``tau_scale`` for the half-normal)."""
+        return TauPrior(self.tau_prior, self.tau_scale)
 
     def __post_init__(self):
         if not (self.effect_sd > 0 and np.isfinite(self.effect_sd)):
@@ -250,14 +314,15 @@ def fit_nma(
     x, y, v, r, basic = _design(ev, treatments, reference)
     lmap, comps = _parameterisation(basic, priors)
     a = x @ lmap
-    grid = np.linspace(0, max(6 * priors.tau_scale, 1e-3), grid_size + 1)[1:]
+    grid, log_spacing = priors.tau.grid(grid_size)
+    log_prior = priors.tau.logpdf(grid) + log_spacing
     rng = np.random.default_rng(seed)
     cells, logw = [], []
     for combo in itertools.product(*comps):
         w = np.array([c[0] for c in combo])
         m0 = np.array([c[1] for c in combo])
         s0 = np.array([c[2] for c in combo]) ** 2
-        for tau in grid:
+        for tau, lp_tau in zip(grid, log_prior, strict=True):
             cov_e = v + tau**2 * r
             if len(y):
                 cov_y = a @ np.diag(s0) @ a.T + cov_e
@@ -268,7 +333,7 @@ def fit_nma(
                 mean_post = cov_post @ (m0 / s0 + a.T @ inv_e @ y)
             else:
                 ll, cov_post, mean_post = 0.0, np.diag(s0), m0
-            logw.append(np.log(w).sum() + stats.halfnorm.logpdf(tau, scale=priors.tau_scale) + ll)
+            logw.append(np.log(w).sum() + lp_tau + ll)
             cells.append((tau, mean_post, cov_post))
     logw = np.array(logw)
     p = np.exp(logw - logw.max())
@@ -353,39 +418,41 @@ def rank_table(res: NMAResult) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-#: The posterior of tau counts as informed by the data when its SD is below this share of the
-#: prior's SD; otherwise the report says the data barely move it.
+#: The posterior of tau counts as informed by the data when its interquartile range is below this
+#: share of the prior's; otherwise the report says the data barely move it.
 TAU_INFORMED_RATIO = 0.8
 
 
 def heterogeneity_table(res: NMAResult, priors: NMAPriors) -> pd.DataFrame:
-    """Posterior of the between-study SD tau beside its half-normal prior.
+    """Posterior of the between-study SD tau beside its prior.
 
     Returns
     -------
     pandas.DataFrame
-        Columns ``outcome, reference, mean, sd, lower, upper, prior_scale, prior_mean, prior_sd,
+        Columns ``outcome, reference, mean, sd, lower, upper, prior, prior_median, prior_lower,
         prior_upper, informed, n_studies, n_contrasts``: posterior mean, SD and 95% interval;
-        the prior's mean, SD and 97.5% quantile; ``informed`` when the posterior SD is below
-        :data:`TAU_INFORMED_RATIO` times the prior SD.
+        the prior's name, median and 95% interval; ``informed`` when the posterior's
+        interquartile range is below :data:`TAU_INFORMED_RATIO` times the prior's.
     """
     t = res.tau
-    prior = stats.halfnorm(scale=priors.tau_scale)
-    sd = t.std(ddof=1)
+    prior = priors.tau
+    q = prior.ppf(np.array([0.025, 0.25, 0.5, 0.75, 0.975]))
+    iqr_post = np.quantile(t, 0.75) - np.quantile(t, 0.25)
+    label = f"half-normal({priors.tau_scale:g})" if prior.log_t is None else prior.name
     return pd.DataFrame(
         [
             {
                 "outcome": res.outcome,
                 "reference": res.reference,
                 "mean": t.mean(),
-                "sd": sd,
+                "sd": t.std(ddof=1),
                 "lower": np.quantile(t, 0.025),
                 "upper": np.quantile(t, 0.975),
-                "prior_scale": priors.tau_scale,
-                "prior_mean": prior.mean(),
-                "prior_sd": prior.std(),
-                "prior_upper": prior.ppf(0.975),
-                "informed": bool(sd < TAU_INFORMED_RATIO * prior.std()),
+                "prior": label,
+                "prior_median": q[2],
+                "prior_lower": q[0],
+                "prior_upper": q[4],
+                "informed": bool(iqr_post < TAU_INFORMED_RATIO * (q[3] - q[1])),
                 "n_studies": res.evidence["study"].nunique(),
                 "n_contrasts": len(res.evidence),
             }
@@ -438,6 +505,7 @@ def bridge_sensitivity(
             {**priors.bridge, bridged: (mean, s)},
             priors.map_prior,
             priors.relative,
+            priors.tau_prior,
         )
         res = fit_nma(evidence, outcome, pri, n_draws=n_draws, seed=seed)
         i, j = res.treatments.index(treatment), res.treatments.index(versus)

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import numpy as np
 import pandas as pd
+from scipy import stats
 
 from analysis import catalogue, registry
 from analysis.synthesis import nma
@@ -28,6 +30,9 @@ class SynthesisSettings:
         SD of each basic effect against the reference.
     tau_prior_scale : float
         Half-normal scale of the between-study SD.
+    tau_prior : str
+        ``half-normal`` (with ``tau_prior_scale``) or an informative prior of Rhodes et al.
+        (2015) for SMDs (:data:`analysis.synthesis.nma.TAU_PRIORS`).
     bridge_mean, bridge_sd : float or None
         Prior of the bridged treatment's effect against the reference; None: no bridge.
     bridge_treatment : str
@@ -53,6 +58,7 @@ class SynthesisSettings:
     map_mean: float = 0.80
     map_sd: float = 0.30
     map_weight: float = 0.5
+    tau_prior: str = "half-normal"
 
     def priors(self) -> nma.NMAPriors:
         """The :class:`analysis.synthesis.nma.NMAPriors` these settings mean."""
@@ -69,6 +75,7 @@ class SynthesisSettings:
             bridge,
             map_spec,
             dict(self.relative) if bridged else {},
+            self.tau_prior,
         )
 
 
@@ -86,7 +93,7 @@ def statement_markdown(settings: SynthesisSettings | None = None) -> str:
         "Contrast-level random-effects network meta-analysis on the SMD scale: study contrasts "
         "$y_s \\sim \\mathrm{MVN}(X_s d,\\ V_s + \\tau^2 R_s)$ with the sampling covariance "
         "$V_s$ (multi-arm correlation included) and between-study SD "
-        f"$\\tau \\sim HN({s.tau_prior_scale:g})$; basic effects "
+        f"${s.priors().tau.describe()}$; basic effects "
         f"$d_k \\sim N(0, {s.effect_prior_sd:g}^2)$ against standard care. {bridge} Given "
         "$\\tau$ the model is linear-Gaussian, so the posterior is computed exactly on a grid "
         "over $\\tau$ (no MCMC)."
@@ -192,6 +199,9 @@ def run_synthesis(
             ],
             c.BRIDGE_SENSITIVITY,
         )
+    results_so_far = SynthesisResults(evidence, present, fits, tables)
+    tables[c.PRIOR_WEIGHT] = prior_weight_table(results_so_far, settings)
+    tables[c.TRANSITIVITY] = transitivity_table(evidence)
     if swapped_evidence is not None and fits:
         tables[c.EVIDENCE_SENSITIVITY] = evidence_sensitivity(
             fits, swapped_evidence, priors, draws, seed, reference
@@ -302,10 +312,11 @@ def heterogeneity_markdown(results: SynthesisResults) -> str:
         out.append(
             f"- **{r.outcome.replace('_', ' ')}** ({r.n_studies} studies, {r.n_contrasts} "
             f"contrasts): posterior mean {r.mean:.2f} (95% interval {r.lower:.2f} to {r.upper:.2f}) "
-            f"against the prior's {r.prior_mean:.2f} (upper 97.5% {r.prior_upper:.2f}); {verdict}."
+            f"against the {r.prior} prior's median {r.prior_median:.2f} (95% interval "
+            f"{r.prior_lower:.2f} to {r.prior_upper:.2f}); {verdict}."
         )
     return (
-        "Between-study SD $\\tau$ (SMD), posterior beside its half-normal prior. With about one "
+        "Between-study SD $\\tau$ (SMD), posterior beside its prior. With about one "
         "study per comparison the data cannot estimate it; pooled rows enter with their own SE "
         "and are not widened by it.\n\n" + "\n".join(out)
     )
@@ -324,4 +335,140 @@ def network_markdown(results: SynthesisResults, map_prior: bool = False) -> str:
         "Each outcome's network holds only the treatments connected to data (a treatment with no "
         "evidence on an outcome gets no estimate, rank or summary line for it); MAP prior "
         f"{'on' if map_prior else 'off'}.\n\n" + "\n".join(lines)
+    )
+
+
+def _direct(evidence: pd.DataFrame, outcome: str, t: str, v: str) -> tuple[float, float]:
+    """Inverse-variance pooled direct evidence on t vs v (NaN, NaN when there is none)."""
+    ev = evidence[evidence["outcome"] == outcome]
+    fwd = ev[(ev["treatment"] == t) & (ev["comparator"] == v)]
+    rev = ev[(ev["treatment"] == v) & (ev["comparator"] == t)]
+    y = np.r_[fwd["estimate"].to_numpy(), -rev["estimate"].to_numpy()]
+    se = np.r_[fwd["se"].to_numpy(), rev["se"].to_numpy()]
+    if not len(y):
+        return float("nan"), float("nan")
+    w = 1 / se**2
+    return float((w * y).sum() / w.sum()), float(np.sqrt(1 / w.sum()))
+
+
+def prior_weight_table(results: SynthesisResults, settings: SynthesisSettings) -> pd.DataFrame:
+    """Effective sample size and prior-data conflict of the bridge and the MAP prior.
+
+    The ESS is in patients of a two-arm trial with equal arms, whose SMD has sampling variance
+    about 4/N (unit information 1/4 per patient), by the expected local-information ratio
+    (ELIR, Neuenschwander et al. 2020; RBesT's default ``ess`` method):
+    ``4 * E_prior[-d^2 log p(theta) / d theta^2]``, which for a normal prior is ``4 / sd^2``.
+    The conflict check is Box's prior-predictive p-value of the direct evidence on the same
+    contrast (two-sided); with no direct evidence (the bridge) there is nothing to check.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns of :data:`analysis.catalogue.PRIOR_WEIGHT`.
+    """
+    rows = []
+    for o, res in results.fits.items():
+        specs = []
+        if settings.bridge_sd is not None and settings.bridge_treatment in res.treatments:
+            specs.append(
+                (
+                    "bridge",
+                    settings.bridge_treatment,
+                    nma.REFERENCE,
+                    [(1.0, settings.bridge_mean, settings.bridge_sd)],
+                )
+            )
+        if settings.map_prior and {settings.map_treatment, settings.map_base} <= set(
+            res.treatments
+        ):
+            specs.append(
+                (
+                    "MAP (robust mixture)",
+                    settings.map_treatment,
+                    settings.map_base,
+                    [
+                        (settings.map_weight, settings.map_mean, settings.map_sd),
+                        (1 - settings.map_weight, 0.0, settings.effect_prior_sd),
+                    ],
+                )
+            )
+        for name, t, v, comps in specs:
+            w = np.array([c[0] for c in comps])
+            m = np.array([c[1] for c in comps])
+            s = np.array([c[2] for c in comps])
+            mean = float(w @ m)
+            var = float(w @ (s**2 + m**2) - mean**2)
+            ess = 4 * _elir_information(w, m, s)
+            y, se = _direct(results.evidence, o, t, v)
+            if np.isfinite(y):
+                lower = float(w @ stats.norm.cdf(y, m, np.sqrt(s**2 + se**2)))
+                p = 2 * min(lower, 1 - lower)
+            else:
+                p = float("nan")
+            rows.append(
+                {
+                    "outcome": o,
+                    "prior": name,
+                    "treatment": t,
+                    "reference": v,
+                    "prior_mean": mean,
+                    "prior_sd": np.sqrt(var),
+                    "ess_patients": ess,
+                    "data_estimate": y,
+                    "data_se": se,
+                    "conflict_p": p,
+                }
+            )
+    return pd.DataFrame(rows, columns=list(catalogue.PRIOR_WEIGHT.columns))
+
+
+def _elir_information(w: np.ndarray, m: np.ndarray, s: np.ndarray) -> float:
+    """E_prior[-(log p)''(theta)] of a normal mixture prior (quadrature on a fine grid)."""
+    lo, hi = float((m - 12 * s).min()), float((m + 12 * s).max())
+    x = np.linspace(lo, hi, 40001)
+    comp = w[:, None] * stats.norm.pdf(x[None, :], m[:, None], s[:, None])
+    p = comp.sum(axis=0)
+    d1 = (comp * (-(x[None, :] - m[:, None]) / s[:, None] ** 2)).sum(axis=0)
+    d2 = (comp * (((x[None, :] - m[:, None]) / s[:, None] ** 2) ** 2 - 1 / s[:, None] ** 2)).sum(
+        axis=0
+    )
+    neg_hess = -(d2 / p - (d1 / p) ** 2)  # -(log p)'' = -(p''/p - (p'/p)^2)
+    return float(np.trapezoid(p * neg_hess, x))
+
+
+def transitivity_table(evidence: pd.DataFrame) -> pd.DataFrame:
+    """The network's studies side by side (``data/published/studies.csv``), those in the evidence.
+
+    Studies without a row there are listed with their id only, so a gap is visible.
+    """
+    from analysis import config
+
+    known = pd.read_csv(config.PUBLISHED_STUDIES, dtype=str, keep_default_na=False)
+    ids = list(dict.fromkeys(evidence["study"]))
+    out = pd.DataFrame({"study": ids}).merge(known, on="study", how="left").fillna("not described")
+    return out[list(catalogue.TRANSITIVITY.columns)]
+
+
+def prior_weight_markdown(table: pd.DataFrame) -> str:
+    """The prior weights and conflicts in words."""
+    if table.empty:
+        return "No informative prior on a contrast of these networks."
+    lines = []
+    for r in table.itertuples():
+        conflict = (
+            "no direct evidence on this contrast, so a conflict cannot be checked: the prior "
+            "carries all the information"
+            if not np.isfinite(r.conflict_p)
+            else f"prior-data conflict p = {r.conflict_p:.2f} against the direct estimate "
+            f"{r.data_estimate:.2f} (SE {r.data_se:.2f})"
+            + (": the data disagree with the prior" if r.conflict_p < 0.05 else "")
+        )
+        lines.append(
+            f"- **{r.outcome.replace('_', ' ')}**, {r.prior} on {r.treatment} vs {r.reference}: "
+            f"worth about {r.ess_patients:.0f} patients; {conflict}."
+        )
+    return (
+        "Prior effective sample size (patients of a two-arm trial; expected local-information "
+        "ratio, as RBesT) and "
+        "prior-data conflict (Box's prior-predictive p-value):\n\n" + "\n".join(lines)
     )
