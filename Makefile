@@ -17,8 +17,9 @@ OUT_ARG  := $(if $(OUT),--out "$(OUT)",)
 
 .PHONY: help env report smoke test test-fast lint lab simulate clean lock bench hooks test-notebooks
 
-help: ## show this help
-	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+help: ## show this help (colours only on a terminal)
+	@if [ -t 1 ]; then c='\033[36m'; r='\033[0m'; else c=''; r=''; fi; \
+	awk -v c="$$c" -v r="$$r" 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %s%-10s%s %s\n", c, $$1, r, $$2}' $(MAKEFILE_LIST)
 
 $(STAMP): requirements.lock pyproject.toml
 	@echo "==> setting up $(VENV) from requirements.lock"
@@ -65,8 +66,10 @@ lint: $(STAMP) ## ruff on the package, tests and notebooks
 	$(VENV)/bin/ruff check src tests notebooks
 	$(VENV)/bin/ruff format --check src tests
 
-lab: $(STAMP) ## JupyterLab on the project kernel
-	$(VENV)/bin/jupyter lab --notebook-dir=notebooks
+LAB_FLAGS := $(if $(filter 0,$(shell id -u)),--allow-root,) $(if $(DISPLAY),,--no-browser)
+
+lab: $(STAMP) ## JupyterLab on the project kernel (as root and headless too: prints the URL)
+	$(VENV)/bin/jupyter lab --notebook-dir=notebooks $(LAB_FLAGS)
 
 simulate: $(STAMP) ## regenerate the embedded simulated data from data/scenarios/
 	$(PY) -m analysis simulate

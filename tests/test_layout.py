@@ -8,11 +8,11 @@ import nbformat
 import papermill
 import pytest
 
-from analysis import catalogue, config, profiles
+from analysis import catalogue, config, profiles, rules
 
 SRC = config.ROOT / "src" / "analysis"
 #: Ground modules (any stage may import them) and tools on top (may import anything).
-GROUND = {"config", "registry", "catalogue", "profiles", "output", "figures"}
+GROUND = {"config", "registry", "catalogue", "profiles", "rules", "output", "figures"}
 TOOLS = {"cli", "bench", "__main__", "__init__"}
 
 
@@ -184,3 +184,8 @@ def test_the_contract_columns_have_one_home():
     listed = re.findall(r"^\| `(\w+)` \| (\w+) \|", section, flags=re.M)
     assert [c for c, _ in listed] == schema.REQUIRED
     assert [t for _, t in listed] == [t for t, _ in schema.REQUIRED_COLUMNS.values()]
+
+
+def test_one_decision_rule():
+    for nb in ("04-replication-design", "05-calibration"):
+        assert _default(_parameters(nb)["threshold"]) == rules.DECISION_THRESHOLD, nb

@@ -54,7 +54,9 @@ def test_summary_rows_copy_the_result_tables(tables):
         assert rg.iloc[0][col] == src[col]
     assert rg.iloc[0]["mcid"] == 0.25  # from the outcome registry
     cp = summary[summary["source"] == "consumer_providers"]
-    assert cp["reference"].tolist() == ["standard"]  # only arms against the comparator
+    # every contrast: against the comparator and the treatment arms against each other
+    assert cp["reference"].tolist() == ["ncacm", "standard"]
+    assert "Consumer-assisted case management vs Non-consumer-assisted" in cp["comparison"].iloc[0]
     syn = summary[summary["source"] == "synthesis"]
     assert len(syn) == 1 and syn.iloc[0]["estimate"] == 0.21 and syn.iloc[0]["rests_on_bridge"]
     assert np.isnan(syn.iloc[0]["prob_mcid"])

@@ -19,6 +19,7 @@ config      every path and the one seed
 registry    outcome and arm registries (the data contract's vocabularies)
 catalogue   every result table: name, columns, writer, readers
 profiles    execution profiles (``params/*.yaml``)
+rules       decision rule and reporting thresholds
 output      writing tables, figures and timings
 figures     shared figure helpers
 

@@ -124,11 +124,28 @@ def cmd_fit(args) -> int:
     results.save(out)
     catalogue.combine_parts(out)  # <name>.csv stacks every trial fitted into this folder
     print(f"wrote tables and fits for {len(results.fits)} outcome(s) to {out}")
-    try:
-        diagnostics.enforce_gate(results.all_diagnostics(), args.profile)
-    except diagnostics.ConvergenceError as exc:
-        _err(str(exc))
-        return EXIT_FAILED
+    diag = results.all_diagnostics()
+    overview = diagnostics.gate_overview(diag)
+    failed = [m for m, g in diag.groupby("model", sort=False) if diagnostics.gate_failures(g)]
+    overview["gate"] = ["FAIL" if m in failed else "pass" for m in overview["model"]]
+    if failed:
+        why = (
+            " (expected with the smoke profile's short chains: never results)"
+            if args.profile != "full"
+            else ""
+        )
+        print(f"convergence gate FAILED for {len(failed)} of {len(overview)} fit(s){why}:")
+        print(
+            overview.round({"rhat_max": 3, "ess_bulk_min": 0, "ess_tail_min": 0}).to_string(
+                index=False
+            )
+        )
+        print(diagnostics.Gate().describe())
+        if args.profile == "full":
+            _err("the full profile's convergence gate failed; these fits are not results")
+            return EXIT_FAILED
+    else:
+        print(f"convergence gate passed for all {len(overview)} fit(s)")
     return EXIT_OK
 
 
@@ -317,10 +334,38 @@ def cmd_bench(args) -> int:
     return 0
 
 
+class _Help(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows each option's default, unless its help already states it or it has none."""
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        if "default" in text or action.default in (None, False) or action.required:
+            return text
+        return super()._get_help_string(action)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (subcommands ``simulate``, ``validate``, ``report``)."""
-    p = argparse.ArgumentParser(prog="python -m analysis", description=__doc__.splitlines()[0])
-    sub = p.add_subparsers(dest="command", required=True)
+    from analysis import __version__
+
+    p = argparse.ArgumentParser(
+        prog="python -m analysis",
+        description="trialbayes: Bayesian analysis of psychosocial interventions for people with "
+        "serious mental illness, from trial data to a report.",
+        epilog="Exit codes: 0 success; 1 a run failed (the previous report is untouched); 2 bad "
+        "input or arguments (nothing was run); 130 interrupted. "
+        "'python -m analysis COMMAND --help' shows a command's options and defaults.",
+    )
+    p.add_argument("--version", action="version", version=f"trialbayes {__version__}")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _add_parser = sub.add_parser
+
+    def add_parser(name, **kwargs):  # every subcommand shows its defaults
+        kwargs.setdefault("formatter_class", _Help)
+        kwargs.setdefault("description", kwargs.get("help"))
+        return _add_parser(name, **kwargs)
+
+    sub.add_parser = add_parser
 
     s = sub.add_parser("simulate", help="simulate both trials into the data contract")
     s.add_argument("--seed", type=int, default=config.DEFAULT_SEED, help="random seed")
@@ -428,9 +473,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="prior of the between-study SD: half-normal (scale --tau-prior-scale) or the "
         "empirical log-t priors of Rhodes et al. 2015 for SMDs (default: %(default)s)",
     )
-    y.add_argument(
-        "--tau-prior-scale", type=float, default=0.3, help="half-normal scale of tau (default 0.3)"
-    )
+    y.add_argument("--tau-prior-scale", type=float, default=0.3, help="half-normal scale of tau")
     y.add_argument(
         "--effect-prior-sd",
         type=float,

@@ -32,8 +32,9 @@ CROSS_TRIAL = (("fact_rg", "cacm"),)
 def summary_table(out_dir: Path) -> pd.DataFrame:
     """One row per headline comparison × outcome (tidy), from the run's result tables.
 
-    Trial rows: the last follow-up visit, each treatment arm against the trial's comparator,
-    every outcome (primary first); values copied unchanged from the ``trial_effects`` table
+    Trial rows: the last follow-up visit, every contrast of the trial (each treatment arm
+    against the comparator, and the treatment arms against each other, e.g. consumer-assisted vs
+    non-consumer-assisted case management), every outcome (primary first); values copied unchanged from the ``trial_effects`` table
     (``estimate`` on the instrument's scale). Cross-trial rows: :data:`CROSS_TRIAL` contrasts of
     the ``synthesis_effects`` table (``estimate`` is an SMD; P(> MCID) is undefined on that scale).
     """
@@ -41,10 +42,10 @@ def summary_table(out_dir: Path) -> pd.DataFrame:
     rows = []
     effects = catalogue.read_table(out_dir, catalogue.TRIAL_EFFECTS)
     for trial, eff in effects.groupby("trial", sort=False) if not effects.empty else []:
-        comp = registry.comparator(trial)
-        last = eff[(eff["month"] == eff["month"].max()) & (eff["comparator"] == comp)]
+        last = eff[eff["month"] == eff["month"].max()]
         for _, r in last.iterrows():
             info = reg.loc[(trial, r["outcome"])]
+            comp = r["comparator"]
             rows.append(
                 {
                     "comparison": f"{registry.arm_label(r['arm'])} vs {registry.arm_label(comp)}",

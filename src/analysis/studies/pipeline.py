@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from analysis import catalogue, config
+from analysis import catalogue, config, rules
 from analysis.contract import simulate
 from analysis.studies import assurance as asr
 from analysis.studies import laplace, runner, sbc, tipping
@@ -151,6 +151,46 @@ def run_design(
     return out
 
 
+def tipping_points(df, out_dir, deltas, threshold, settings, seed, primary=None):
+    """The delta tipping point of every outcome of every trial in the data.
+
+    Uses the fits the trial stage saved under ``out_dir/idata``; an outcome without a saved fit
+    is fitted here only if it is ``primary`` (a notebook run on its own), else skipped.
+
+    Returns
+    -------
+    (pandas.DataFrame, list of str, list of str)
+        The table (``tipping_point`` columns), one sentence per outcome, and the fits made here.
+    """
+    from analysis import registry
+
+    frames, texts, refits = [], [], []
+    if df is None:
+        return pd.DataFrame(columns=list(catalogue.TIPPING_POINT.columns)), texts, refits
+    for trial in [t for t in registry.load_trial_registry()["trial"] if t in set(df["trial"])]:
+        present = set(df.loc[df["trial"] == trial, "outcome"])
+        for outcome in [o for o in registry.trial_outcomes(trial) if o in present]:
+            data = model.prepare_trial_data(df, trial, outcome)
+            idata = trial_pipeline.load_idata(out_dir, trial, outcome) if out_dir else None
+            if idata is None:
+                if (trial, outcome) != primary:
+                    continue
+                idata, _ = fit.fit_trial_model(data, settings or fit.SamplerSettings(seed=seed))
+                refits.append(f"{trial}/{outcome}")
+            tip = tipping.tipping_point_analysis(data, idata, deltas, threshold)
+            frames.append(tip.table.assign(trial=trial, outcome=outcome))
+            texts.append(
+                f"{registry.arm_label(data.treatments[0])} vs "
+                f"{registry.arm_label(data.comparator)}, {tip.text}"
+            )
+    table = (
+        pd.concat(frames, ignore_index=True)
+        if frames
+        else pd.DataFrame(columns=list(catalogue.TIPPING_POINT.columns))
+    )
+    return table, texts, refits
+
+
 def run_calibration(
     df: pd.DataFrame,
     trial: str,
@@ -161,7 +201,7 @@ def run_calibration(
     sbc_draws: int = 150,
     sbc_thin: int = 99,
     deltas: tuple = (),
-    threshold: float = 0.95,
+    threshold: float = rules.DECISION_THRESHOLD,
     settings: fit.SamplerSettings | None = None,
     scheduler: str | None = None,
     workers: int = 2,
@@ -184,17 +224,17 @@ def run_calibration(
     sbc_replicates, sbc_draws, sbc_thin : int
         SBC replicates, draws per chain in each fit, and ranks kept (0..``sbc_thin``).
     deltas : tuple of float
-        Shifts of the missing last-visit values (baseline SDs); empty to skip the tipping point.
+        Shifts of the missing last-visit values (baseline SDs); empty to skip the tipping points.
     threshold : float
-        The conclusion P(benefit) > ``threshold``.
+        The conclusion P(benefit) > ``threshold`` (default: the project's decision rule).
     settings : SamplerSettings, optional
         For fitting the primary model when no saved fit exists.
 
     Returns
     -------
     StudyResults
-        Tables ``sbc_ranks``, ``sbc_uniformity``, ``tipping_point``; notes ``data``, ``sbc``,
-        ``tipping_point``, ``idata``.
+        Tables ``sbc_ranks``, ``sbc_uniformity``, ``tipping_point`` (every outcome of every
+        trial with a saved fit); notes ``data``, ``sbc``, ``tipping_point``, ``idata``.
     """
     from analysis.contract import validate
 
@@ -230,16 +270,21 @@ def run_calibration(
         f"{int((ranks['divergences'] > 0).sum())} fits with divergent transitions. "
         + sbc.power_markdown(len(ranks), sbc_thin)
     )
-    if has_trial and deltas:
-        idata = trial_pipeline.load_idata(out_dir, trial, outcome) if out_dir else None
-        if idata is None:
+    if deltas:
+        out.tables[c.TIPPING_POINT], texts, refits = tipping_points(
+            df if has_trial else None,
+            out_dir,
+            list(deltas),
+            threshold,
+            settings,
+            seed,
+            primary=(trial, outcome) if has_trial else None,
+        )
+        if texts:
+            out.notes["tipping_point"] = "\n".join(f"- {t}" for t in texts)
             out.notes["idata"] = (
-                "No saved primary fit in this run: the primary model was fitted here."
+                "Posterior draws from the fits saved by the trial notebooks (no refit)."
+                if not refits
+                else f"No saved fit for {', '.join(refits)} in this run: fitted here."
             )
-            idata, _ = fit.fit_trial_model(data, settings or fit.SamplerSettings(seed=seed))
-        else:
-            out.notes["idata"] = "The primary fit saved by the trial notebook was used (no refit)."
-        tip = tipping.tipping_point_analysis(data, idata, list(deltas), threshold)
-        out.tables[c.TIPPING_POINT] = tip.table.assign(trial=trial, outcome=outcome)
-        out.notes["tipping_point"] = tip.text
     return out

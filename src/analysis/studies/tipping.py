@@ -70,7 +70,8 @@ def tipping_point_analysis(
 
     The missing shares come from the data, the effect draws from the fitted model ``idata``;
     ``text`` states whether the conclusion P(benefit) > ``threshold`` holds under MAR and the
-    smallest shift of the treated arm's missing values (control arm as MAR) that changes it.
+    signed shift of the treated arm's missing values (control arm as MAR), nearest to zero, that
+    changes it: negative shifts make the treated arm's missing outcomes worse.
     """
     from analysis.trialmodel.summarise import contrast_draws
 
@@ -86,17 +87,21 @@ def tipping_point_analysis(
     p_mar = float((effect > 0).mean())
     holds = p_mar > threshold
     flips = table[(table["delta_control"] == 0) & (table["conclusion_holds"] != holds)]
-    where = (
-        f"it changes once the treated arm's missing values are shifted by "
-        f"{flips['delta_treated'].abs().min():g} baseline SD (control arm as MAR)"
-        if not flips.empty
-        else "no shift of the treated arm's missing values within the grid changes it "
-        "(control arm as MAR)"
-    )
+    if flips.empty:
+        where = (
+            "no shift of the treated arm's missing values within the grid changes it "
+            "(control arm as MAR)"
+        )
+    else:
+        tip = float(flips.loc[flips["delta_treated"].abs().idxmin(), "delta_treated"])
+        where = (
+            f"it changes once the treated arm's missing values are shifted by {tip:+g} "
+            f"baseline SD ({'worse' if tip < 0 else 'better'} than MAR; control arm as MAR)"
+        )
     text = (
-        f"Missing at {last} months: "
+        f"{data.outcome.replace('_', ' ')}: missing at {last} months "
         + ", ".join(f"{a} {p:.0%}" for a, p in missing.items())
-        + f". Under MAR P(benefit) = {p_mar:.3f}, so the conclusion P(benefit) > {threshold} "
+        + f". Under MAR P(benefit) = {p_mar:.3f}, so the conclusion P(benefit) > {threshold:g} "
         + ("holds" if holds else "does not hold")
         + f"; {where}."
     )

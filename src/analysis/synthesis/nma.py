@@ -39,6 +39,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from analysis.rules import INFORMED_IQR_RATIO
+
 TREATMENTS = ("fact_rg", "fact", "cacm", "ncacm", "standard")
 
 
@@ -418,9 +420,8 @@ def rank_table(res: NMAResult) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-#: The posterior of tau counts as informed by the data when its interquartile range is below this
-#: share of the prior's; otherwise the report says the data barely move it.
-TAU_INFORMED_RATIO = 0.8
+#: The posterior of tau counts as informed under the same rule as the trial models' variances.
+TAU_INFORMED_RATIO = INFORMED_IQR_RATIO
 
 
 def heterogeneity_table(res: NMAResult, priors: NMAPriors) -> pd.DataFrame:

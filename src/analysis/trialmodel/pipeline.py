@@ -448,3 +448,22 @@ def key_result_markdown(results: TrialResults, fails: list[str]) -> str:
         f"SMD {row['smd']:.2f} ({row['smd_lower']:.2f} to {row['smd_upper']:.2f}); "
         f"P(benefit) = {row['prob_benefit']:.2f}{mcid}. Convergence gate {gate}."
     )
+
+
+def variance_markdown(results: TrialResults) -> str:
+    """Which variance components the data inform and which stay at their prior, in words."""
+    vc = results.table(catalogue.VARIANCE_COMPONENTS)
+    if vc.empty:
+        return ""
+    lines = []
+    for (outcome, informed), g in vc.groupby(["outcome", "informed"], sort=False):
+        names = ", ".join(f"`{p}`" for p in g["parameter"])
+        verb = (
+            "informed by the data" if informed else "barely moved by the data (posterior ~ prior)"
+        )
+        lines.append(f"- {outcome.replace('_', ' ')}: {names} {verb}")
+    return (
+        "Each variance component beside its prior (table); a posterior whose interquartile "
+        "range is not clearly narrower than the prior's is the prior speaking, not the data:\n\n"
+        + "\n".join(lines)
+    )

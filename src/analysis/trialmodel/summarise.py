@@ -13,28 +13,19 @@ import arviz as az
 import numpy as np
 import pandas as pd
 
+from analysis import catalogue, rules
 from analysis.trialmodel.model import TrialData
 
-EFFECT_COLUMNS = [
-    "trial",
-    "outcome",
-    "month",
-    "arm",
-    "comparator",
-    "estimate",
-    "lower",
-    "upper",
-    "smd",
-    "smd_lower",
-    "smd_upper",
-    "prob_benefit",
-    "prob_mcid",
-    "mcse",
-    "rhat_max",
-    "ess_bulk_min",
-    "ess_tail_min",
-    "divergences",
-]
+EFFECT_COLUMNS = list(catalogue.TRIAL_EFFECTS.columns)
+
+
+def _mcse(x: np.ndarray, method: str, prob: float | None = None) -> float:
+    """Monte Carlo standard error of a posterior mean or quantile (chain x draw array)."""
+    if method == "quantile":
+        return float(np.ravel(az.mcse(x, method="quantile", prob=prob))[0])
+    if np.ptp(x) == 0:  # an indicator that never varies: no Monte Carlo error to estimate
+        return 0.0
+    return float(np.ravel(az.mcse(x, method="mean"))[0])
 
 
 def contrasts(data: TrialData) -> list[tuple[str, str]]:
@@ -73,7 +64,10 @@ def summarise_effects(idata, data: TrialData, diagnostics: pd.DataFrame) -> pd.D
         95% equal-tailed interval of the difference in change from baseline on the instrument
         scale; ``smd*`` the same divided by the pooled baseline SD; ``prob_benefit``
         P(arm better), respecting the instrument's direction; ``prob_mcid`` P(benefit > MCID)
-        (NaN without an MCID); ``mcse`` MCSE of ``estimate``; ``rhat_max``, ``ess_*_min`` over
+        (NaN without an MCID); ``mcse``, ``lower_mcse``, ``upper_mcse``, ``prob_benefit_mcse``,
+        ``prob_mcid_mcse``: Monte Carlo standard errors of the estimate, the interval ends and the
+        probabilities (instrument scale; probabilities as proportions); ``rhat_max``,
+        ``ess_*_min`` over
         the contrast and every population-level parameter; ``divergences`` of the fit.
     """
     direction = 1 if data.meta["higher_is_better"] else -1
@@ -102,7 +96,13 @@ def summarise_effects(idata, data: TrialData, diagnostics: pd.DataFrame) -> pd.D
                     "smd_upper": np.quantile(smd, 0.975),
                     "prob_benefit": (benefit > 0).mean(),
                     "prob_mcid": (benefit > mcid).mean() if mcid else np.nan,
-                    "mcse": float(np.ravel(az.mcse(est, method="mean"))[0]),
+                    "mcse": _mcse(est, "mean"),
+                    "lower_mcse": _mcse(est, "quantile", 0.025),
+                    "upper_mcse": _mcse(est, "quantile", 0.975),
+                    "prob_benefit_mcse": _mcse((benefit > 0).astype(float), "mean"),
+                    "prob_mcid_mcse": _mcse((benefit > mcid).astype(float), "mean")
+                    if mcid
+                    else np.nan,
                     "rhat_max": max(rhat, diagnostics["rhat"].max()),
                     "ess_bulk_min": min(ess_b, diagnostics["ess_bulk"].min()),
                     "ess_tail_min": min(ess_t, diagnostics["ess_tail"].min()),
@@ -211,14 +211,40 @@ def summarise_team_effects(idata, data: TrialData) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def parameter_prior(name: str, priors):
+    """The frozen scipy prior of a variance parameter (baseline-SD units) and its label."""
+    from scipy import stats
+
+    from analysis.trialmodel.model import STUDENT_NU_PRIOR
+
+    scale = {
+        "sigma": priors.residual_sd,
+        "sigma_patient": priors.residual_sd,
+        "visit_sd": priors.residual_sd,
+        "sigma_site": priors.site_sd,
+        "sigma_site_effect": priors.site_effect_sd,
+    }
+    if name in scale:
+        return stats.halfnorm(scale=scale[name]), f"half-normal({scale[name]:g})"
+    shape, rate = STUDENT_NU_PRIOR
+    return stats.gamma(shape, scale=1 / rate), f"gamma({shape:g}, {rate:g})"
+
+
 def summarise_parameters(idata, data: TrialData) -> pd.DataFrame:
-    """Variance components and other population parameters (baseline-SD units).
+    """Variance components and other population parameters (baseline-SD units), each beside
+    its prior.
 
     Returns
     -------
     pandas.DataFrame
-        Columns ``trial, outcome, parameter, mean, lower, upper``.
+        Columns ``trial, outcome, parameter, mean, lower, upper, prior, prior_median,
+        prior_upper, informed``: posterior mean and 95% interval; the prior's label, median and
+        97.5% quantile; ``informed`` when the posterior's interquartile range is below
+        :data:`analysis.rules.INFORMED_IQR_RATIO` times the prior's (else the data barely move it).
     """
+    from analysis.trialmodel.model import PRIOR_SETS
+
+    priors = PRIOR_SETS.get(idata.attrs.get("priors", "default"), PRIOR_SETS["default"])
     names = [
         v
         for v in ("sigma", "sigma_patient", "sigma_site", "sigma_site_effect", "visit_sd", "nu")
@@ -233,6 +259,9 @@ def summarise_parameters(idata, data: TrialData) -> pd.DataFrame:
         if "[" in label:
             arr = arr.sel(visit=int(label.split("[")[1].rstrip("]")))
         v = arr.values.ravel()
+        prior, prior_label = parameter_prior(base, priors)
+        pq = prior.ppf([0.25, 0.5, 0.75, 0.975])
+        iqr = np.quantile(v, 0.75) - np.quantile(v, 0.25)
         rows.append(
             {
                 "trial": data.trial,
@@ -241,6 +270,10 @@ def summarise_parameters(idata, data: TrialData) -> pd.DataFrame:
                 "mean": v.mean(),
                 "lower": np.quantile(v, 0.025),
                 "upper": np.quantile(v, 0.975),
+                "prior": prior_label,
+                "prior_median": pq[1],
+                "prior_upper": pq[3],
+                "informed": bool(iqr < rules.INFORMED_IQR_RATIO * (pq[2] - pq[0])),
             }
         )
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=list(catalogue.VARIANCE_COMPONENTS.columns))
