@@ -72,3 +72,30 @@ def test_posterior_sd_agrees_with_mcmc(n, k):
     row = table.iloc[0]
     assert 0.9 <= row["sd_ratio"] <= 1.1, row.to_dict()
     assert abs(row["mean_diff_in_mcmc_sd"]) < 0.15, row.to_dict()
+
+
+@pytest.mark.slow
+def test_point_prior_assurance_equals_the_rules_power_by_brute_force():
+    """With a point design prior, assurance is the frequentist power of the decision rule. The
+    same simulated trials analysed by full MCMC (brute force) must give the same power: paired,
+    the decisions may differ only for trials whose P(benefit) sits at the threshold."""
+    from analysis.studies import assurance
+    from analysis.trialmodel import fit
+    from analysis.trialmodel.summarise import contrast_draws
+
+    spec = assurance.AssuranceSpec(0.35, 0.0, 0.975, "benefit")  # power about 1/3 at 80/10
+    design = assurance.Design(80, 10)
+    tasks = assurance.assurance_tasks(spec, [design], 40, seed=5)
+    fast, brute = [], []
+    cache = fit.ModelCache()
+    for _, func, args in tasks:
+        fast.append(func(*args)["success"])
+        effect, data = assurance.simulate_replicate(spec, design, args[3])
+        assert effect == 0.35
+        idata, _ = fit.fit_trial_model(data, fit.SamplerSettings(1000, 500, 2, 1), cache=cache)
+        d = contrast_draws(idata, data, "fact_rg", "fact", 18)
+        brute.append(bool((d > 0).mean() > spec.threshold))
+    fast, brute = np.array(fast), np.array(brute)
+    assert 0.1 < brute.mean() < 0.9  # a design where power is informative
+    assert (fast != brute).sum() <= 3, (fast.mean(), brute.mean())
+    assert abs(fast.mean() - brute.mean()) <= 2 * np.sqrt(0.25 / len(fast))

@@ -67,6 +67,18 @@ def test_no_patient_id_or_data_location_in_any_output(private_run):
         assert secret_dir.name.encode() not in blob, f"{path} names the data folder"
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["data"]["name"] == "participants.parquet"  # named, never copied
+    # the saved fits (compressed netCDF, so the byte scan above is not enough): nothing per patient
+    import arviz as az
+
+    fits = sorted((out / "idata").glob("*.nc"))
+    assert fits
+    for path in fits:
+        idata = az.from_netcdf(str(path))
+        for group in idata.groups():
+            ds = idata[group]
+            assert "patient" not in ds.dims and "patient" not in ds.coords, (path.name, group)
+            values = {str(v) for c in ds.coords for v in ds[c].values.ravel()}
+            assert not values & set(ids), path.name
     assert not list(out.rglob("*.parquet"))
 
 

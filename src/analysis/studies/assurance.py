@@ -48,9 +48,13 @@ class AssuranceSpec:
             raise ValueError(f"prior_sd must be >= 0, got {self.prior_sd}")
 
 
-def assurance_replicate(spec: AssuranceSpec, design: Design, rep: int, seed: int) -> dict:
-    """Simulate one replication trial of ``design`` and analyse it as planned (the fast exact
-    marginal analysis, :mod:`analysis.studies.marginal`)."""
+def simulate_replicate(spec: AssuranceSpec, design: Design, seed: int):
+    """The true effect drawn from the design prior and one simulated trial of ``design``.
+
+    Returns
+    -------
+    (float, TrialData)
+    """
     import dataclasses
 
     rng = np.random.default_rng(seed)
@@ -65,7 +69,14 @@ def assurance_replicate(spec: AssuranceSpec, design: Design, rep: int, seed: int
     )
     sc = dataclasses.replace(sc, outcomes={spec.outcome: new})
     df = simulate.simulate_trial(sc, int(rng.integers(2**31)))
-    data = model.prepare_trial_data(df, spec.trial, spec.outcome)
+    return effect, model.prepare_trial_data(df, spec.trial, spec.outcome)
+
+
+def assurance_replicate(spec: AssuranceSpec, design: Design, rep: int, seed: int) -> dict:
+    """Simulate one replication trial of ``design`` and analyse it as planned (the fast exact
+    marginal analysis, :mod:`analysis.studies.marginal`)."""
+    effect, data = simulate_replicate(spec, design, seed)
+    last = max(data.visits)
     cut = (
         0.0
         if spec.rule == "benefit"
