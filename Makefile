@@ -10,6 +10,9 @@ STAMP   := $(VENV)/.installed
 DATA    ?=
 OUT     ?=
 export PYTHONHASHSEED := 0
+# nutpie, Dask and pytest-xdist parallelise themselves; idle BLAS/OpenMP pools only busy-wait
+export OPENBLAS_NUM_THREADS ?= 1
+export OMP_NUM_THREADS ?= 1
 export PYTENSOR_FLAGS ?= compiledir=$(CURDIR)/.cache/pytensor
 
 DATA_ARG := $(if $(DATA),--data "$(DATA)",)

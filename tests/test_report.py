@@ -1,6 +1,7 @@
 """The report pipeline: parameters, manifest, rendering and the atomic swap."""
 
 import json
+import os
 
 import pytest
 from conftest import write_notebook
@@ -29,7 +30,7 @@ def sandbox(tmp_path, monkeypatch):
         "from analysis import output\nimport pandas as pd\n"
         "out = output.output_dir(output_dir)\n"
         "pd.DataFrame({'seed': [seed]}).to_csv(out / 'tables' / 'seed.csv', index=False)\n"
-        "print('hello')\n"
+        "print('hello')\nimport os\nprint('blas threads', os.environ.get('OPENBLAS_NUM_THREADS'))\n"
         "import matplotlib.pyplot as plt\nplt.plot([1, 2], [3, 4])\nplt.show()",
     )
     _notebook(nbs / "bad.ipynb", "raise RuntimeError('deliberate failure')")
@@ -68,6 +69,9 @@ def test_successful_run_installs_report_and_manifest(sandbox):
     out = sandbox / "reports"
     html = report.run_report(None, "ok", out, seed=5, log=lambda *_: None)
     assert html.exists() and "hello" in html.read_text()
+    # kernels get single-threaded BLAS pools (an idle OpenBLAS pool busy-waits beside nutpie)
+    executed = (out / "notebooks" / "good.ipynb").read_text()
+    assert "blas threads 1" in executed or os.environ.get("OPENBLAS_NUM_THREADS") not in (None, "1")
     assert "data:image/png;base64" in html.read_text()  # figures are embedded
     assert "not for interpretation" in html.read_text()  # profile 'ok' is not 'full'
     assert (out / "tables" / "seed.csv").read_text() == "seed\n5\n"

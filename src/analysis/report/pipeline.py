@@ -46,6 +46,10 @@ KEY_PACKAGES = (
 )
 
 
+#: Thread-pool sizes set to 1 in every notebook kernel (unless the user set them).
+BLAS_THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+
+
 class StepFailed(RuntimeError):
     """A notebook step failed; ``notebook`` is the partial executed notebook."""
 
@@ -285,6 +289,11 @@ def run_step(step: Step, build_dir: Path, log=print, cores: int | None = None) -
     with open(logfile, "w") as fh:
         env = dict(os.environ)
         env.pop("MPLBACKEND", None)  # the kernel's inline backend puts figures in the notebook
+        # nutpie and Dask parallelise themselves; an idle BLAS or OpenMP pool busy-waits (scipy's
+        # OpenBLAS thread spun at 50% of a core beside every sampler, measured) and two notebooks
+        # in parallel then fight over the cores
+        for var in BLAS_THREAD_VARIABLES:
+            env.setdefault(var, "1")
         if cores:  # parallel steps share the cores instead of oversubscribing them
             env["TRIALBAYES_SAMPLER_CORES"] = str(cores)
         proc = subprocess.Popen(
