@@ -53,6 +53,8 @@ def _cases():
     sbc = _t("sbc_ranks").drop(columns=["rep", "divergences"])
     sens = _t("sensitivity")
     sens_rg = sens[sens["trial"] == rg]
+    tip = _t("tipping_point")
+    tip_rg = tip[(tip["trial"] == rg) & (tip["outcome"] == "empowerment")]
     return [
         (
             "trajectories",
@@ -103,7 +105,7 @@ def _cases():
         ("sbc_ranks", lambda ax: study_plots.plot_sbc_ranks(sbc, 99, ax=ax), sbc.shape[1]),
         (
             "tipping_point",
-            lambda ax: study_plots.plot_tipping_point(_t("tipping_point"), 0.95, ax=ax),
+            lambda ax: study_plots.plot_tipping_point(tip_rg, 0.975, ax=ax),
             1,
         ),
     ]
