@@ -92,7 +92,7 @@ def test_rejection_from_the_command_line_has_no_traceback():
                 "--out",
                 "{out}",
             ],
-            "positive SD",
+            "--bridge-sd must be a positive number",
         ),
         (["synthesize", "--evidence", "{missing}", "--out", "{out}"], "no such evidence file"),
         (
