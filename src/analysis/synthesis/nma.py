@@ -39,6 +39,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from analysis import catalogue
 from analysis.rules import INFORMED_IQR_RATIO
 
 TREATMENTS = ("fact_rg", "fact", "cacm", "ncacm", "standard")
@@ -487,18 +488,7 @@ def bridge_sensitivity(
     rows = []
     nodes = network_treatments(evidence, outcome, priors)[0]
     if treatment not in nodes or versus not in nodes:
-        return pd.DataFrame(
-            columns=[
-                "outcome",
-                "bridge_sd",
-                "mean",
-                "sd",
-                "lower",
-                "upper",
-                "prob_better",
-                "prob_best",
-            ]
-        )
+        return pd.DataFrame(columns=list(catalogue.BRIDGE_SENSITIVITY.columns))
     for s in bridge_sds:
         pri = NMAPriors(
             priors.effect_sd,

@@ -21,6 +21,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from analysis import catalogue
+
 
 def pool_effects(
     est,
@@ -76,21 +78,8 @@ def pool_effects(
     return {"theta": theta, "mu": mu, "tau": tau}
 
 
-POOLED_COLUMNS = [
-    "trial",
-    "outcome",
-    "month",
-    "arm",
-    "comparator",
-    "smd_unpooled",
-    "smd_unpooled_lower",
-    "smd_unpooled_upper",
-    "smd_pooled",
-    "smd_pooled_lower",
-    "smd_pooled_upper",
-    "prob_benefit_unpooled",
-    "prob_benefit_pooled",
-]
+#: The columns of the ``pooled_effects`` table (declared in the catalogue).
+POOLED_COLUMNS = list(catalogue.POOLED_EFFECTS.columns)
 
 
 def pool_secondary_effects(

@@ -171,20 +171,7 @@ def summarise_team_effects(idata, data: TrialData) -> pd.DataFrame:
 
     post = idata.posterior
     if "sigma_site_effect" not in post:
-        return pd.DataFrame(
-            columns=[
-                "trial",
-                "outcome",
-                "site",
-                "n_patients",
-                "arm",
-                "month",
-                "smd",
-                "smd_lower",
-                "smd_upper",
-                "suppressed",
-            ]
-        )
+        return pd.DataFrame(columns=list(catalogue.TEAM_EFFECTS.columns))
     dev = post["sigma_site_effect"] * post["site_effect_offset"]
     counts = np.bincount(data.site_idx, minlength=len(data.sites))
     rows = []
