@@ -30,7 +30,11 @@ def test_prepare_standardises_by_pooled_baseline(rg, default_data):
         "trial == 'resource_groups' and outcome == 'empowerment' and month == 0"
     )
     assert rg.m0 == pytest.approx(base["value"].mean())
-    assert rg.s0 == pytest.approx(base["value"].std())
+    # pooled within-arm SD (Tjaden's d), computed here from the arms' own variances
+    g = base.groupby("arm")["value"]
+    pooled = np.sqrt(((g.count() - 1) * g.var()).sum() / (g.count() - 1).sum())
+    assert rg.s0 == pytest.approx(pooled)
+    assert rg.s0 != pytest.approx(base["value"].std())
     assert rg.y.shape == (158, 3) and rg.visits == [0, 9, 18]
     assert rg.mask[:, 0].all() and not rg.mask.all()  # baseline complete, dropout later
     assert rg.treatments == ["fact_rg"] and rg.comparator == "fact"
@@ -51,9 +55,13 @@ def test_structure_coords_and_team_slopes(rg, cp):
         "sigma_site",
         "site_offset",
         "sigma_site_effect",
-        "sigma",
-        "sigma_patient",
+        "visit_cov",
     } <= names
+    assert not {"sigma", "sigma_patient"} & names  # the primary covariance is unstructured
+    cs = {v.name for v in build_trial_model(rg, covariance="intercept").free_RVs}
+    assert {"sigma", "sigma_patient"} <= cs and "visit_cov" not in cs
+    ar = {v.name for v in build_trial_model(rg, covariance="ar1").free_RVs}
+    assert {"sigma", "rho"} <= ar
     assert m.named_vars_to_dims["beta"] == ("treatment", "followup")
     assert list(m.coords["treatment"]) == ["fact_rg"] and list(m.coords["followup"]) == [9, 18]
     m2 = build_trial_model(cp)
@@ -76,7 +84,8 @@ def test_bad_options_are_rejected_with_the_value(rg):
 def test_same_structure_same_spec_across_outcomes(default_data, rg):
     other = prepare_trial_data(default_data, "resource_groups", "symptoms")
     assert model_spec(rg) == model_spec(other)
-    assert model_spec(rg) != model_spec(rg, covariance="unstructured")
+    assert model_spec(rg) != model_spec(rg, covariance="intercept")
+    assert model_spec(rg) != model_spec(rg, covariates=True)
 
 
 @pytest.mark.parametrize(
@@ -86,6 +95,8 @@ def test_same_structure_same_spec_across_outcomes(default_data, rg):
         ("unstructured", "student", "rg"),
         ("intercept", "student", "cp"),
         ("unstructured", "normal", "cp"),
+        ("ar1", "normal", "rg"),
+        ("ar1", "student", "cp"),
     ],
 )
 def test_finite_logp_and_gradient_at_initial_point(rg, cp, covariance, likelihood, which):
@@ -155,3 +166,61 @@ def test_marginal_likelihood_equals_scipy_on_observed_visits(likelihood):
         else:
             expected.append(stats.multivariate_t(mu[obs], c, df=5.0).logpdf(z))
     np.testing.assert_allclose(loglik, expected, rtol=1e-8)
+
+
+@pytest.mark.parametrize("covariance", ["unstructured", "ar1"])
+def test_structured_likelihood_equals_scipy(covariance):
+    """Unstructured and AR(1): the pattern-wise Cholesky density equals scipy's, with team
+    slopes coded +/- 1/2 and covariates in the mean."""
+    df = _toy()
+    df["age"] = df["patient_id"].str[1:].astype(int) * 7 + 20
+    data = prepare_trial_data(df, "resource_groups", "empowerment")
+    m = build_trial_model(data, covariance, "normal", site_slopes=True, covariates=True)
+    point = m.initial_point()
+    rng = np.random.default_rng(3)
+    for k, v in point.items():
+        point[k] = v + rng.normal(0, 0.3, np.shape(v))
+
+    def at_point(names):  # model variables evaluated at the point (random variables by value)
+        outs = m.replace_rvs_by_values([m[n] for n in names])
+        return m.compile_fn(outs, inputs=m.value_vars, on_unused_input="ignore")(point)
+
+    loglik = m.compile_fn(
+        m.logp(vars=[m["y"]], sum=False)[0], inputs=m.value_vars, on_unused_input="ignore"
+    )(point)
+    alpha, beta, gamma, s_site, off, s_eff, eff_off = at_point(
+        ["alpha", "beta", "gamma", "sigma_site", "site_offset", "sigma_site_effect"]
+        + ["site_effect_offset"]
+    )
+    if covariance == "unstructured":
+        sd, corr = at_point(["visit_sd", "visit_corr"])
+        cov = sd[:, None] * corr * sd[None, :]
+    else:
+        sigma, rho = at_point(["sigma", "rho"])
+        lag = np.abs(np.subtract.outer(np.arange(3), np.arange(3)))
+        cov = sigma**2 * rho**lag
+    expected = []
+    for i in range(data.n_patients):
+        obs = data.mask[i]
+        j = data.site_idx[i]
+        treated = data.arms[data.arm_idx[i]] == "fact_rg"
+        mu = alpha + s_site * off[j] + data.x[i] @ gamma
+        mu = (
+            mu
+            + np.r_[0.0, beta[0]] * treated
+            + s_eff * eff_off[j] * (treated - 0.5) * np.r_[0, 1, 1]
+        )
+        c = cov[np.ix_(obs, obs)]
+        expected.append(stats.multivariate_normal(mu[obs], c).logpdf(data.z[i, obs]))
+    np.testing.assert_allclose(loglik, expected, rtol=1e-8)
+
+
+def test_covariates_are_centred_with_levels_named():
+    df = _toy()
+    df["sex"] = np.where(df["patient_id"].isin(["p0", "p1", "p2"]), "female", "male")
+    df.loc[df["patient_id"] == "p7", "sex"] = None
+    data = prepare_trial_data(df, "resource_groups", "empowerment")
+    assert data.covariate_terms == ["sex: female"]
+    np.testing.assert_allclose(data.x.mean(axis=0), 0.0, atol=1e-12)
+    # the patient without a value sits at the mean
+    assert data.x[data.patients.index("p7"), 0] == 0.0

@@ -73,6 +73,7 @@ def test_returns_every_table_of_the_stage_with_catalogue_columns(results):
         c.VARIANCE_COMPONENTS,
         c.TEAM_EFFECTS,
         c.TRIAL_CONTRASTS,
+        c.REFERENCE_BASED,
     }
     assert set(res.tables) == expected  # no sensitivity tables when switched off
     for t, df in res.tables.items():
@@ -83,6 +84,12 @@ def test_returns_every_table_of_the_stage_with_catalogue_columns(results):
     assert len(eff) == 6 and set(eff["month"]) == {12}
     contrasts = res.table(c.TRIAL_CONTRASTS)
     assert set(contrasts["comparator"]) == {"standard"} and len(contrasts) == 4
+    rbi = res.table(c.REFERENCE_BASED)
+    # every outcome and contrast under MAR and the three reference-based strategies
+    assert len(rbi) == 2 * 3 * 4
+    mar = rbi[rbi["strategy"] == "MAR"].reset_index(drop=True)
+    final = eff[eff["month"] == 12].reset_index(drop=True)
+    np.testing.assert_allclose(mar["estimate"], final["estimate"], rtol=1e-9)
 
 
 def test_save_writes_parts_and_aggregated_fits_without_patient_ids(results, tmp_path, default_data):

@@ -272,6 +272,28 @@ LOO = _t(
     "trialmodel",
     per_trial=True,
 )
+REFERENCE_BASED = _t(
+    "reference_based",
+    "One row per outcome x contrast x missing-data strategy (MAR, J2R, CR, CIR): final-visit effect.",
+    (
+        "trial",
+        "outcome",
+        "month",
+        "arm",
+        "comparator",
+        "strategy",
+        "strategy_label",
+        "missing_share",
+        "estimate",
+        "lower",
+        "upper",
+        "smd",
+        "prob_benefit",
+        "conclusion_holds",
+    ),
+    "trialmodel",
+    per_trial=True,
+)
 TRIAL_CONTRASTS = _t(
     "trial_contrasts",
     "The trial's final-visit effects as synthesis evidence (positive favours the treatment).",

@@ -58,7 +58,12 @@ def sbc_replicate(spec: SBCSpec, data: model.TrialData, truth: dict, rep: int, s
             continue
         draws = np.asarray(post[name].isel(sample=keep)).reshape(-1, spec.thin_to)
         true = np.asarray(truth[name]).reshape(-1)
-        for j, (d, t) in enumerate(zip(draws, true, strict=True)):
+        keep_el = range(len(true))
+        if name == "visit_corr":  # the distinct correlations only: no diagonal, no mirror image
+            t_dim = int(np.sqrt(len(true)))
+            keep_el = [a * t_dim + b for a in range(t_dim) for b in range(a + 1, t_dim)]
+        for j in keep_el:
+            d, t = draws[j], true[j]
             label = name if draws.shape[0] == 1 else f"{name}[{j}]"
             row[label] = int((d < t).sum())
     from analysis.trialmodel import diagnostics

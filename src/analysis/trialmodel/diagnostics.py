@@ -23,6 +23,8 @@ POPULATION_VARS = (
     "sigma_site_effect",
     "visit_sd",
     "visit_corr",
+    "rho",
+    "gamma",
     "nu",
 )
 

@@ -26,6 +26,7 @@ import xarray as xr
 
 from analysis import config
 from analysis.trialmodel.model import (
+    DEFAULT_COVARIANCE,
     PRIOR_SETS,
     ModelSpec,
     Priors,
@@ -154,10 +155,15 @@ class ModelCache:
 
     def get(self, data: TrialData, spec: ModelSpec, priors: Priors):
         """Return ``(pymc_model, compiled_model)`` for ``spec`` with ``data`` and ``priors`` set."""
-        values = model_data(data, priors)
+        values = model_data(data, priors, covariates=bool(spec.covariates))
         if spec not in self.entries:
             model = build_trial_model(
-                data, spec.covariance, spec.likelihood, spec.site_slopes, priors
+                data,
+                spec.covariance,
+                spec.likelihood,
+                spec.site_slopes,
+                priors,
+                covariates=bool(spec.covariates),
             )
             self.entries[spec] = (model, compile_model(model, self.backend))
             self.compiles += 1
@@ -176,17 +182,19 @@ _DATA_DIMS = {
     "site_idx": ["patient"],
     "treat_idx": ["patient"],
     "is_treated": ["patient"],
+    "x": ["patient", "covariate"],
 }
 
 
 def fit_trial_model(
     data: TrialData,
     settings: SamplerSettings | None = None,
-    covariance: str = "intercept",
+    covariance: str = DEFAULT_COVARIANCE,
     likelihood: str = "normal",
     site_slopes: bool | None = None,
     priors: Priors | str = "default",
     cache: ModelCache | None = None,
+    covariates: bool = False,
 ):
     """Fit one trial outcome.
 
@@ -196,7 +204,7 @@ def fit_trial_model(
         From :func:`analysis.model.prepare_trial_data`.
     settings : SamplerSettings, optional
         Draws, tuning steps, chains and seed.
-    covariance, likelihood, site_slopes
+    covariance, likelihood, site_slopes, covariates
         See :func:`analysis.model.build_trial_model`.
     priors : Priors or str
         Prior scales or the name of a set in :data:`analysis.model.PRIOR_SETS`.
@@ -215,7 +223,7 @@ def fit_trial_model(
         if priors not in PRIOR_SETS:
             raise ValueError(f"unknown prior set {priors!r}; choose from {sorted(PRIOR_SETS)}")
         priors = PRIOR_SETS[priors]
-    spec = model_spec(data, covariance, likelihood, site_slopes, priors)
+    spec = model_spec(data, covariance, likelihood, site_slopes, priors, covariates)
     cache = cache if cache is not None else _DEFAULT_CACHE
     model, compiled = cache.get(data, spec, priors)
     import nutpie
@@ -236,6 +244,7 @@ def fit_trial_model(
             "covariance": covariance,
             "likelihood": likelihood,
             "site_slopes": int(spec.site_slopes),
+            "covariates": ", ".join(spec.covariates),
             "priors": prior_name,
             "m0": data.m0,
             "s0": data.s0,

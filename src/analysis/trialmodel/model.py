@@ -6,7 +6,8 @@ For patient :math:`i` in team/site :math:`j` with arm :math:`a` at visit :math:`
 
 .. math::
 
-    \mu_{it} &= \alpha_t + \beta_{a t}\,[a \ne c] + u_j + v_j\,[a \ne c][t > 0] \\
+    \mu_{it} &= \alpha_t + \beta_{a t}\,[a \ne c] + u_j + v_j\,([a \ne c] - 1/2)[t > 0]
+        + x_i^\top\gamma \\
     z_i &\sim \mathrm{MVN}_{O_i}(\mu_{i, O_i}, \Sigma_{O_i O_i})
     \quad\text{or}\quad \mathrm{MVT}_{O_i}(\nu, \mu_{i, O_i}, \Sigma_{O_i O_i})
 
@@ -17,10 +18,12 @@ For patient :math:`i` in team/site :math:`j` with arm :math:`a` at visit :math:`
   :math:`\beta_{a0} = 0`;
 - :math:`u_j \sim N(0, \sigma_{site}^2)` team/site intercepts (with fewer than
   :data:`MIN_RANDOM_SITES` sites, fixed sum-to-zero site effects with a N(0, 0.5) prior); :math:`v_j \sim N(0,
-  \sigma_{site\,effect}^2)` team x treatment random slopes (resource groups);
-- :math:`\Sigma`: within-patient covariance across visits: ``intercept``
-  (:math:`\sigma_{patient}^2 J + \sigma^2 I`, a patient random intercept integrated out) or
-  ``unstructured`` (:math:`\mathrm{diag}(\sigma_t) R\, \mathrm{diag}(\sigma_t)`, MMRM style);
+  \sigma_{site\,effect}^2)` team x treatment random slopes (resource groups), coded +/- 1/2;
+  :math:`x_i`: centred baseline covariates (optional);
+- :math:`\Sigma`: within-patient covariance across visits: ``unstructured`` (primary,
+  :math:`\mathrm{diag}(\sigma_t) R\, \mathrm{diag}(\sigma_t)`, MMRM style), ``intercept``
+  (compound symmetry, :math:`\sigma_{patient}^2 J + \sigma^2 I`, a patient random intercept
+  integrated out) or ``ar1`` (:math:`\sigma^2\rho^{|t - t'|}` over the visit sequence);
 - :math:`O_i`: the visits patient :math:`i` attended. The patient effects are integrated out
   analytically and each patient contributes the exact marginal density of the visits observed:
   missing visits are handled by the likelihood under missing at random.
@@ -40,7 +43,18 @@ import pytensor.tensor as pt
 
 from analysis import registry
 
-COVARIANCES = ("intercept", "unstructured")
+#: Within-patient covariance structures; the first is the primary analysis (MMRM style), the
+#: others are sensitivity analyses compared with it by PSIS-LOO.
+COVARIANCES = ("unstructured", "intercept", "ar1")
+DEFAULT_COVARIANCE = COVARIANCES[0]
+#: Reader-facing names of the covariance structures.
+COVARIANCE_LABELS = {
+    "unstructured": "unstructured",
+    "intercept": "compound symmetry",
+    "ar1": "AR(1)",
+}
+#: Baseline characteristics of the contract that can adjust the model (see :func:`covariate_matrix`).
+COVARIATE_COLUMNS = ("age", "sex", "diagnosis")
 #: Fewer sites than this get fixed (sum-to-zero) site effects: a between-site SD cannot be
 #: learnt from a handful of sites, and large sites make the random-effect funnel hard to sample.
 MIN_RANDOM_SITES = 8
@@ -79,7 +93,10 @@ class TrialData:
     """One trial outcome in the arrays the model needs.
 
     ``y`` is patients x visits on the instrument scale (NaN = missing); ``z`` the same,
-    standardised by the pooled baseline mean ``m0`` and SD ``s0``.
+    standardised by the baseline mean ``m0`` and the pooled within-arm baseline SD ``s0`` (the
+    denominator of Tjaden et al.'s Cohen's d). ``x`` holds the baseline covariates present in
+    the data, centred over the patients, so that the arm means are marginal (standardised)
+    means over the trial's own covariate distribution.
     """
 
     trial: str
@@ -95,6 +112,9 @@ class TrialData:
     m0: float
     s0: float
     meta: dict = field(default_factory=dict)
+    #: Centred baseline covariates (patient x term) and the names of their terms.
+    x: np.ndarray | None = None
+    covariate_terms: list[str] = field(default_factory=list)
 
     @property
     def z(self) -> np.ndarray:
@@ -147,7 +167,9 @@ def prepare_trial_data(df: pd.DataFrame, trial: str, outcome: str) -> TrialData:
     sites = sorted(pts["site"].unique())
     y = wide.to_numpy(dtype=float)
     base = y[:, 0]
-    s0 = float(np.nanstd(base, ddof=1))
+    arm_of = pts["arm"].to_numpy()
+    s0 = pooled_within_arm_sd(base, arm_of)
+    x, terms = covariate_matrix(pts)
     if not np.isfinite(s0) or s0 <= 0:
         raise ValueError(f"trial {trial!r}, outcome {outcome!r}: baseline SD is zero or undefined")
     return TrialData(
@@ -163,6 +185,8 @@ def prepare_trial_data(df: pd.DataFrame, trial: str, outcome: str) -> TrialData:
         site_idx=pts["site"].map({s: i for i, s in enumerate(sites)}).to_numpy(),
         m0=float(np.nanmean(base)),
         s0=s0,
+        x=x,
+        covariate_terms=terms,
         meta={
             "instrument": reg.instrument,
             "higher_is_better": reg.higher_is_better,
@@ -170,6 +194,55 @@ def prepare_trial_data(df: pd.DataFrame, trial: str, outcome: str) -> TrialData:
             "unit": reg.unit,
         },
     )
+
+
+def pooled_within_arm_sd(values: np.ndarray, arms: np.ndarray) -> float:
+    """Pooled within-arm SD, :math:`\\sqrt{\\sum_a (n_a - 1) s_a^2 / \\sum_a (n_a - 1)}`.
+
+    Missing values are ignored; the SMD of every table divides by this SD of the baseline values.
+    """
+    num = den = 0.0
+    for a in pd.unique(arms):
+        v = values[(arms == a) & ~np.isnan(values)]
+        if len(v) > 1:
+            num += (len(v) - 1) * float(np.var(v, ddof=1))
+            den += len(v) - 1
+    return float(np.sqrt(num / den)) if den > 0 else float("nan")
+
+
+def covariate_matrix(patients: pd.DataFrame) -> tuple[np.ndarray, list[str]]:
+    """Centred design matrix of the baseline covariates present (one row per patient).
+
+    Age enters per 10 years; sex and diagnosis as indicators of every level but the most common.
+    Columns that are absent, or constant over the patients, are left out. A missing covariate
+    value is set to the mean (0 after centring), the usual handling of baseline covariates in
+    randomised trials (White and Thompson 2005).
+
+    Returns
+    -------
+    (numpy.ndarray, list of str)
+        Patient x term matrix and the term names (e.g. ``age (per 10 years)``, ``sex: male``).
+    """
+    cols, names = [], []
+    if "age" in patients and patients["age"].notna().any():
+        age = pd.to_numeric(patients["age"], errors="coerce").to_numpy(dtype=float) / 10
+        if np.nanstd(age) > 0:
+            cols.append(age)
+            names.append("age (per 10 years)")
+    for col in ("sex", "diagnosis"):
+        if col not in patients or patients[col].notna().sum() == 0:
+            continue
+        v = patients[col]
+        levels = v.value_counts().index.tolist()
+        for level in levels[1:]:
+            ind = np.where(v.isna(), np.nan, (v == level).astype(float))
+            cols.append(ind)
+            names.append(f"{col}: {level}")
+    if not cols:
+        return np.zeros((len(patients), 0)), []
+    x = np.column_stack(cols)
+    x = x - np.nanmean(x, axis=0)
+    return np.nan_to_num(x, nan=0.0), names
 
 
 def all_patterns(n_visits: int) -> list[np.ndarray]:
@@ -268,16 +341,21 @@ class ModelSpec:
     covariance: str
     likelihood: str
     lkj_eta: float
+    covariates: tuple[str, ...] = ()
 
 
 def model_spec(
     data: TrialData,
-    covariance: str = "intercept",
+    covariance: str = DEFAULT_COVARIANCE,
     likelihood: str = "normal",
     site_slopes: bool | None = None,
     priors: Priors | None = None,
+    covariates: bool = False,
 ) -> ModelSpec:
-    """Validate the options and return the model structure for ``data``."""
+    """Validate the options and return the model structure for ``data``.
+
+    ``covariates=True`` adjusts for every baseline covariate term of ``data`` (none if the data
+    have none)."""
     if covariance not in COVARIANCES:
         raise ValueError(f"covariance must be one of {COVARIANCES}, got {covariance!r}")
     if likelihood not in LIKELIHOODS:
@@ -296,10 +374,13 @@ def model_spec(
         covariance=covariance,
         likelihood=likelihood,
         lkj_eta=priors.lkj_eta,
+        covariates=tuple(data.covariate_terms) if covariates else (),
     )
 
 
-def model_data(data: TrialData, priors: Priors | None = None) -> dict[str, np.ndarray]:
+def model_data(
+    data: TrialData, priors: Priors | None = None, covariates: bool = False
+) -> dict[str, np.ndarray]:
     """The values of every ``pm.Data`` container of the model for ``data`` and ``priors``.
 
     Returns
@@ -307,7 +388,8 @@ def model_data(data: TrialData, priors: Priors | None = None) -> dict[str, np.nd
     dict
         ``z`` (patient x visit, missing as 0), ``site_idx``, ``treat_idx`` (row of ``beta``, the
         comparator pointing past the last treatment), ``is_treated``, ``rows_<p>`` (patients of
-        each attendance pattern) and the prior scales ``prior_<name>``.
+        each attendance pattern), the prior scales ``prior_<name>`` and, with ``covariates``,
+        the centred covariate matrix ``x`` (patient x covariate).
     """
     priors = priors or PRIOR_SETS["default"]
     mask = data.mask
@@ -331,16 +413,19 @@ def model_data(data: TrialData, priors: Priors | None = None) -> dict[str, np.nd
         out[f"rows_{p}"] = np.flatnonzero((mask == want).all(axis=1)).astype("int64")
     for name in ("visit_sd", "effect_sd", "site_sd", "site_effect_sd", "residual_sd"):
         out[f"prior_{name}"] = np.asarray(getattr(priors, name), dtype=float)
+    if covariates:
+        out["x"] = np.asarray(data.x, dtype=float)
     return out
 
 
 def build_trial_model(
     data: TrialData,
-    covariance: str = "intercept",
+    covariance: str = DEFAULT_COVARIANCE,
     likelihood: str = "normal",
     site_slopes: bool | None = None,
     priors: Priors | None = None,
     formulation: str = "marginal",
+    covariates: bool = False,
 ) -> pm.Model:
     """Build the PyMC model of one trial outcome (see the module docstring).
 
@@ -348,8 +433,9 @@ def build_trial_model(
     ----------
     data : TrialData
         From :func:`prepare_trial_data`.
-    covariance : {"intercept", "unstructured"}
-        Within-patient covariance across visits.
+    covariance : {"unstructured", "intercept", "ar1"}
+        Within-patient covariance across visits: unstructured (primary), compound symmetry (a
+        patient random intercept) or first-order autoregressive over the visit sequence.
     likelihood : {"normal", "student"}
         Multivariate normal, or multivariate Student-t (robust) for each patient's visits.
     site_slopes : bool, optional
@@ -371,12 +457,12 @@ def build_trial_model(
         ``site_offset`` (site), optionally ``sigma_site_effect``, ``site_effect_offset``
         (site); covariance parameters; ``nu`` for Student-t; observed ``y`` (patient, visit).
     """
-    spec = model_spec(data, covariance, likelihood, site_slopes, priors)
+    spec = model_spec(data, covariance, likelihood, site_slopes, priors, covariates)
     if formulation not in FORMULATIONS:
         raise ValueError(f"formulation must be one of {FORMULATIONS}, got {formulation!r}")
     if formulation == "latent" and covariance != "intercept":
         raise ValueError("the latent formulation needs covariance='intercept'")
-    values = model_data(data, priors)
+    values = model_data(data, priors, covariates=bool(spec.covariates))
     t_dim = len(spec.visits)
     n_treat = len(spec.treatments)
     coords = {
@@ -387,6 +473,8 @@ def build_trial_model(
         "followup": list(spec.visits[1:]),
         "site": list(spec.sites),
     }
+    if spec.covariates:
+        coords["covariate"] = list(spec.covariates)
     followup_mask = np.r_[0.0, np.ones(t_dim - 1)]
 
     with pm.Model(coords=coords) as model:
@@ -396,6 +484,8 @@ def build_trial_model(
                 v,
                 dims=("patient", "visit")
                 if k in ("z", "mask")
+                else ("patient", "covariate")
+                if k == "x"
                 else "patient"
                 if k in ("site_idx", "treat_idx", "is_treated")
                 else None,
@@ -407,6 +497,9 @@ def build_trial_model(
         beta_full = pt.concatenate([pt.zeros((n_treat, 1)), beta], axis=1)
         beta_full = pt.concatenate([beta_full, pt.zeros((1, t_dim))], axis=0)  # comparator row
         mu = alpha[None, :] + beta_full[d["treat_idx"]]
+        if spec.covariates:
+            gamma = pm.Normal("gamma", 0.0, d["prior_effect_sd"], dims="covariate")
+            mu = mu + pt.dot(d["x"], gamma)[:, None]
         if spec.site_effects == "random":
             sigma_site = pm.HalfNormal("sigma_site", d["prior_site_sd"])
             site_offset = pm.Normal("site_offset", 0.0, 1.0, dims="site")
@@ -417,12 +510,21 @@ def build_trial_model(
         if spec.site_slopes:
             sigma_se = pm.HalfNormal("sigma_site_effect", d["prior_site_effect_sd"])
             se_offset = pm.Normal("site_effect_offset", 0.0, 1.0, dims="site")
-            slope = (sigma_se * se_offset)[d["site_idx"]] * d["is_treated"]
+            # +/- 1/2 coding: the team's deviation v_j moves the two arms apart symmetrically,
+            # so neither arm's variance is forced to exceed the other's
+            slope = (sigma_se * se_offset)[d["site_idx"]] * (d["is_treated"] - 0.5)
             mu = mu + slope[:, None] * followup_mask[None, :]
         if spec.covariance == "intercept":
             sigma = pm.HalfNormal("sigma", d["prior_residual_sd"])
             sigma_patient = pm.HalfNormal("sigma_patient", d["prior_residual_sd"])
             cov = sigma_patient**2 * pt.ones((t_dim, t_dim)) + sigma**2 * pt.eye(t_dim)
+        elif spec.covariance == "ar1":
+            sigma = pm.HalfNormal("sigma", d["prior_residual_sd"])
+            rho = pm.Uniform("rho", -1.0, 1.0)
+            lag = np.abs(np.subtract.outer(np.arange(t_dim), np.arange(t_dim)))
+            # a sum over lags >= 1 keeps the gradient finite at rho = 0 (rho**0 would not)
+            corr = np.eye(t_dim) + sum(rho**k * (lag == k) for k in range(1, t_dim))
+            cov = sigma**2 * corr
         else:
             chol, _, _ = pm.LKJCholeskyCov(
                 "visit_cov",

@@ -14,9 +14,15 @@ import numpy as np
 import pandas as pd
 
 from analysis import catalogue, profiles, registry
-from analysis.trialmodel import diagnostics, summarise
+from analysis.trialmodel import diagnostics, missing, summarise
 from analysis.trialmodel.fit import SamplerSettings, add_log_likelihood, fit_trial_model
-from analysis.trialmodel.model import PRIOR_SETS, TrialData, prepare_trial_data
+from analysis.trialmodel.model import (
+    COVARIANCE_LABELS,
+    DEFAULT_COVARIANCE,
+    PRIOR_SETS,
+    TrialData,
+    prepare_trial_data,
+)
 from analysis.trialmodel.pooling import pool_secondary_effects
 
 
@@ -34,8 +40,10 @@ class OutcomeFit:
         """``trial/outcome[/variant]``."""
         a = self.idata.attrs
         variant = []
-        if a["covariance"] != "intercept":
-            variant.append(a["covariance"])
+        if a["covariance"] != DEFAULT_COVARIANCE:
+            variant.append(COVARIANCE_LABELS[a["covariance"]])
+        if a.get("covariates"):
+            variant.append("adjusted")
         if a["likelihood"] != "normal":
             variant.append(a["likelihood"])
         if a["priors"] != "default":
@@ -155,8 +163,14 @@ def key_outcome(trial: str, outcomes: list[str]) -> str:
     return next((o for o in primary if o in outcomes), outcomes[0])
 
 
-#: The sensitivity analysis with the unstructured covariance (compared by LOO).
-UNSTRUCTURED_LABEL = "unstructured visit covariance"
+#: Sensitivity analyses of the within-patient covariance (compared with the primary by LOO).
+COVARIANCE_VARIANTS = {
+    "intercept": "compound symmetry (patient random intercept)",
+    "ar1": "AR(1) visit covariance",
+}
+#: The covariate-adjusted sensitivity analysis (marginal means over the trial's patients).
+ADJUSTED_LABEL = "adjusted for baseline covariates"
+PRIMARY_LABEL = "primary: unstructured covariance, Normal(0, 1) effect prior"
 
 
 def sensitivity_table(
@@ -169,12 +183,18 @@ def sensitivity_table(
     (pandas.DataFrame, dict)
         ``trial_effects`` columns plus ``analysis`` (which variant), and the variant fits.
     """
-    variants = {"default (Normal(0, 1) effect prior)": {}}
+    variants = {PRIMARY_LABEL: {}}
     for name, pri in PRIOR_SETS.items():
         if name != "default":
             variants[f"{name} (Normal(0, {pri.effect_sd:g}) effect prior)"] = {"priors": name}
     variants["robust Student-t likelihood"] = {"likelihood": "student"}
-    variants[UNSTRUCTURED_LABEL] = {"covariance": "unstructured"}
+    n_visits = df.loc[(df["trial"] == trial) & (df["outcome"] == outcome), "month"].nunique()
+    for cov, label in COVARIANCE_VARIANTS.items():
+        if cov == "ar1" and n_visits < 3:  # with two visits AR(1) is compound symmetry
+            continue
+        variants[label] = {"covariance": cov}
+    if (base.data if base is not None else prepare_trial_data(df, trial, outcome)).covariate_terms:
+        variants[ADJUSTED_LABEL] = {"covariates": True}
     fits, parts = {}, []
     for label, opts in variants.items():
         if not opts and base is not None:
@@ -399,6 +419,10 @@ def run_trial(
         c.VARIANCE_COMPONENTS: parameters_table(fits),
         c.TEAM_EFFECTS: team_table(fits),
         c.TRIAL_CONTRASTS: evidence_rows(fits, source),
+        c.REFERENCE_BASED: pd.concat(
+            [missing.reference_based_table(f.idata, f.data) for f in fits.values()],
+            ignore_index=True,
+        ),
     }
     sens_fits = {}
     if sensitivity:
@@ -410,7 +434,14 @@ def run_trial(
             {k: v for k, v in sens_fits.items() if v is not fits[key]}
         )
         loo = loo_table(
-            {"random intercept": fits[key], "unstructured": sens_fits[UNSTRUCTURED_LABEL]}
+            {
+                COVARIANCE_LABELS[DEFAULT_COVARIANCE]: fits[key],
+                **{
+                    COVARIANCE_LABELS[cov]: sens_fits[label]
+                    for cov, label in COVARIANCE_VARIANTS.items()
+                    if label in sens_fits
+                },
+            }
         )
         tables[c.LOO] = loo.assign(trial=trial, outcome=key)
     return TrialResults(trial, profile, key, fits, sens_fits, tables)

@@ -26,7 +26,9 @@ SYMBOLS = {
         "SD of the team-specific treatment effects $v_j$",
     ),
     "site_effect_offset": (r"v_j / \sigma_{site\,effect}", "standardised team treatment effects"),
-    "sigma": (r"\sigma", "within-patient residual SD"),
+    "sigma": (r"\sigma", "within-patient residual SD (compound symmetry, AR(1))"),
+    "rho": (r"\rho", "correlation of successive visits (AR(1))"),
+    "gamma": (r"\gamma", "effects of the centred baseline covariates (adjusted analysis)"),
     "sigma_patient": (r"\sigma_{patient}", "SD of the patient intercepts (integrated out)"),
     "visit_cov": (r"\Sigma", "unstructured within-patient covariance (Cholesky factor)"),
     "visit_sd": (r"\sigma_t", "visit-specific SDs of the unstructured covariance"),
@@ -55,9 +57,10 @@ def model_markdown(priors: Priors | None = None) -> str:
     nu_shape, nu_rate = STUDENT_NU_PRIOR
     return rf"""
 For patient $i$ in team (site) $j$ of arm $a$ at visit $t$ ($t = 0$ is baseline), each outcome
-is standardised by the pooled baseline mean and SD, $z_{{it}} = (y_{{it}} - m_0)/s_0$, and
+is standardised by the baseline mean and the pooled within-arm baseline SD (the denominator of
+Cohen's $d$ in Tjaden et al. 2021), $z_{{it}} = (y_{{it}} - m_0)/s_0$, and
 
-$$\mu_{{it}} = \alpha_t + \beta_{{at}}\,[a \neq c] + u_j + v_j\,[a \neq c]\,[t > 0]$$
+$$\mu_{{it}} = \alpha_t + \beta_{{at}}\,[a \neq c] + u_j + v_j\,\left([a \neq c] - \tfrac{{1}}{{2}}\right)[t > 0] + x_i^\top {SYMBOLS["gamma"][0]}$$
 
 $$z_{{i,O_i}} \sim \mathrm{{MVN}}\left(\mu_{{i,O_i}},\ \Sigma_{{O_i O_i}}\right)$$
 
@@ -69,19 +72,31 @@ $$z_{{i,O_i}} \sim \mathrm{{MVN}}\left(\mu_{{i,O_i}},\ \Sigma_{{O_i O_i}}\right)
 - $u_j \sim N(0, {SYMBOLS["sigma_site"][0]}^2)$: team intercepts (fixed sum-to-zero effects
   with fewer than {MIN_RANDOM_SITES} teams); $v_j \sim N(0, {SYMBOLS["sigma_site_effect"][0]}^2)$:
   team-specific deviations of the treatment effect, where teams deliver the intervention
-  (resource-group trial);
-- $\Sigma$: within-patient covariance across visits, ${SYMBOLS["sigma_patient"][0]}^2 J +
-  {SYMBOLS["sigma"][0]}^2 I$ (a patient random intercept, integrated out analytically) or
-  unstructured, $\mathrm{{diag}}({SYMBOLS["visit_sd"][0]})\,{SYMBOLS["visit_corr"][0]}\,
-  \mathrm{{diag}}({SYMBOLS["visit_sd"][0]})$ (sensitivity analysis); a multivariate Student-t
-  likelihood with ${SYMBOLS["nu"][0]}$ degrees of freedom is the robust alternative;
+  (resource-group trial), coded $\pm\frac{{1}}{{2}}$ so that the two arms' variances are treated
+  alike (with 0/1 coding the treated arm's variance could only exceed the control arm's);
+- $x_i$: the patient's baseline covariates (age per 10 years, sex, diagnosis), centred over the
+  trial's patients, in the covariate-adjusted sensitivity analysis only; centring makes
+  $\alpha_t + \beta_{{at}}$ the marginal (standardised) arm means over the trial's own covariate
+  distribution;
+- $\Sigma$: within-patient covariance across visits. **Primary: unstructured**,
+  $\mathrm{{diag}}({SYMBOLS["visit_sd"][0]})\,{SYMBOLS["visit_corr"][0]}\,
+  \mathrm{{diag}}({SYMBOLS["visit_sd"][0]})$, a variance per visit and a correlation per pair
+  of visits, as in a mixed model for repeated measures (MMRM). Sensitivity analyses, compared by
+  PSIS-LOO: compound symmetry ${SYMBOLS["sigma_patient"][0]}^2 J + {SYMBOLS["sigma"][0]}^2 I$ (a
+  patient random intercept, integrated out analytically) and, with three or more visits, AR(1)
+  ${SYMBOLS["sigma"][0]}^2 {SYMBOLS["rho"][0]}^{{|t - t'|}}$ over the visit sequence; a
+  multivariate Student-t likelihood with ${SYMBOLS["nu"][0]}$ degrees of freedom is the robust
+  alternative;
 - $O_i$: the visits patient $i$ attended. **Missing visits are handled by the likelihood**:
   each patient contributes the exact marginal density of what was observed, valid if visits are
-  missing at random given the observed outcomes and arm.
+  missing at random given the observed outcomes and arm. Reference-based imputation (jump to
+  reference, copy reference, copy increments in reference; Carpenter et al. 2013) and a delta
+  tipping point examine departures from it.
 
 **Priors** (baseline-SD units): $\alpha_t \sim N(0, {p.visit_sd:g}^2)$;
 $\beta_{{at}} \sim N(0, {p.effect_sd:g}^2)$ (sensitivity: {sets});
 $\sigma_{{site}} \sim HN({p.site_sd:g})$; $\sigma_{{site\,effect}} \sim HN({p.site_effect_sd:g})$;
-$\sigma, \sigma_{{patient}}, \sigma_t \sim HN({p.residual_sd:g})$;
+$\sigma, \sigma_{{patient}}, \sigma_t \sim HN({p.residual_sd:g})$; $\rho \sim U(-1, 1)$;
+$\gamma \sim N(0, {p.effect_sd:g}^2)$;
 $R \sim \mathrm{{LKJ}}({p.lkj_eta:g})$; $\nu \sim \mathrm{{Gamma}}({nu_shape:g}, {nu_rate:g})$.
 """.strip()
