@@ -93,8 +93,12 @@ def test_effects_in_change_from_baseline_match_the_scenario(big_rg):
         for month in (9, 18):
             change = (w[month] - w[0]) * reg.direction / o.baseline_sd
             diff = change[w["arm"] == "fact_rg"].mean() - change[w["arm"] == "fact"].mean()
-            # change variance per patient = 2 * residual share (+ team slope variance, small)
-            var = 2 * (1 - sc.site_share - sc.patient_share) + sc.site_effect_sd**2 * 8
+            # change variance per patient: residual share times (r_t^2 + 1 - 2 r_t phi^(m/12))
+            # (+ team slope variance, small)
+            r_t = sc.visit_sd_ratio.get(month, 1.0)
+            phi = sc.residual_correlation_per_year ** (month / 12)
+            resid = 1 - sc.site_share - sc.patient_share
+            var = resid * (r_t**2 + 1 - 2 * r_t * phi) + sc.site_effect_sd**2 * 8
             se = np.sqrt(var * (1 / 2000 + 1 / 2000))
             truth = o.effect["fact_rg"][month]
             assert abs(diff - truth) < 4 * se, (name, month, diff, truth)
@@ -112,7 +116,11 @@ def test_intraclass_and_visit_correlations_match_the_scenario(big_rg):
     assert icc == pytest.approx(sc.site_share, abs=0.03)
     comp = w[w["arm"] == "fact"]
     r = np.corrcoef(comp[0], comp[18])[0, 1]
-    assert r == pytest.approx(sc.site_share + sc.patient_share, abs=0.05)
+    shared = sc.site_share + sc.patient_share
+    resid = 1 - shared
+    r18 = sc.visit_sd_ratio.get(18, 1.0)
+    cov = shared + resid * r18 * sc.residual_correlation_per_year**1.5
+    assert r == pytest.approx(cov / np.sqrt(shared + resid * r18**2), abs=0.05)
 
 
 def test_dropout_is_monotone_and_near_the_scenario_rate():
@@ -139,3 +147,80 @@ def test_values_respect_the_instrument_range_and_resolution(default_data):
         assert d["value"].between(reg.scale_min, reg.scale_max).all()
         steps = (d["value"] - reg.scale_min) / reg.resolution
         assert np.allclose(steps, np.round(steps), atol=1e-3), outcome
+
+
+def _wide_all(sc, seed, arm="fact"):
+    df = simulate_trial(sc, seed)
+    return df[df["arm"] == arm].pivot_table(
+        index="patient_id", columns=["outcome", "month"], values="value"
+    )
+
+
+def test_within_patient_covariance_is_not_compound_symmetric():
+    """Correlation decays with time apart and the spread grows over visits, as the scenario
+    says: data a compound-symmetry model cannot describe."""
+    from analysis.contract.simulate import scaled_scenario
+
+    sc = dataclasses.replace(
+        scaled_scenario("resource_groups", 6000, 60), dropout={9: 0.0, 18: 0.0}
+    )
+    e = _wide_all(sc, 3)["empowerment"]
+    r = e.corr().to_numpy()
+    assert r[0, 1] > r[0, 2] + 0.08 and r[1, 2] > r[0, 2] + 0.08
+    sd = e.std().to_numpy()
+    assert sd[2] > 1.08 * sd[0]
+    # a patient's outcomes are correlated with one another (outcome_correlation 0.4)
+    w = _wide_all(sc, 3)
+    rho = np.corrcoef(w[("empowerment", 18)], w[("personal_recovery", 18)])[0, 1]
+    assert 0.25 < rho < 0.5
+
+
+def test_old_scenarios_without_the_new_numbers_stay_compound_symmetric():
+    from analysis.contract.simulate import scaled_scenario
+
+    sc = dataclasses.replace(
+        scaled_scenario("resource_groups", 6000, 60),
+        dropout={9: 0.0, 18: 0.0},
+        visit_sd_ratio={},
+        residual_correlation_per_year=0.0,
+        outcome_correlation=0.0,
+    )
+    w = _wide_all(sc, 4)
+    r = w["empowerment"].corr().to_numpy()
+    assert abs(r[0, 1] - r[0, 2]) < 0.05 and abs(r[1, 2] - r[0, 2]) < 0.05
+    assert abs(np.corrcoef(w[("empowerment", 18)], w[("personal_recovery", 18)])[0, 1]) < 0.05
+
+
+def test_missing_not_at_random_drops_the_worse_off_at_the_visit_they_miss():
+    """With dropout depending on the unobserved current value, the patients still observed
+    at 18 months are better off than under MAR with the same seed."""
+    base = load_scenario("resource_groups")
+    mar = simulate_trial(base, 5)
+    mnar = simulate_trial(dataclasses.replace(base, dropout_mnar_slope=-2.0), 5)
+
+    def final_mean(df):
+        sel = (df["outcome"] == "empowerment") & (df["month"] == 18)
+        return df.loc[sel, "value"].mean(), sel.sum()
+
+    (m_mar, _), (m_mnar, _) = final_mean(mar), final_mean(mnar)
+    assert m_mnar > m_mar + 0.05
+
+
+def test_true_effects_follow_the_scenario_and_the_instrument_direction():
+    from analysis.contract.scenario import true_effects
+
+    sc = load_scenario("resource_groups")
+    t = true_effects(sc).set_index(["outcome", "month", "arm"])
+    emp = sc.outcomes["empowerment"]
+    assert t.loc[("empowerment", 18, "fact_rg"), "true_smd"] == emp.effect["fact_rg"][18]
+    assert t.loc[("empowerment", 18, "fact_rg"), "true_estimate"] == pytest.approx(
+        emp.effect["fact_rg"][18] * emp.baseline_sd
+    )
+    # disability: lower is better, so a benefit is a negative difference on its scale
+    assert t.loc[("disability", 18, "fact_rg"), "true_smd"] < 0
+    cp = true_effects(load_scenario("consumer_providers"))
+    assert set(zip(cp["arm"], cp["comparator"], strict=True)) == {
+        ("cacm", "standard"),
+        ("ncacm", "standard"),
+        ("cacm", "ncacm"),
+    }

@@ -151,6 +151,8 @@ TRIAL_EFFECTS = _t(
         "ess_bulk_min",
         "ess_tail_min",
         "divergences",
+        "true_estimate",
+        "true_smd",
     ),
     "trialmodel",
     ("studies", "report"),

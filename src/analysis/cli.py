@@ -101,6 +101,7 @@ def cmd_report(args) -> int:
 def cmd_fit(args) -> int:
     """Fit the trial model to every (or the chosen) outcome and write the tables and fits."""
     from analysis import catalogue, output
+    from analysis.contract.scenario import embedded_truth
     from analysis.trialmodel import diagnostics
     from analysis.trialmodel import pipeline as trial
 
@@ -120,6 +121,7 @@ def cmd_fit(args) -> int:
         sensitivity=args.sensitivity,
         source="embedded simulated data" if not args.data else "user data",
         log=lambda m: print(f"  [{time.perf_counter() - t0:6.1f}s] {m}"),
+        truth=None if args.data else embedded_truth(args.trial),
     )
     results.save(out)
     catalogue.combine_parts(out)  # <name>.csv stacks every trial fitted into this folder

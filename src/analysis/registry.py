@@ -141,16 +141,47 @@ def arm_palette() -> dict[str, str]:
     return dict(zip(arms["arm"], arms["colour"], strict=True))
 
 
+#: The ICH E9(R1) estimand attributes of a trial (columns of the trial registry), each with the
+#: text used where a trial's row leaves it empty.
+ESTIMAND_ATTRIBUTES = {
+    "population": "the patients randomised in the trial",
+    "variable": "each outcome at the final visit, as change from baseline",
+    "intercurrent_events": (
+        "discontinuing the intervention: treatment policy (outcomes used as observed); leaving "
+        "the study: hypothetical, missing at random given the visits attended (primary), with "
+        "reference-based imputation and a delta tipping point as sensitivity analyses"
+    ),
+    "summary_measure": (
+        "difference in mean change from baseline between the arms at the final visit, on the "
+        "instrument's scale and as an SMD divided by the pooled within-arm baseline SD"
+    ),
+}
+
+
 def load_trial_registry(path: Path | None = None) -> pd.DataFrame:
     """The trial registry (``data/registry/trials.csv``): one row per trial.
 
     Returns
     -------
     pandas.DataFrame
-        Columns ``trial, label, citation, study, source``; ``study`` is the trial's study id in
-        evidence files (the id that pooled evidence rows list in ``includes``).
+        Columns ``trial, label, citation, study, source`` and the estimand attributes of
+        :data:`ESTIMAND_ATTRIBUTES` (defaults where empty or absent); ``study`` is the trial's
+        study id in evidence files (the id that pooled evidence rows list in ``includes``).
     """
-    return pd.read_csv(path or config.TRIALS_FILE, dtype=str, keep_default_na=False)
+    reg = pd.read_csv(path or config.TRIALS_FILE, dtype=str, keep_default_na=False)
+    for col, default in ESTIMAND_ATTRIBUTES.items():
+        if col not in reg:
+            reg[col] = ""
+        reg[col] = reg[col].where(reg[col].str.strip() != "", default)
+    return reg
+
+
+def estimand(trial: str) -> dict[str, str]:
+    """The estimand of a trial (ICH E9(R1) attributes) from the trial registry."""
+    reg = load_trial_registry().set_index("trial")
+    if trial not in reg.index:
+        return dict(ESTIMAND_ATTRIBUTES)
+    return {k: str(reg.loc[trial, k]) for k in ESTIMAND_ATTRIBUTES}
 
 
 def trial_study(trial: str) -> str:

@@ -42,6 +42,16 @@ class Scenario:
     dropout: dict[int, float]
     dropout_slope: float
     outcomes: dict[str, OutcomeScenario] = field(default_factory=dict)
+    #: Residual SD at each follow-up visit relative to baseline (1 = constant variance).
+    visit_sd_ratio: dict[int, float] = field(default_factory=dict)
+    #: Correlation of a patient's residuals one year apart; it decays as rho**(months/12)
+    #: (0 = a patient random intercept only: compound symmetry).
+    residual_correlation_per_year: float = 0.0
+    #: Correlation of a patient's outcomes with one another (patient effects and residuals).
+    outcome_correlation: float = 0.0
+    #: Log-odds change in dropout per baseline SD of the *unobserved* current primary outcome
+    #: (missing not at random; 0 = missing at random given the last visit).
+    dropout_mnar_slope: float = 0.0
 
     @property
     def n_patients(self) -> int:
@@ -64,6 +74,13 @@ def _value(node, where: str, path: Path):
     if status == "assumed" and not node.get("reason"):
         raise ScenarioError(f"{path}: {where} is assumed but has no 'reason'")
     return node["value"]
+
+
+def _optional(node: dict, key: str, default, where: str, path: Path):
+    """An optional scenario number: its value if present (checked like any other), else default."""
+    if key not in node:
+        return default
+    return _value(node[key], f"{where}.{key}" if where else key, path)
 
 
 def _int_keys(d: dict) -> dict[int, float]:
@@ -131,7 +148,21 @@ def load_scenario(path_or_trial: str | Path) -> Scenario:
         dropout=_int_keys(_value(raw["dropout"], "dropout", path)),
         dropout_slope=float(_value(raw["dropout_slope"], "dropout_slope", path)),
         outcomes=outcomes,
+        visit_sd_ratio=_int_keys(_optional(var, "visit_sd_ratio", {}, "variance", path)),
+        residual_correlation_per_year=float(
+            _optional(var, "residual_correlation_per_year", 0.0, "variance", path)
+        ),
+        outcome_correlation=float(_optional(var, "outcome_correlation", 0.0, "variance", path)),
+        dropout_mnar_slope=float(_optional(raw, "dropout_mnar_slope", 0.0, "", path)),
     )
+    for name, v in (
+        ("residual_correlation_per_year", sc.residual_correlation_per_year),
+        ("outcome_correlation", sc.outcome_correlation),
+    ):
+        if not 0 <= v < 1:
+            raise ScenarioError(f"{path}: variance.{name} must be in [0, 1), got {v}")
+    if any(r <= 0 for r in sc.visit_sd_ratio.values()):
+        raise ScenarioError(f"{path}: variance.visit_sd_ratio values must be positive")
     if sc.site_share + sc.patient_share >= 1:
         raise ScenarioError(f"{path}: site_share + patient_share must be below 1")
     for name in outcomes:
@@ -170,3 +201,50 @@ def scenario_provenance(path_or_trial: str | Path) -> pd.DataFrame:
 
     walk({k: v for k, v in raw.items() if k not in {"trial", "comparator"}}, "")
     return pd.DataFrame(rows, columns=["trial", "quantity", "value", "status", "note"])
+
+
+def true_effects(sc: Scenario) -> pd.DataFrame:
+    """The scenario's true effects, for the tables that show them beside the estimates.
+
+    The effects are set on the latent scale in baseline-SD units, benefit-positive; on the
+    instrument's scale they are ``direction * effect * baseline_sd`` (before rounding to the
+    instrument's resolution and clipping to its range, which the simulator then applies).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``trial, outcome, month, arm, comparator, true_estimate, true_smd`` with one row
+        per outcome x follow-up visit x contrast (each arm against the comparator, then each
+        pair of active arms), ``true_smd`` in the model's sign convention (instrument direction).
+    """
+    import itertools
+
+    treated = [a for a in sc.arms if a != sc.comparator]
+    pairs = [(a, sc.comparator) for a in treated] + list(itertools.combinations(treated, 2))
+    rows = []
+    for name, o in sc.outcomes.items():
+        direction = registry.get_outcome(sc.trial, name).direction
+        for month in [m for m in sorted(sc.visits) if m > 0]:
+            for arm, comp in pairs:
+                eff = o.effect.get(arm, {}).get(month, 0.0) - o.effect.get(comp, {}).get(month, 0.0)
+                eff += 0.0  # no negative zero in the tables
+                rows.append(
+                    {
+                        "trial": sc.trial,
+                        "outcome": name,
+                        "month": month,
+                        "arm": arm,
+                        "comparator": comp,
+                        "true_estimate": direction * eff * o.baseline_sd + 0.0,
+                        "true_smd": direction * eff + 0.0,
+                    }
+                )
+    return pd.DataFrame(rows)
+
+
+def embedded_truth(trial: str) -> pd.DataFrame:
+    """True effects of the embedded simulated data (``data/simulated/trials.csv``, simulated
+    from the default scenario of each trial); empty for a trial without a scenario."""
+    if not scenario_path(trial).exists():
+        return pd.DataFrame()
+    return true_effects(load_scenario(trial))

@@ -6,14 +6,21 @@ outcome in baseline-SD units is
 .. math::
 
     z_{ijt} = \\gamma_t + \\delta_{a t} + u_j + v_j [a \\ne c][t > 0] + b_i + e_{it},
-    \\quad u_j \\sim N(0, \\rho_s),\\ b_i \\sim N(0, \\rho_p),\\ e_{it} \\sim N(0, 1-\\rho_s-\\rho_p),
-    \\ v_j \\sim N(0, \\sigma_v^2)
+    \\quad u_j \\sim N(0, \\rho_s),\\ b_i \\sim N(0, \\rho_p),\\ v_j \\sim N(0, \\sigma_v^2),
+
+    \\mathrm{cov}(e_{it}, e_{it'}) = (1 - \\rho_s - \\rho_p)\\, r_t r_{t'}\\, \\phi^{|m_t - m_{t'}|/12}
 
 with ``gamma_0 = 0`` (time trend), ``delta`` the treatment effect (zero for the comparator and at
-baseline), ``rho_s`` and ``rho_p`` the site and patient variance shares. The observed value is
+baseline), ``rho_s`` and ``rho_p`` the site and patient variance shares, ``r_t`` the residual
+SD ratio of visit ``t`` to baseline and ``phi`` the residual correlation one year apart: with
+``phi > 0`` or unequal ``r_t`` the within-patient covariance is not compound symmetric (the
+correlation decays with time apart, the variance changes over visits). A patient's outcomes are
+correlated through their patient effects and residuals (``outcome_correlation``). The observed value is
 ``mean + sd * direction * z``, rounded to the instrument's resolution and clipped to its range.
 Patients drop out monotonically; the probability of leaving before visit ``t`` depends on the
-primary outcome at the last attended visit (missing at random). Allocation is 1:1(:1) within
+primary outcome at the last attended visit (missing at random) and, with
+``dropout_mnar_slope``, on the unobserved outcome at ``t`` itself (missing not at random, to test
+the sensitivity analyses). Allocation is 1:1(:1) within
 sites with the scenario's arm totals.
 """
 
@@ -105,18 +112,29 @@ def simulate_trial(
     resid_var = 1.0 - sc.site_share - sc.patient_share
 
     outcomes = list(sc.outcomes)
+    months = np.array(visits, dtype=float)
+    ratio = np.array([sc.visit_sd_ratio.get(m, 1.0) if m > 0 else 1.0 for m in visits])
+    corr = sc.residual_correlation_per_year ** (np.abs(np.subtract.outer(months, months)) / 12)
+    chol = np.linalg.cholesky(resid_var * ratio[:, None] * corr * ratio[None, :])
+    # shared and own parts of the patient effects and residuals make outcomes correlated
+    w = np.sqrt(sc.outcome_correlation)
+    shared_b = rng.standard_normal(n)
+    shared_e = rng.standard_normal((n, len(visits)))
     latent = {}
     for name in outcomes:
         o = sc.outcomes[name]
         u = rng.normal(0, np.sqrt(sc.site_share), n_site)
         v = rng.normal(0, sc.site_effect_sd, n_site) if sc.site_effect_sd > 0 else np.zeros(n_site)
-        b = rng.normal(0, np.sqrt(sc.patient_share), n)
+        own_b = rng.standard_normal(n)
+        own_e = rng.standard_normal((n, len(visits)))
+        b = np.sqrt(sc.patient_share) * (w * shared_b + np.sqrt(1 - w**2) * own_b)
+        e = (w * shared_e + np.sqrt(1 - w**2) * own_e) @ chol.T
         z = np.empty((n, len(visits)))
         for t, month in enumerate(visits):
             trend = o.time_trend.get(month, 0.0) if month > 0 else 0.0
             eff = np.array([o.effect.get(a, {}).get(month, 0.0) if month > 0 else 0.0 for a in arm])
             slope = v[site_idx] * treated * (month > 0)
-            z[:, t] = trend + eff + u[site_idx] + slope + b + rng.normal(0, np.sqrt(resid_var), n)
+            z[:, t] = trend + eff + u[site_idx] + slope + b + e[:, t]
         latent[name] = z
 
     # Monotone dropout, missing at random given the primary outcome at the last visit.
@@ -127,7 +145,11 @@ def simulate_trial(
         if p <= 0:
             in_study[:, t] = in_study[:, t - 1]
             continue
-        logit = np.log(p / (1 - p)) + sc.dropout_slope * primary[:, t - 1]
+        logit = (
+            np.log(p / (1 - p))
+            + sc.dropout_slope * primary[:, t - 1]
+            + sc.dropout_mnar_slope * primary[:, t]
+        )
         leave = rng.random(n) < 1 / (1 + np.exp(-logit))
         in_study[:, t] = in_study[:, t - 1] & ~leave
 

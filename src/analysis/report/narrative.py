@@ -344,7 +344,15 @@ def methods_markdown(manifest: dict) -> str:
     lo, hi = SD_RATIO_RANGE
     versions = manifest.get("versions", {})
     software = ", ".join(f"{k} {v}" for k, v in versions.items() if v)
+    estimands = "\n\n".join(
+        f"*{r.label}*\n\n{statement.estimand_markdown(r.trial)}"
+        for r in registry.load_trial_registry().itertuples()
+    )
     return f"""
+**Estimands** (ICH E9(R1)).
+
+{estimands}
+
 **Trial model.** {statement.model_markdown()}
 
 Sampler: {sampler}. {diagnostics.Gate().describe()} Probability of benefit is the posterior
@@ -363,6 +371,11 @@ Gauss-Hermite rule). The approximation is checked against MCMC at every design o
 trial by MCMC as above. Replicates run on Dask, each with its own seed derived from the run's
 seed. The missing-data tipping point shifts the missing last-visit values of each arm by
 $\\delta$ baseline SDs (pattern-mixture delta adjustment of the MAR posterior).
+Reference-based imputation (jump to reference, copy reference, copy increments in reference;
+Carpenter, Roger and Kenward 2013) imputes each missing final value of an active arm by its
+conditional mean under the strategy, for every posterior draw of the primary model, so the
+imputation model's uncertainty is carried through (conditional mean imputation, Wolbers et al.
+2022).
 
 **Software.** {software}.
 """

@@ -183,3 +183,36 @@ def reference_based_table(idata, data: TrialData) -> pd.DataFrame:
                 }
             )
     return pd.DataFrame(rows, columns=list(catalogue.REFERENCE_BASED.columns))
+
+
+def reference_based_markdown(table: pd.DataFrame) -> str:
+    """One sentence per outcome: whether the decision holds under every missing-data strategy.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        The ``reference_based`` table of one trial.
+    """
+    from analysis import registry
+
+    lines = []
+    for (outcome, arm, comp), g in table.groupby(["outcome", "arm", "comparator"], sort=False):
+        g = g.set_index("strategy")
+        holds = g["conclusion_holds"].astype(bool)
+        name = (
+            f"{registry.arm_label(arm)} vs {registry.arm_label(comp)}, {outcome.replace('_', ' ')}"
+        )
+        share = f"{g['missing_share'].iloc[0]:.0%} of the first arm missing at the final visit"
+        ranges = ", ".join(
+            f"{s} {r.estimate:.2f} ({r.lower:.2f} to {r.upper:.2f}), P(benefit) {r.prob_benefit:.3f}"
+            for s, r in g.iterrows()
+        )
+        if holds.all():
+            verdict = f"the decision (P(benefit) > {rules.DECISION_THRESHOLD:g}) holds under every strategy"
+        elif not holds.any():
+            verdict = "no strategy reaches the decision threshold"
+        else:
+            flips = ", ".join(s for s in holds.index if holds[s] != holds["MAR"])
+            verdict = f"the decision under MAR changes under {flips}"
+        lines.append(f"- **{name}** ({share}): {ranges}; {verdict}.")
+    return "\n".join(lines)

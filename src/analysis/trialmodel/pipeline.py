@@ -374,6 +374,7 @@ def run_trial(
     source: str = "embedded simulated data",
     cache=None,
     log=print,
+    truth: pd.DataFrame | None = None,
 ) -> TrialResults:
     """Fit, summarise, check and compare every outcome of one trial.
 
@@ -397,6 +398,9 @@ def run_trial(
         Compiled models to reuse.
     log : callable
         Progress messages (one line per fit).
+    truth : pandas.DataFrame, optional
+        True effects when the data were simulated from a scenario
+        (:func:`analysis.contract.scenario.true_effects`): shown beside the estimates.
 
     Returns
     -------
@@ -409,7 +413,7 @@ def run_trial(
     fitted = resolve_outcomes(df, trial, outcomes)
     key = key_outcome(trial, fitted)
     fits = fit_outcomes(df, trial, fitted, settings, cache, log=log)
-    effects = effects_table(fits)
+    effects = summarise.attach_truth(effects_table(fits), truth)
     c = catalogue
     tables = {
         c.TRIAL_EFFECTS: effects,
@@ -429,7 +433,7 @@ def run_trial(
         sens, sens_fits = sensitivity_table(
             df, trial, key, settings, cache, base=fits[key], log=log
         )
-        tables[c.SENSITIVITY] = sens
+        tables[c.SENSITIVITY] = summarise.attach_truth(sens, truth)
         tables[c.SENSITIVITY_DIAGNOSTICS] = diagnostics_table(
             {k: v for k, v in sens_fits.items() if v is not fits[key]}
         )

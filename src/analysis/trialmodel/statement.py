@@ -8,6 +8,7 @@ builds every model variant and checks both directions).
 
 from __future__ import annotations
 
+from analysis import registry
 from analysis.trialmodel.model import MIN_RANDOM_SITES, PRIOR_SETS, STUDENT_NU_PRIOR, Priors
 
 #: PyMC variable -> (LaTeX symbol, meaning). Every free or deterministic population-level
@@ -100,3 +101,24 @@ $\sigma, \sigma_{{patient}}, \sigma_t \sim HN({p.residual_sd:g})$; $\rho \sim U(
 $\gamma \sim N(0, {p.effect_sd:g}^2)$;
 $R \sim \mathrm{{LKJ}}({p.lkj_eta:g})$; $\nu \sim \mathrm{{Gamma}}({nu_shape:g}, {nu_rate:g})$.
 """.strip()
+
+
+#: Reader-facing names of the estimand attributes (ICH E9(R1)).
+ESTIMAND_LABELS = {
+    "population": "Population",
+    "variable": "Variable",
+    "intercurrent_events": "Intercurrent events and strategies",
+    "summary_measure": "Population-level summary",
+}
+
+
+def estimand_markdown(trial: str) -> str:
+    """The trial's estimand (from the trial registry) as a Markdown list."""
+    est = registry.estimand(trial)
+    treatments = ", ".join(registry.arm_label(a) for a in registry.trial_arms(trial))
+    lines = [
+        f"- **Treatments**: {treatments} (reference: "
+        f"{registry.arm_label(registry.comparator(trial))})"
+    ]
+    lines += [f"- **{ESTIMAND_LABELS[k]}**: {v}" for k, v in est.items()]
+    return "\n".join(lines)

@@ -68,7 +68,9 @@ def summarise_effects(idata, data: TrialData, diagnostics: pd.DataFrame) -> pd.D
         ``prob_mcid_mcse``: Monte Carlo standard errors of the estimate, the interval ends and the
         probabilities (instrument scale; probabilities as proportions); ``rhat_max``,
         ``ess_*_min`` over
-        the contrast and every population-level parameter; ``divergences`` of the fit.
+        the contrast and every population-level parameter; ``divergences`` of the fit;
+        ``true_estimate``, ``true_smd``: NaN here, the truth when the data were simulated (see
+        :func:`attach_truth`).
     """
     direction = 1 if data.meta["higher_is_better"] else -1
     mcid = data.meta.get("mcid")
@@ -107,9 +109,31 @@ def summarise_effects(idata, data: TrialData, diagnostics: pd.DataFrame) -> pd.D
                     "ess_bulk_min": min(ess_b, diagnostics["ess_bulk"].min()),
                     "ess_tail_min": min(ess_t, diagnostics["ess_tail"].min()),
                     "divergences": int(diagnostics["divergences"].max()),
+                    "true_estimate": np.nan,
+                    "true_smd": np.nan,
                 }
             )
     return pd.DataFrame(rows, columns=EFFECT_COLUMNS)
+
+
+TRUTH_KEYS = ["trial", "outcome", "month", "arm", "comparator"]
+
+
+def attach_truth(effects: pd.DataFrame, truth: pd.DataFrame | None) -> pd.DataFrame:
+    """Fill ``true_estimate`` and ``true_smd`` from a simulation scenario's true effects.
+
+    Parameters
+    ----------
+    effects : pandas.DataFrame
+        ``trial_effects`` rows (or a table with the same key columns and truth columns).
+    truth : pandas.DataFrame or None
+        :func:`analysis.contract.scenario.true_effects`; ``None`` for real data (left NaN).
+    """
+    if truth is None or truth.empty:
+        return effects
+    cols = ["true_estimate", "true_smd"]
+    merged = effects.drop(columns=cols).merge(truth[TRUTH_KEYS + cols], on=TRUTH_KEYS, how="left")
+    return merged[list(effects.columns)]
 
 
 def summarise_means(idata, data: TrialData, observed: pd.DataFrame | None = None) -> pd.DataFrame:
