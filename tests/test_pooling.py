@@ -61,3 +61,91 @@ def test_bad_input_is_rejected():
         pool_effects([0.1, 0.2], [0.1])
     with pytest.raises(ValueError, match="must be positive"):
         pool_effects([0.1], [0.0])
+
+
+CORR = np.array([[1.0, 0.5, 0.3], [0.5, 1.0, 0.4], [0.3, 0.4, 1.0]])
+
+
+def _quadrature_correlated(est, se, corr, mu_sd, tau_scale):
+    """Posterior means of theta_1, mu and tau by brute force with correlated estimates."""
+    s_cov = se[:, None] * corr * se[None, :]
+    mu = np.linspace(-2, 2, 401)
+    tau = np.linspace(1e-4, 2.0, 500)
+    k = len(est)
+    logp = np.empty((len(mu), len(tau)))
+    theta1 = np.empty_like(logp)
+    for j, t in enumerate(tau):
+        v = s_cov + t**2 * np.eye(k)
+        r = est[None, :] - mu[:, None]
+        logp[:, j] = (
+            stats.multivariate_normal(np.zeros(k), v).logpdf(r)
+            + stats.norm.logpdf(mu, 0, mu_sd)
+            + stats.halfnorm.logpdf(t, scale=tau_scale)
+        )
+        # E[theta | est, mu, tau] = mu + tau^2 V^-1 (est - mu)
+        theta1[:, j] = mu + t**2 * (np.linalg.solve(v, r.T).T)[:, 0]
+    w = np.exp(logp - logp.max())
+    w /= w.sum()
+    return (w * theta1).sum(), (w * mu[:, None]).sum(), (w * tau[None, :]).sum()
+
+
+def test_correlated_estimates_match_quadrature():
+    res = pool_effects(EST, SE, mu_sd=1.0, tau_scale=0.3, n_draws=200_000, seed=5, corr=CORR)
+    t1, mu, tau = _quadrature_correlated(EST, SE, CORR, 1.0, 0.3)
+    n = len(res["mu"])
+    for draws, target in ((res["theta"][:, 0], t1), (res["mu"], mu), (res["tau"], tau)):
+        assert abs(draws.mean() - target) < 5 * draws.std() / np.sqrt(n) + 2e-3
+
+
+def test_positively_correlated_outcomes_carry_less_information_than_independent_ones():
+    """Without heterogeneity the common mean is the GLS estimate: its SD with correlated
+    estimates is sqrt(1 / (1' S^-1 1 + 1/mu_sd^2)), larger than with independent ones."""
+    s_cov = SE[:, None] * CORR * SE[None, :]
+    one = np.ones(3)
+    prec = one @ np.linalg.solve(s_cov, one) + 1 / 100
+    gls = (one @ np.linalg.solve(s_cov, EST)) / prec
+    res = pool_effects(EST, SE, mu_sd=10.0, tau_scale=1e-4, n_draws=100_000, seed=6, corr=CORR)
+    assert res["mu"].mean() == pytest.approx(gls, abs=3e-3)
+    assert res["mu"].std() == pytest.approx(1 / np.sqrt(prec), rel=0.02)
+    ind = pool_effects(EST, SE, mu_sd=10.0, tau_scale=1e-4, n_draws=100_000, seed=6)
+    assert res["mu"].std() > 1.15 * ind["mu"].std()
+
+
+def test_likelihood_recovered_from_a_conjugate_posterior():
+    from analysis.trialmodel.pooling import likelihood_from_posterior
+
+    est, se, prior = np.array([0.3, -0.1]), np.array([0.2, 0.5]), 1.0
+    post_prec = 1 / se**2 + 1 / prior**2
+    m, v = est / se**2 / post_prec, 1 / np.sqrt(post_prec)
+    got_est, got_se = likelihood_from_posterior(m, v, prior)
+    np.testing.assert_allclose(got_est, est, rtol=1e-12)
+    np.testing.assert_allclose(got_se, se, rtol=1e-12)
+    with pytest.raises(ValueError, match="not below the prior SD"):
+        likelihood_from_posterior(m, np.array([1.2, 0.3]), prior)
+
+
+def test_outcome_correlation_estimated_from_patient_data():
+    """Simulated outcomes correlated within patients: the baseline-adjusted correlation of the
+    estimates matches the simulator's residual correlation (outcome_correlation times the
+    residual share of the change, up to sampling error)."""
+    import dataclasses
+
+    from analysis.contract.simulate import scaled_scenario, simulate_trial
+    from analysis.trialmodel.model import prepare_trial_data
+    from analysis.trialmodel.pooling import outcome_correlation
+
+    sc = dataclasses.replace(
+        scaled_scenario("resource_groups", 3000, 60), dropout={9: 0.0, 18: 0.0}, site_share=0.0
+    )
+    df = simulate_trial(sc, 8)
+    data = [prepare_trial_data(df, "resource_groups", o) for o in ("quality_of_life", "disability")]
+    c = outcome_correlation(data, 18, ("fact_rg", "fact"))
+    assert c.shape == (2, 2) and c[0, 0] == 1.0
+    # both outcomes share the patient effects and residuals with weight 0.4 each, so the
+    # baseline-adjusted values correlate about 0.4 in magnitude (disability runs the other way)
+    assert -0.5 < c[0, 1] < -0.3
+    indep = simulate_trial(dataclasses.replace(sc, outcome_correlation=0.0), 8)
+    data = [
+        prepare_trial_data(indep, "resource_groups", o) for o in ("quality_of_life", "disability")
+    ]
+    assert abs(outcome_correlation(data, 18, ("fact_rg", "fact"))[0, 1]) < 0.06

@@ -23,7 +23,7 @@ from analysis.trialmodel.model import (
     TrialData,
     prepare_trial_data,
 )
-from analysis.trialmodel.pooling import pool_secondary_effects
+from analysis.trialmodel.pooling import outcome_correlation, pool_secondary_effects
 
 
 @dataclass(eq=False)
@@ -153,7 +153,27 @@ def pooled_table(fits, effects: pd.DataFrame, seed: int, tau_scale: float = 0.3)
     trial = effects["trial"].iloc[0]
     reg = registry.load_outcome_registry()
     primary = set(reg[(reg["trial"] == trial) & reg["primary"]]["outcome"])
-    return pool_secondary_effects(effects, draws, primary, tau_scale=tau_scale, seed=seed)
+    secondary = [f.data for f in fits.values() if f.data.outcome not in primary]
+    correlations = {}
+    for month, arm, comp in {k[1:] for k in draws}:
+        present = [d for d in secondary if month in d.visits]
+        if len(present) > 1:
+            correlations[(month, arm, comp)] = (
+                [d.outcome for d in present],
+                outcome_correlation(present, month, (arm, comp)),
+            )
+    prior_sd = {f.idata.attrs.get("priors", "default") for f in fits.values()}
+    return pool_secondary_effects(
+        effects,
+        draws,
+        primary,
+        tau_scale=tau_scale,
+        seed=seed,
+        prior_sd=PRIOR_SETS[prior_sd.pop()].effect_sd
+        if len(prior_sd) == 1 and next(iter(prior_sd)) in PRIOR_SETS
+        else None,
+        correlations=correlations,
+    )
 
 
 def key_outcome(trial: str, outcomes: list[str]) -> str:

@@ -5,14 +5,25 @@ shrinks each outcome's effect towards their common mean by as much as the outcom
 
 .. math::
 
-    \hat\theta_k \sim N(\theta_k, s_k^2),\quad \theta_k \sim N(\mu, \tau^2),\quad
-    \mu \sim N(0, \sigma_\mu^2),\quad \tau \sim HN(\sigma_\tau)
+    \hat\theta \sim \mathrm{MVN}(\theta, S),\quad S = D_s C D_s,\quad
+    \theta_k \sim N(\mu, \tau^2),\quad \mu \sim N(0, \sigma_\mu^2),\quad \tau \sim HN(\sigma_\tau)
 
-with :math:`\hat\theta_k, s_k` the posterior mean and SD of outcome :math:`k`'s benefit-oriented
-SMD from its own model (a two-stage normal approximation of those posteriors). The posterior
-is computed exactly: :math:`\tau` on a fine grid (its marginal likelihood is closed form), then
-:math:`\mu \mid \tau` and :math:`\theta_k \mid \mu, \tau` are conjugate normals, so draws need no
-MCMC.
+- :math:`\hat\theta_k, s_k`: each outcome's benefit-oriented SMD and its standard error **from
+  the likelihood**, not the posterior: the outcome's model already has a :math:`N(0,
+  \sigma_\beta^2)` effect prior, and pooling posteriors would count that prior once per outcome.
+  With a normal approximation of the posterior (mean :math:`m`, SD :math:`v`), the likelihood's
+  precision is :math:`1/v^2 - 1/\sigma_\beta^2` and its mean :math:`m/v^2` divided by it.
+- :math:`C`: the correlation of the estimates. The outcomes are measured on the same patients,
+  so their effect estimates are correlated about as strongly as the patients' outcomes are
+  (for differences in means of the same patients the two correlations are equal); :math:`C` is
+  estimated from the patient data as the within-arm correlation of the outcomes at the visit,
+  each adjusted for its own baseline value (the residuals of a within-arm regression on
+  baseline), over the patients observed on both. Treating them as independent would make the
+  pooled interval too narrow.
+
+The posterior is computed exactly: :math:`\tau` on a fine grid (its marginal likelihood is
+closed form), then :math:`\mu \mid \tau` and :math:`\theta \mid \mu, \tau` are conjugate
+(multivariate) normals, so draws need no MCMC.
 """
 
 from __future__ import annotations
@@ -33,6 +44,7 @@ def pool_effects(
     n_draws: int = 20000,
     seed: int = 0,
     grid_size: int = 2000,
+    corr=None,
 ):
     """Exact posterior draws of the normal-normal hierarchical model.
 
@@ -40,6 +52,8 @@ def pool_effects(
     ----------
     est, se : array-like
         Estimates and their standard errors (same length, se > 0).
+    corr : array-like, optional
+        Correlation matrix of the estimates (default: independent).
     mu_sd, tau_scale : float
         Prior SD of the common mean and half-normal scale of the between-outcome SD.
     n_draws, seed, grid_size : int
@@ -55,13 +69,19 @@ def pool_effects(
         raise ValueError("est and se must be 1-d arrays of the same non-zero length")
     if not (np.all(se > 0) and np.all(np.isfinite(est)) and mu_sd > 0 and tau_scale > 0):
         raise ValueError("se, mu_sd and tau_scale must be positive and est finite")
+    k = len(est)
+    corr = np.eye(k) if corr is None else np.asarray(corr, float)
+    if corr.shape != (k, k) or not np.allclose(corr, corr.T) or np.any(np.diag(corr) != 1):
+        raise ValueError("corr must be a symmetric correlation matrix matching est")
+    s_cov = se[:, None] * corr * se[None, :]
+    if np.linalg.eigvalsh(s_cov).min() <= 0:
+        raise ValueError("the covariance of the estimates (se and corr) must be positive definite")
     rng = np.random.default_rng(seed)
     upper = max(6 * tau_scale, 3 * np.ptp(est) + 3 * se.max())
     grid = np.linspace(0, upper, grid_size + 1)[1:]
-    k = len(est)
     logw = np.empty_like(grid)
     for i, tau in enumerate(grid):
-        cov = np.diag(se**2 + tau**2) + mu_sd**2 * np.ones((k, k))
+        cov = s_cov + tau**2 * np.eye(k) + mu_sd**2 * np.ones((k, k))
         logw[i] = stats.multivariate_normal.logpdf(est, np.zeros(k), cov)
     logw += stats.halfnorm.logpdf(grid, scale=tau_scale)
     w = np.exp(logw - logw.max())
@@ -69,13 +89,77 @@ def pool_effects(
     step = grid[1] - grid[0]
     tau = rng.choice(grid, size=n_draws, p=w) + rng.uniform(-step / 2, step / 2, n_draws)
     tau = np.abs(tau)
-    v = se[None, :] ** 2 + tau[:, None] ** 2
-    prec = 1 / mu_sd**2 + (1 / v).sum(axis=1)
-    mu = rng.normal((est[None, :] / v).sum(axis=1) / prec, 1 / np.sqrt(prec))
-    prec_t = 1 / se[None, :] ** 2 + 1 / tau[:, None] ** 2
-    mean_t = (est[None, :] / se[None, :] ** 2 + mu[:, None] / tau[:, None] ** 2) / prec_t
-    theta = rng.normal(mean_t, 1 / np.sqrt(prec_t))
+    # mu | tau: generalised least squares with V = S + tau^2 I
+    v_inv = np.linalg.inv(s_cov[None] + tau[:, None, None] ** 2 * np.eye(k)[None])
+    prec = 1 / mu_sd**2 + v_inv.sum(axis=(1, 2))
+    mu = rng.normal(np.einsum("nij,j->n", v_inv, est) / prec, 1 / np.sqrt(prec))
+    # theta | mu, tau: prior N(mu 1, tau^2 I), likelihood MVN(est; theta, S)
+    s_inv = np.linalg.inv(s_cov)
+    prec_t = s_inv[None] + np.eye(k)[None] / tau[:, None, None] ** 2
+    cov_t = np.linalg.inv(prec_t)
+    mean_t = np.einsum("nij,nj->ni", cov_t, (s_inv @ est)[None] + mu[:, None] / tau[:, None] ** 2)
+    chol = np.linalg.cholesky(cov_t)
+    theta = mean_t + np.einsum("nij,nj->ni", chol, rng.standard_normal((n_draws, k)))
     return {"theta": theta, "mu": mu, "tau": tau}
+
+
+def likelihood_from_posterior(mean, sd, prior_sd: float) -> tuple[np.ndarray, np.ndarray]:
+    """Normal likelihood (estimate, standard error) behind a normal posterior and prior.
+
+    A posterior :math:`N(m, v^2)` from a :math:`N(0, \\sigma^2)` prior and a normal likelihood
+    :math:`N(\\hat\\theta, s^2)` satisfies :math:`1/v^2 = 1/s^2 + 1/\\sigma^2` and
+    :math:`m/v^2 = \\hat\\theta/s^2`; this solves for :math:`\\hat\\theta, s`.
+
+    Raises
+    ------
+    ValueError
+        If a posterior is not narrower than the prior (the data added nothing to remove).
+    """
+    mean, sd = np.asarray(mean, float), np.asarray(sd, float)
+    prec = 1 / sd**2 - 1 / prior_sd**2
+    if np.any(prec <= 0):
+        raise ValueError(
+            f"posterior SD {sd.max():.3g} is not below the prior SD {prior_sd:g}: "
+            "no likelihood information to pool"
+        )
+    return mean / sd**2 / prec, 1 / np.sqrt(prec)
+
+
+def outcome_correlation(fits_data: list, month: int, arms: tuple[str, str]) -> np.ndarray:
+    """Correlation of the outcomes' baseline-adjusted values at ``month`` within the two arms.
+
+    Parameters
+    ----------
+    fits_data : list of TrialData
+        One per outcome (same trial).
+    month : int
+        The visit.
+    arms : (str, str)
+        The contrast's two arms; each outcome is regressed on its own baseline within each arm.
+
+    Returns
+    -------
+    numpy.ndarray
+        Outcomes x outcomes correlation over the patients observed on both (pairwise).
+    """
+    resid = {}
+    for d in fits_data:
+        t = d.visits.index(month)
+        arm_of = np.array(d.arms)[d.arm_idx]
+        r = pd.Series(np.nan, index=d.patients)
+        for a in arms:
+            sel = (arm_of == a) & d.mask[:, t] & d.mask[:, 0]
+            if sel.sum() < 3:
+                continue
+            y0, yt = d.y[sel, 0], d.y[sel, t]
+            slope, icpt = np.polyfit(y0, yt, 1)
+            r[np.array(d.patients)[sel]] = (yt - icpt - slope * y0) / d.s0
+        resid[d.outcome] = r
+    frame = pd.DataFrame(resid)
+    c = frame.corr(min_periods=5).to_numpy()
+    c = np.where(np.isfinite(c), c, 0.0)
+    np.fill_diagonal(c, 1.0)
+    return c
 
 
 #: The columns of the ``pooled_effects`` table (declared in the catalogue).
@@ -90,6 +174,8 @@ def pool_secondary_effects(
     mu_sd: float = 1.0,
     tau_scale: float = 0.3,
     seed: int = 0,
+    prior_sd: float | None = None,
+    correlations: dict | None = None,
 ) -> pd.DataFrame:
     """Pooled and unpooled benefit-oriented SMDs of the secondary outcomes.
 
@@ -101,6 +187,13 @@ def pool_secondary_effects(
         ``(outcome, month, arm, comparator) -> benefit-oriented SMD draws`` for the same rows.
     primary : set of str
         Outcomes left out of the pooling (the primary outcome).
+    prior_sd : float, optional
+        SD of the outcome models' effect prior: the posteriors are turned into likelihoods
+        (:func:`likelihood_from_posterior`; a contrast of two active arms has the prior of a
+        difference, SD times sqrt(2)). ``None`` pools the posteriors as they are.
+    correlations : dict, optional
+        ``(month, arm, comparator) -> (outcomes, correlation matrix)`` of the estimates
+        (:func:`outcome_correlation`); independent where absent.
 
     Returns
     -------
@@ -120,7 +213,17 @@ def pool_secondary_effects(
         d = [np.ravel(draws[(o, month, arm, comp)]) for o in outcomes]
         est = np.array([x.mean() for x in d])
         se = np.array([x.std(ddof=1) for x in d])
-        res = pool_effects(est, se, mu_sd=mu_sd, tau_scale=tau_scale, seed=seed)
+        if prior_sd is not None:
+            is_pair = comp in set(sec["arm"])  # two active arms: a difference of two effects
+            est, se = likelihood_from_posterior(
+                est, se, prior_sd * (np.sqrt(2) if is_pair else 1.0)
+            )
+        corr = None
+        if correlations and (month, arm, comp) in correlations:
+            names, full = correlations[(month, arm, comp)]
+            idx = [names.index(o) for o in outcomes]
+            corr = full[np.ix_(idx, idx)]
+        res = pool_effects(est, se, mu_sd=mu_sd, tau_scale=tau_scale, seed=seed, corr=corr)
         trial = grp["trial"].iloc[0]
         for k, o in enumerate(outcomes):
             th = res["theta"][:, k]
@@ -131,7 +234,7 @@ def pool_secondary_effects(
                     "month": month,
                     "arm": arm,
                     "comparator": comp,
-                    "smd_unpooled": est[k],
+                    "smd_unpooled": d[k].mean(),
                     "smd_unpooled_lower": np.quantile(d[k], 0.025),
                     "smd_unpooled_upper": np.quantile(d[k], 0.975),
                     "smd_pooled": th.mean(),
