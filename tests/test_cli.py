@@ -148,3 +148,10 @@ def test_synthesize_refuses_a_study_counted_twice_unless_told(tmp_path):
         str(tmp_path / "o"),
     )
     assert res.returncode == 0 and "not counted twice: p (sym) left out" in res.stdout
+
+
+def test_recovery_refuses_too_few_seeds(capsys):
+    from analysis.cli import main
+
+    assert main(["recovery", "--seeds", "1"]) == 2
+    assert "--seeds must be at least 2" in capsys.readouterr().err
