@@ -135,9 +135,12 @@ def test_sbc_on_dask_does_not_depend_on_workers(trial_data):
     assert (one.results["status"] == "ok").all(), one.results["error"].tolist()
     pd.testing.assert_frame_equal(one.results, two.results)
     ranks = one.results.drop(columns=["key", "status", "error", "rep", "divergences"])
-    # every population parameter: alpha (3), beta (2), sigma, sigma_patient, sigma_site and
-    # sigma_site_effect
-    assert ranks.shape == (2, 9) and "sigma_site_effect" in ranks
+    # every population parameter of the primary (unstructured) model: alpha (3), beta (2),
+    # sigma_site, sigma_site_effect, visit_sd (3) and the three distinct correlations (the
+    # diagonal is constant and the lower triangle mirrors the upper)
+    assert ranks.shape == (2, 13) and "sigma_site_effect" in ranks
+    assert {"visit_corr[1]", "visit_corr[2]", "visit_corr[5]"} <= set(ranks)
+    assert "visit_corr[0]" not in ranks and "visit_corr[3]" not in ranks
     assert ranks.isin(range(20)).all().all()
 
 

@@ -516,6 +516,7 @@ SUMMARY = _t(
         "prob_mcid",
         "mcid",
         "rests_on_bridge",
+        "true_estimate",
     ),
     "report",
     (),

@@ -64,6 +64,7 @@ def summary_table(out_dir: Path) -> pd.DataFrame:
                     "prob_mcid": r["prob_mcid"],
                     "mcid": info["mcid"],
                     "rests_on_bridge": False,
+                    "true_estimate": r.get("true_estimate", np.nan),
                 }
             )
     league = catalogue.read_table(out_dir, catalogue.SYNTHESIS_EFFECTS)
@@ -92,6 +93,7 @@ def summary_table(out_dir: Path) -> pd.DataFrame:
                     "prob_mcid": np.nan,
                     "mcid": np.nan,
                     "rests_on_bridge": nma.depends_on_bridge(treatment, reference),
+                    "true_estimate": np.nan,
                 }
             )
     out = pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
@@ -200,8 +202,9 @@ def summary_markdown(summary: pd.DataFrame, profile: str, gate_ok: bool | None) 
 
 
 def summary_display(summary: pd.DataFrame) -> pd.DataFrame:
-    """The summary table formatted for the report (same numbers, fixed decimals)."""
-    return pd.DataFrame(
+    """The summary table formatted for the report (same numbers, fixed decimals); with simulated
+    data, the scenario's true value beside each trial estimate."""
+    shown = pd.DataFrame(
         {
             "Comparison": summary["comparison"],
             "Outcome": summary["outcome"].str.replace("_", " ")
@@ -220,6 +223,9 @@ def summary_display(summary: pd.DataFrame) -> pd.DataFrame:
             "Rests on bridge": np.where(summary["rests_on_bridge"], "yes", "no"),
         }
     )
+    if "true_estimate" in summary and summary["true_estimate"].notna().any():
+        shown.insert(5, "True value (simulation)", [fmt(x) for x in summary["true_estimate"]])
+    return shown
 
 
 def gate_table(out_dir: Path, gate: diagnostics.Gate | None = None) -> pd.DataFrame:

@@ -64,7 +64,10 @@ def convergence_table(idata, model_name: str) -> pd.DataFrame:
         per scalar parameter (``visit_corr`` diagonal excluded).
     """
     names = [v for v in POPULATION_VARS if v in idata.posterior]
-    summ = az.summary(idata, var_names=names, kind="diagnostics")
+    with warnings.catch_warnings():
+        # the constant diagonal of visit_corr has no R-hat or ESS (dropped below)
+        warnings.simplefilter("ignore", RuntimeWarning)
+        summ = az.summary(idata, var_names=names, kind="diagnostics")
     summ = summ[~summ.index.str.match(r"visit_corr\[(\w+), \1\]")]
     div = divergences(idata)
     return pd.DataFrame(

@@ -195,6 +195,9 @@ def pool_secondary_effects(
         ``(month, arm, comparator) -> (outcomes, correlation matrix)`` of the estimates
         (:func:`outcome_correlation`); independent where absent.
 
+    A contrast whose posteriors are not narrower than the prior for some outcome (the data say
+    nothing about it) is not pooled and has no rows.
+
     Returns
     -------
     pandas.DataFrame
@@ -215,9 +218,13 @@ def pool_secondary_effects(
         se = np.array([x.std(ddof=1) for x in d])
         if prior_sd is not None:
             is_pair = comp in set(sec["arm"])  # two active arms: a difference of two effects
-            est, se = likelihood_from_posterior(
-                est, se, prior_sd * (np.sqrt(2) if is_pair else 1.0)
-            )
+            try:
+                est, se = likelihood_from_posterior(
+                    est, se, prior_sd * (np.sqrt(2) if is_pair else 1.0)
+                )
+            except ValueError:
+                continue  # an outcome the data say nothing about: nothing to pool
+
         corr = None
         if correlations and (month, arm, comp) in correlations:
             names, full = correlations[(month, arm, comp)]
