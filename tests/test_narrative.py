@@ -125,3 +125,18 @@ def test_methods_state_priors_and_versions():
     # the tau prior is the synthesis step's, not a default and not the site prior's HN(0.3)
     assert r"\tau \sim HN(0.7)" in text
     assert r"\sigma_{site} \sim HN(0.3)" in text  # the trial model's prior, from Priors
+
+
+def test_every_work_cited_in_methods_is_in_the_reference_list_with_a_doi_or_url():
+    from analysis.report import narrative
+
+    refs = narrative.load_references()
+    assert refs["key"].is_unique
+    assert ((refs["doi"] != "") | refs["url"].str.startswith("https://")).all()
+    text = narrative.methods_markdown({})
+    mentioned = {f"{a} {y}" for a, y in narrative.CITATION.findall(text)}
+    assert mentioned <= set(refs["key"]), mentioned - set(refs["key"])
+    # and every listed work is cited: the trials, the reviews and the methods
+    assert narrative.cited_keys(text) == set(refs["key"])
+    md = narrative.references_markdown()
+    assert md.count("https://doi.org/10.") == (refs["doi"] != "").sum()

@@ -137,3 +137,37 @@ def test_strip_remote_scripts():
     page = "<head><script src='https://cdn.example/x.js'></script><script>var a=1;</script></head>"
     out = render.strip_remote_scripts(page)
     assert "cdn.example" not in out and "var a=1" in out
+
+
+def test_summary_exports_for_manuscripts(tmp_path):
+    """The summary as booktabs LaTeX and as a Word document with the same cells."""
+    import zipfile
+    from xml.etree import ElementTree
+
+    import pandas as pd
+
+    from analysis.report import manuscript
+
+    display = pd.DataFrame(
+        {
+            "Comparison": ["FACT plus resource group vs FACT as usual"],
+            "Outcome": ["empowerment"],
+            "Estimate (95% CrI)": ["0.33 (0.17 to 0.47)"],
+            "SMD": ["−0.49"],
+            "P(benefit)": ["99.9%"],
+        }
+    )
+    tex, docx = manuscript.write_summary_exports(display, tmp_path)
+    latex = tex.read_text()
+    for cmd in (r"\toprule", r"\midrule", r"\bottomrule", r"\caption{", r"99.9\%", "$-$0.49"):
+        assert cmd in latex
+    with zipfile.ZipFile(docx) as z:
+        assert {"[Content_Types].xml", "_rels/.rels", "word/document.xml"} <= set(z.namelist())
+        root = ElementTree.fromstring(z.read("word/document.xml"))  # well-formed XML
+    ns = {"w": "http://schemas.openxmlformats.org/wordprocessingml/2006/main"}
+    rows = root.findall(".//w:tbl/w:tr", ns)
+    cells = [
+        ["".join(t.text for t in c.iter(f"{{{ns['w']}}}t")) for c in r.findall("w:tc", ns)]
+        for r in rows
+    ]
+    assert cells[0] == list(display.columns) and cells[1] == list(display.iloc[0])

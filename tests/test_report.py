@@ -81,6 +81,10 @@ def test_successful_run_installs_report_and_manifest(sandbox):
     assert manifest["steps"][0]["status"] == "ok" and manifest["steps"][0]["seconds"] > 0
     assert manifest["versions"]["pymc"].startswith("5.28")
     assert (out / "notebooks" / "good.html").exists()
+    from analysis.report import render
+
+    if render.find_chromium():  # printed by the headless browser where one is installed
+        assert (out / "report.pdf").read_bytes()[:5] == b"%PDF-"
     assert not list(sandbox.rglob(".build-*")) and not list(sandbox.rglob(".old-*"))
 
 
@@ -127,6 +131,28 @@ def test_report_renders_in_a_headless_browser(sandbox, open_page):
     assert link.count() == 1
     page2, problems2 = open_page(out / "notebooks" / "good.html")
     assert problems2 == [] and page2.locator("math").count() >= 2
+
+
+def test_pdf_is_skipped_with_a_clear_line_without_a_browser(sandbox, monkeypatch):
+    from analysis.report import render
+
+    monkeypatch.setenv("TRIALBAYES_CHROMIUM", "no-such-browser")
+    lines = []
+    out = sandbox / "reports"
+    report.run_report(None, "ok", out, log=lines.append)
+    assert not (out / "report.pdf").exists() and render.find_chromium() is None
+    assert any("pdf" in m and "skipped: no headless Chromium" in m for m in lines)
+
+
+def test_no_machine_path_in_the_report_or_exported_notebooks(sandbox):
+    """Nothing a reader sees names a folder of the machine that built it."""
+    out = sandbox / "reports"
+    report.run_report(None, "ok", out, log=lambda *_: None)
+    pages = [out / "report.html", *sorted((out / "notebooks").glob("*.html"))]
+    for page in pages:
+        text = page.read_text()
+        for marker in (str(sandbox), str(config.ROOT), "PosixPath(", "/tmp/", "/home/", "/root/"):
+            assert marker not in text, (page.name, marker)
 
 
 def test_full_profile_report_has_no_stamp(sandbox, monkeypatch):

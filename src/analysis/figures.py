@@ -85,3 +85,102 @@ def contrast_panels(table: pd.DataFrame, ax, width: float, height: float):
 def interval(a, mean, lower, upper, y, **kwargs):
     """Horizontal point estimate with its interval."""
     a.errorbar(mean, y, xerr=[mean - lower, upper - mean], capsize=2, **kwargs)
+
+
+# ----------------------------------------------------------------------------- tables
+#: Column headers for readers (columns not listed: underscores to spaces, first letter capital).
+HEADERS = {
+    "trial": "Trial",
+    "outcome": "Outcome",
+    "month": "Month",
+    "arm": "Arm",
+    "treatment": "Treatment",
+    "reference": "Reference",
+    "comparator": "Comparator",
+    "estimate": "Estimate",
+    "lower": "95% CrI lower",
+    "upper": "95% CrI upper",
+    "mean": "Mean",
+    "sd": "SD",
+    "smd": "SMD",
+    "smd_lower": "SMD lower",
+    "smd_upper": "SMD upper",
+    "prob_benefit": "P(benefit)",
+    "prob_mcid": "P(> MCID)",
+    "prob_better": "P(better)",
+    "true_estimate": "True value",
+    "true_smd": "True SMD",
+    "rhat_max": "Max R-hat",
+    "ess_bulk_min": "Min bulk ESS",
+    "ess_tail_min": "Min tail ESS",
+    "divergences": "Divergences",
+    "n": "n",
+    "n_patients": "Patients",
+    "n_sites": "Teams",
+    "elpd_loo": "ELPD (LOO)",
+    "elpd_diff": "ELPD difference",
+    "dse": "SE of difference",
+    "se": "SE",
+    "p_loo": "Effective parameters",
+    "pareto_k_max": "Max Pareto k",
+    "model": "Model",
+    "parameter": "Parameter",
+    "characteristic": "Characteristic",
+    "study": "Study",
+}
+#: Columns whose values are arm codes, and those whose values are outcome or trial codes.
+_ARM_COLUMNS = ("arm", "treatment", "reference", "comparator")
+
+
+def _trial_labels() -> dict[str, str]:
+    reg = registry.load_trial_registry()
+    return dict(zip(reg["trial"], reg["label"], strict=True))
+
+
+def readable(df: pd.DataFrame, digits: int = 2) -> pd.DataFrame:
+    """A result table as readers see it: labels instead of codes, headers in words, whole
+    numbers as integers, other numbers rounded (probabilities to 3 decimals), no index.
+
+    The values are formatted as text, so this is for display only; the saved tables keep the
+    full precision.
+    """
+    out = df.reset_index(drop=True).copy()
+    trials = _trial_labels()
+    for col in out.columns:
+        s = out[col]
+        text = s.dtype == object or pd.api.types.is_string_dtype(s)
+        if col in _ARM_COLUMNS and text:
+            out[col] = [registry.arm_label(v) if isinstance(v, str) else v for v in s]
+        elif col == "outcome" and text:
+            out[col] = [v.replace("_", " ") if isinstance(v, str) else v for v in s]
+        elif col == "trial" and text:
+            out[col] = [trials.get(v, v) if isinstance(v, str) else v for v in s]
+        elif pd.api.types.is_bool_dtype(s):
+            out[col] = np.where(s, "yes", "no")
+        elif pd.api.types.is_numeric_dtype(s):
+            finite = s.dropna()
+            if finite.empty:
+                out[col] = "–"
+            elif np.allclose(finite, np.round(finite)) and finite.abs().max() < 1e12:
+                out[col] = ["–" if pd.isna(v) else f"{int(round(v)):d}" for v in s]
+            else:
+                d = 3 if col.startswith("prob") or col in ("rhat", "rhat_max") else digits
+                out[col] = ["–" if pd.isna(v) else f"{v:.{d}f}".replace("-", "−") for v in s]
+        else:
+            out[col] = s.where(s.notna(), "–")
+    out.columns = [HEADERS.get(c, str(c).replace("_", " ").capitalize()) for c in out.columns]
+    return out
+
+
+def report_table(df: pd.DataFrame, title: str, note: str = "", digits: int = 2):
+    """A titled table for notebooks and the report: :func:`readable` values, no index column.
+
+    The caption reads ``Table: <title>. <note>``; the report numbers the tables in order
+    (``Table N.``) and folds long ones.
+
+    Returns
+    -------
+    pandas.io.formats.style.Styler
+    """
+    caption = f"Table: {title.rstrip('.')}." + (f" {note.strip()}" if note else "")
+    return readable(df, digits).style.hide(axis="index").set_caption(caption)

@@ -191,3 +191,15 @@ def trial_study(trial: str) -> str:
     if trial in reg.index and reg.loc[trial, "study"]:
         return str(reg.loc[trial, "study"])
     return trial
+
+
+def trial_label(trial: str, in_sentence: bool = False) -> str:
+    """The reader-facing name of a trial (the trial registry's ``label``; the code if absent);
+    ``in_sentence`` lower-cases a leading article ("the resource-group trial")."""
+    reg = load_trial_registry().set_index("trial")
+    label = (
+        str(reg.loc[trial, "label"]) if trial in reg.index and reg.loc[trial, "label"] else trial
+    )
+    if in_sentence and label.split(" ", 1)[0] in {"The", "A", "An"}:
+        label = label[0].lower() + label[1:]
+    return label

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -272,10 +273,14 @@ def gate_table(out_dir: Path, gate: diagnostics.Gate | None = None) -> pd.DataFr
 def save_report_tables(out_dir: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Compute the summary and gate tables of a run and write them (when not empty)."""
     from analysis import output
+    from analysis.report import manuscript
 
     summary, gates = summary_table(out_dir), gate_table(out_dir)
     if not summary.empty:
         output.save_table(summary, out_dir, catalogue.SUMMARY)
+        manuscript.write_summary_exports(
+            summary_display(summary), Path(out_dir) / catalogue.TABLES_DIR
+        )
     if not gates.empty:
         output.save_table(gates, out_dir, catalogue.GATE)
     return summary, gates
@@ -355,13 +360,21 @@ def methods_markdown(manifest: dict) -> str:
         for r in registry.load_trial_registry().itertuples()
     )
     return f"""
-**Estimands** (ICH E9(R1)).
+**Sources.** The trials are the resource-group trial (Tjaden et al. 2021) and the
+consumer-provider trial (Rivera et al. 2007); the default external evidence comes from the
+reviews of Pitt et al. 2013 and Lloyd-Evans et al. 2014. With the embedded data the patient-level
+values are simulated from scenarios calibrated to these reports.
+
+**Estimands** (ICH E9(R1), ICH 2019).
 
 {estimands}
 
 **Trial model.** {statement.model_markdown()}
 
-Sampler: {sampler}. {diagnostics.Gate().describe()} Probability of benefit is the posterior
+Sampler: {sampler}. {diagnostics.Gate().describe()} R-hat and ESS are the rank-normalised
+versions of Vehtari et al. 2021; models are compared by PSIS-LOO (Vehtari et al. 2017). Participant flow follows the CONSORT statement (Hopewell et al. 2025); where the registry's MCID is
+assumed it is half the baseline SD (Norman et al. 2003). Baseline covariates with missing values
+are set to their mean (White and Thompson 2005). Probability of benefit is the posterior
 probability that the effect favours the first-named arm; P(> MCID) that it does so by more than
 the minimal clinically important difference of the outcome registry. Intervals are 95%
 equal-tailed credible intervals (CrI).
@@ -373,7 +386,8 @@ model, its team, patient, visit and treatment effects integrated out exactly giv
 variance parameters (Sherman-Morrison per patient, Woodbury per team); only those are
 approximated (Laplace on the log-SD scale, re-weighted by their exact posterior on a
 Gauss-Hermite rule). The approximation is checked against MCMC at every design of the grid
-(posterior SD ratio within {lo:g}-{hi:g}). Simulation-based calibration fits each simulated
+(posterior SD ratio within {lo:g}-{hi:g}). Simulation-based calibration (Talts et al. 2018)
+fits each simulated
 trial by MCMC as above. Replicates run on Dask, each with its own seed derived from the run's
 seed. The missing-data tipping point shifts the missing last-visit values of each arm by
 $\\delta$ baseline SDs (pattern-mixture delta adjustment of the MAR posterior).
@@ -422,3 +436,31 @@ def provenance_tables(manifest: dict) -> tuple[pd.DataFrame, pd.DataFrame, pd.Da
         sorted(manifest.get("versions", {}).items()), columns=["package", "version"]
     )
     return run, steps, versions
+
+
+#: "Author Year", "Author et al. Year" and "Author and Author Year" citations in the text.
+CITATION = re.compile(
+    r"\b([A-Z][A-Za-z'\-]+)(?:\s+et\s+al\.?|\s+and\s+[A-Z][A-Za-z'\-]+"
+    r"|,\s+[A-Z][A-Za-z'\-]+\s+and\s+[A-Z][A-Za-z'\-]+)?\s+\(?(\d{4})\b"
+)
+
+
+def load_references() -> pd.DataFrame:
+    """The works cited (``data/references.csv``): ``key`` ("Author Year"), citation, DOI or URL."""
+    return pd.read_csv(config.REFERENCES, dtype=str, keep_default_na=False)
+
+
+def cited_keys(text: str) -> set[str]:
+    """The "Author Year" keys of the references cited in ``text`` (only keys the list knows)."""
+    known = set(load_references()["key"])
+    return {f"{a} {y}" for a, y in CITATION.findall(text)} & known
+
+
+def references_markdown() -> str:
+    """The reference list, each work with its DOI (or URL) as a link."""
+    lines = []
+    for k, r in enumerate(load_references().itertuples(), start=1):
+        link = f"https://doi.org/{r.doi}" if r.doi else r.url
+        shown = f"doi:{r.doi}" if r.doi else r.url
+        lines.append(f"{k}. **{r.key}.** {r.citation} [{shown}]({link})")
+    return "\n".join(lines)

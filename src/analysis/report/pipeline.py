@@ -28,7 +28,16 @@ from analysis.profiles import load_profile
 
 _RUNNING: set = set()  # papermill processes of this run, terminated on interruption
 
-PRODUCTS = ("report.html", "manifest.json", "figures", "tables", "timings", "idata", "notebooks")
+PRODUCTS = (
+    "report.html",
+    "report.pdf",
+    "manifest.json",
+    "figures",
+    "tables",
+    "timings",
+    "idata",
+    "notebooks",
+)
 KEY_PACKAGES = (
     "pymc",
     "pytensor",
@@ -391,8 +400,9 @@ def build_manifest(plan: RunPlan, started: float, finished: float) -> dict:
     }
 
 
-def render_report(notebooks: list[Path], manifest: dict, out_html: Path) -> Path:
-    """Write the report document (see :mod:`analysis.report.render`) from the executed notebooks.
+def render_report(notebooks: list[Path], manifest: dict, out_html: Path, log=print) -> Path:
+    """Write the report document (see :mod:`analysis.report.render`) from the executed notebooks,
+    and ``report.pdf`` beside it when a headless Chromium is installed.
 
     The summary is computed from the run's tables (``out_html.parent / "tables"``) and written
     beside them as the ``summary`` table.
@@ -402,6 +412,12 @@ def render_report(notebooks: list[Path], manifest: dict, out_html: Path) -> Path
     narrative.save_report_tables(out_html.parent)
     out_html.write_text(
         render.build_document(notebooks, manifest, out_html.parent), encoding="utf-8"
+    )
+    pdf = render.print_pdf(out_html, out_html.with_suffix(".pdf"))
+    log(
+        f"[ pdf   ] {pdf.name}"
+        if pdf
+        else "[ pdf   ] skipped: no headless Chromium (apt-get install chromium)"
     )
     return out_html
 
@@ -491,6 +507,7 @@ def _run_report(data_path, profile, out_dir, seed, log, trials=None) -> Path:
             [build_dir / "notebooks" / f"{s.name}.ipynb" for s in plan.steps],
             manifest,
             build_dir / "report.html",
+            log,
         )
         manifest["render_seconds"] = round(time.perf_counter() - t0, 2)
         manifest["finished"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")

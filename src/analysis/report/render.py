@@ -139,7 +139,35 @@ class _Figures:
         )
 
 
-def _output_html(output: dict, figure: _Figures, where: str) -> str:
+#: Tables with more rows than this are folded (``<details>``) in the report.
+FOLD_ROWS = 15
+_CAPTION = re.compile(r"<caption>Table: (.*?)</caption>", re.S)
+
+
+class _Tables:
+    """Numbers the titled tables (:func:`analysis.figures.report_table`) across the document
+    and folds long ones, their title visible."""
+
+    def __init__(self):
+        self.n = 0
+
+    def __call__(self, table: str) -> str:
+        m = _CAPTION.search(table)
+        if not m:
+            return f"<div class='wide'>{table}</div>"
+        self.n += 1
+        caption = f"Table {self.n}. {m.group(1)}"
+        table = _CAPTION.sub(f"<caption>{caption}</caption>", table, count=1)
+        rows = len(re.findall(r"<tr\b", table)) - 1
+        if rows > FOLD_ROWS:
+            return (
+                f"<details><summary>{caption} ({rows} rows; click to show; the full table is in "
+                f"tables/)</summary><div class='wide'>{table}</div></details>"
+            )
+        return f"<div class='wide'>{table}</div>"
+
+
+def _output_html(output: dict, figure: _Figures, where: str, tables=None) -> str:
     kind = output.get("output_type")
     if kind == "stream":
         if output.get("name") == "stderr":
@@ -150,7 +178,7 @@ def _output_html(output: dict, figure: _Figures, where: str) -> str:
         if "image/png" in data:
             return figure(data["image/png"], where)
         if "text/html" in data:
-            return f"<div class='wide'>{data['text/html']}</div>"
+            return (tables or _Tables())(data["text/html"])
         if "text/markdown" in data:
             return markdown_to_html(data["text/markdown"], demote=2)
         if "text/plain" in data:
@@ -180,7 +208,7 @@ def _merge_streams(cell) -> list[dict]:
     return outputs
 
 
-def notebook_html(path: Path, figure: _Figures) -> str:
+def notebook_html(path: Path, figure: _Figures, tables: _Tables | None = None) -> str:
     """The narrative and outputs of one executed notebook (no code, no parameter cells)."""
     nb = nbformat.read(path, as_version=4)
     parts = []
@@ -190,7 +218,7 @@ def notebook_html(path: Path, figure: _Figures) -> str:
         if cell.cell_type == "markdown":
             parts.append(markdown_to_html(cell.source, demote=2))
         elif cell.cell_type == "code":
-            parts += [_output_html(o, figure, path.stem) for o in _merge_streams(cell)]
+            parts += [_output_html(o, figure, path.stem, tables) for o in _merge_streams(cell)]
     return "\n".join(p for p in parts if p)
 
 
@@ -218,6 +246,7 @@ def build_document(notebooks: list[Path], manifest: dict, out_dir: Path) -> str:
     profile = manifest["profile"]
     smoke = profile != "full"
     figure = _Figures()
+    tables = _Tables()
     summary = catalogue.read_table(out_dir, catalogue.SUMMARY)
     gates = catalogue.read_table(out_dir, catalogue.GATE)
     gate_ok = None if gates.empty else bool((gates["gate"] == "pass").all())
@@ -238,7 +267,7 @@ def build_document(notebooks: list[Path], manifest: dict, out_dir: Path) -> str:
     sections.append(("summary", "Summary", summary_body))
     for path in notebooks:
         anchor, title = section_of(path.stem)
-        body = notebook_html(path, figure)
+        body = notebook_html(path, figure, tables)
         body += (
             f"<p class='source'>Executed notebook with code: "
             f"<a href='notebooks/{path.stem}.html'>notebooks/{path.stem}.html</a></p>"
@@ -289,6 +318,7 @@ def build_document(notebooks: list[Path], manifest: dict, out_dir: Path) -> str:
             "only the embedded simulated data; the registry and evidence assumptions apply.</p>"
         )
     sections.append(("limitations", "Limitations", lim_body))
+    sections.append(("references", "References", markdown_to_html(narrative.references_markdown())))
     run, steps, versions = narrative.provenance_tables(manifest)
     sections.append(
         (
@@ -357,3 +387,56 @@ def strip_remote_scripts(page: str) -> str:
     return re.sub(
         r"""<script[^>]*\bsrc=(["'])https?://[^"']*\1[^>]*>\s*</script>""", "", page, flags=re.I
     )
+
+
+#: Where the headless browser for the PDF is looked for (``TRIALBAYES_CHROMIUM`` overrides).
+CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome")
+
+
+def find_chromium() -> str | None:
+    """The headless browser that prints the PDF, or None."""
+    import os
+    import shutil
+
+    given = os.environ.get("TRIALBAYES_CHROMIUM")
+    if given:
+        return given if shutil.which(given) else None
+    return next((p for n in CHROMIUM_NAMES if (p := shutil.which(n))), None)
+
+
+def print_pdf(html_path: Path, pdf_path: Path, timeout: float = 120) -> Path | None:
+    """Print the report to PDF with headless Chromium (sections start on new pages, figures are
+    not split: the document's print styles). Returns the PDF, or None without a browser.
+
+    Raises
+    ------
+    RuntimeError
+        If the browser runs but writes no PDF (its error output is included).
+    """
+    import subprocess
+    import tempfile
+
+    exe = find_chromium()
+    if exe is None:
+        return None
+    with tempfile.TemporaryDirectory(prefix="chromium-") as profile:
+        done = subprocess.run(
+            [
+                exe,
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--no-pdf-header-footer",
+                f"--user-data-dir={profile}",
+                f"--print-to-pdf={pdf_path}",
+                html_path.resolve().as_uri(),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+    if not pdf_path.exists() or pdf_path.stat().st_size == 0:
+        raise RuntimeError(f"Chromium wrote no PDF ({exe}): {done.stderr.strip()[-500:]}")
+    return pdf_path

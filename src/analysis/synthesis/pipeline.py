@@ -90,13 +90,17 @@ def statement_markdown(settings: SynthesisSettings | None = None) -> str:
         else "No bridging prior."
     )
     return (
-        "Contrast-level random-effects network meta-analysis on the SMD scale: study contrasts "
+        "Contrast-level random-effects network meta-analysis on the SMD scale (Dias et al. "
+        "2013): study contrasts "
         "$y_s \\sim \\mathrm{MVN}(X_s d,\\ V_s + \\tau^2 R_s)$ with the sampling covariance "
         "$V_s$ (multi-arm correlation included) and between-study SD "
         f"${s.priors().tau.describe()}$; basic effects "
         f"$d_k \\sim N(0, {s.effect_prior_sd:g}^2)$ against standard care. {bridge} Given "
         "$\\tau$ the model is linear-Gaussian, so the posterior is computed exactly on a grid "
-        "over $\\tau$ (no MCMC)."
+        "over $\\tau$ (no MCMC). Informative heterogeneity priors are those of Rhodes et al. "
+        "2015 for SMDs; a prior's weight is its effective sample size (ELIR, Neuenschwander et "
+        "al. 2020) and its conflict with the data Box's prior-predictive p-value (Box 1980); "
+        "meta-analytic-predictive (MAP) priors follow Schmidli et al. 2014."
     )
 
 
