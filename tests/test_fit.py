@@ -93,7 +93,7 @@ def test_marginal_model_matches_latent_formulation(default_data):
     settings = SamplerSettings(draws=2000, tune=1000, chains=4, seed=5)
     marginal, _ = fit_trial_model(data, settings, covariance="intercept", cache=ModelCache())
     latent = nutpie.sample(
-        nutpie.compile_pymc_model(build_trial_model(data, formulation="latent")),
+        nutpie.compile_pymc_model(build_trial_model(data, "intercept", formulation="latent")),
         draws=2000,
         tune=1000,
         chains=4,

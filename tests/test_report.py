@@ -31,6 +31,7 @@ def sandbox(tmp_path, monkeypatch):
         "out = output.output_dir(output_dir)\n"
         "pd.DataFrame({'seed': [seed]}).to_csv(out / 'tables' / 'seed.csv', index=False)\n"
         "print('hello')\nimport os\nprint('blas threads', os.environ.get('OPENBLAS_NUM_THREADS'))\n"
+        "output.progress('fitted model one of two')\n"
         "import matplotlib.pyplot as plt\nplt.plot([1, 2], [3, 4])\nplt.show()",
     )
     _notebook(nbs / "bad.ipynb", "raise RuntimeError('deliberate failure')")
@@ -131,6 +132,23 @@ def test_report_renders_in_a_headless_browser(sandbox, open_page):
     assert link.count() == 1
     page2, problems2 = open_page(out / "notebooks" / "good.html")
     assert problems2 == [] and page2.locator("math").count() >= 2
+
+
+def test_progress_streams_to_the_terminal_not_into_the_report(sandbox):
+    out = sandbox / "reports"
+    lines = []
+    report.run_report(None, "ok", out, log=lines.append)
+    streamed = [m for m in lines if "good: fitted model one of two" in m]
+    assert len(streamed) == 1 and "s]" in streamed[0]  # with the elapsed time
+    assert "left" not in streamed[0]  # no previous run to estimate from
+    lines.clear()
+    report.run_report(None, "ok", out, log=lines.append)  # the same profile again
+    assert any("(last run" in m for m in lines if "[ start ] good" in m)
+    assert any("s left" in m for m in lines if "good: fitted model one of two" in m)
+    assert "fitted model one of two" not in (out / "report.html").read_text()
+    executed = json.loads((out / "notebooks" / "good.ipynb").read_text())
+    outputs = json.dumps([c.get("outputs", []) for c in executed["cells"]])
+    assert "hello" in outputs and "fitted model one of two" not in outputs
 
 
 def test_pdf_is_skipped_with_a_clear_line_without_a_browser(sandbox, monkeypatch):

@@ -57,11 +57,22 @@ def save_table(
     return path
 
 
-def save_figure(fig, out_dir: str | Path, name: str) -> Path:
-    """Save a figure to ``out_dir/figures/<name>.png`` (no timestamp metadata) and return it."""
+def save_figure(fig, out_dir: str | Path, name: str, caption: str | None = None) -> Path:
+    """Save a figure to ``out_dir/figures/<name>.png`` (no timestamp metadata) and return it.
+
+    With a ``caption`` ("Title. What to see."), the figure is shown here followed by the line
+    ``Figure: <caption>``, which the report turns into the figure's numbered caption.
+    """
     path = Path(out_dir) / catalogue.FIGURES_DIR / f"{name}.png"
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=150, bbox_inches="tight", metadata={"Software": None})
+    if caption:
+        import matplotlib.pyplot as plt
+        from IPython.display import Markdown, display
+
+        display(fig)
+        plt.close(fig)  # shown once, above its caption
+        display(Markdown(f"Figure: {caption.strip()}"))
     return path
 
 
@@ -75,3 +86,25 @@ def save_timing(df: pd.DataFrame, out_dir: str | Path, name: str) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     df.to_csv(path, index=False, float_format="%.4g", lineterminator="\n")
     return path
+
+
+#: Environment variable naming the file a notebook's progress lines go to (set by the report
+#: for each kernel; absent in an interactive session, where progress goes nowhere).
+PROGRESS_ENV = "TRIALBAYES_PROGRESS"
+
+
+def progress(message: str) -> None:
+    """Send one progress line to the terminal running the report, never into the notebook.
+
+    ``make report`` reads the file named by :data:`PROGRESS_ENV` while the notebook runs and
+    prints each line with the elapsed time and an estimate of what remains; without it (an
+    interactive session, nbval) the line is dropped.
+    """
+    import os
+    import time
+
+    target = os.environ.get(PROGRESS_ENV)
+    if not target:
+        return
+    with open(target, "a", encoding="utf-8") as fh:
+        fh.write(f"{time.time():.3f}\t{' '.join(str(message).split())}\n")

@@ -22,7 +22,7 @@ from pathlib import Path
 import nbformat
 import yaml
 
-from analysis import catalogue, config
+from analysis import catalogue, config, output
 from analysis.contract.reading import file_sha256
 from analysis.profiles import load_profile
 
@@ -87,6 +87,8 @@ class RunPlan:
     seed: int
     data_path: Path | None
     steps: list[Step] = field(default_factory=list)
+    #: Seconds each step took in the last successful run of the same profile (for estimates).
+    expected: dict[str, float] = field(default_factory=dict)
 
 
 def plan_run(
@@ -235,15 +237,23 @@ def run_steps(plan: RunPlan, build_dir: Path, log=print) -> None:
     workers = max(1, os.cpu_count() or 1)
     for steps in groups.values():
         for step in steps:
-            log(f"  [ start ] {step.name}")
+            last = plan.expected.get(step.name)
+            log(f"  [ start ] {step.name}" + (f" (last run {last:.0f} s)" if last else ""))
         if len(steps) == 1:
-            run_step(steps[0], build_dir, log)
+            run_step(steps[0], build_dir, log, expected=plan.expected.get(steps[0].name))
             continue
         n_parallel = min(workers, len(steps))
         pool = ThreadPoolExecutor(max_workers=n_parallel)
         try:
             futures = [
-                pool.submit(run_step, s, build_dir, log, max(1, workers // n_parallel))
+                pool.submit(
+                    run_step,
+                    s,
+                    build_dir,
+                    log,
+                    max(1, workers // n_parallel),
+                    plan.expected.get(s.name),
+                )
                 for s in steps
             ]
             done, _ = wait(futures, return_when=FIRST_EXCEPTION)
@@ -267,11 +277,45 @@ def _kernel_name() -> str:
     return "trialbayes" if "trialbayes" in names else "python3"
 
 
-def run_step(step: Step, build_dir: Path, log=print, cores: int | None = None) -> None:
+def previous_step_seconds(out_dir: Path, profile: str) -> dict[str, float]:
+    """Seconds per step of the last installed run of ``profile`` (empty if none)."""
+    try:
+        manifest = json.loads((Path(out_dir) / "manifest.json").read_text())
+    except (OSError, ValueError):
+        return {}
+    if manifest.get("profile") != profile:
+        return {}
+    return {s["name"]: s["seconds"] for s in manifest.get("steps", []) if s.get("seconds")}
+
+
+def _stream_progress(path: Path, seen: int, step: Step, t0: float, expected, log) -> int:
+    """Print the progress lines a notebook added since ``seen``; return the new count."""
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return seen
+    for line in lines[seen:]:
+        message = line.split("\t", 1)[-1]
+        elapsed = time.perf_counter() - t0
+        left = f", about {max(0.0, expected - elapsed):.0f} s left" if expected else ""
+        log(f"  [{elapsed:6.1f}s] {step.name}: {message}{left}")
+    return len(lines)
+
+
+def run_step(
+    step: Step,
+    build_dir: Path,
+    log=print,
+    cores: int | None = None,
+    expected: float | None = None,
+) -> None:
     """Execute one notebook with papermill (in its own process) into ``build_dir/notebooks``.
 
     The papermill log goes to ``build_dir/logs/<step>.log``; a failure raises
-    :class:`StepFailed` with the end of that log.
+    :class:`StepFailed` with the end of that log. Progress lines the notebook sends
+    (:func:`analysis.output.progress`) are printed as they come, with the elapsed time and, from
+    the last run's ``expected`` seconds, an estimate of what remains; they never enter the
+    notebook or the report.
     """
     out = build_dir / "notebooks" / f"{step.name}.ipynb"
     logfile = build_dir / "logs" / f"{step.name}.log"
@@ -305,12 +349,20 @@ def run_step(step: Step, build_dir: Path, log=print, cores: int | None = None) -
             env.setdefault(var, "1")
         if cores:  # parallel steps share the cores instead of oversubscribing them
             env["TRIALBAYES_SAMPLER_CORES"] = str(cores)
+        progress_file = build_dir / "logs" / f"{step.name}.progress"
+        progress_file.write_text("")
+        env[output.PROGRESS_ENV] = str(progress_file)
         proc = subprocess.Popen(
             cmd, stdout=fh, stderr=subprocess.STDOUT, env=env, start_new_session=True
         )
         _RUNNING.add(proc)
+        seen = 0
         try:
-            code = proc.wait()
+            while proc.poll() is None:
+                time.sleep(0.5)
+                seen = _stream_progress(progress_file, seen, step, t0, expected, log)
+            _stream_progress(progress_file, seen, step, t0, expected, log)
+            code = proc.returncode
         except BaseException:
             _terminate_running()
             step.status = "interrupted"
@@ -497,6 +549,7 @@ def _run_report(data_path, profile, out_dir, seed, log, trials=None) -> Path:
     out_dir.mkdir(parents=True, exist_ok=True)
     build_dir = Path(tempfile.mkdtemp(prefix=".build-", dir=out_dir))
     plan = plan_run(profile, data_path, build_dir, seed, trials)
+    plan.expected = previous_step_seconds(out_dir, profile)
     log(f"trialbayes report: profile {profile}, {len(plan.steps)} step(s), building in {build_dir}")
     try:
         run_steps(plan, build_dir, log)

@@ -130,12 +130,16 @@ class _Figures:
     def __init__(self):
         self.n = 0
 
-    def __call__(self, png: str, where: str) -> str:
+    def __call__(self, png: str, where: str, caption: str = "") -> str:
         self.n += 1
+        text = f"<b>Figure {self.n}.</b>" + (
+            " " + re.sub(r"^<p>|</p>$", "", markdown_to_html(caption).strip()) if caption else ""
+        )
+        alt = f"Figure {self.n}" + (f": {caption}" if caption else f" ({where})")
         return (
             f"<figure id='figure-{self.n}'><img src='data:image/png;base64,{png.strip()}' "
-            f"alt='Figure {self.n} ({html.escape(where)})'>"
-            f"<figcaption>Figure {self.n}</figcaption></figure>"
+            f"alt='{html.escape(alt, quote=True)}'>"
+            f"<figcaption>{text}</figcaption></figure>"
         )
 
 
@@ -208,6 +212,12 @@ def _merge_streams(cell) -> list[dict]:
     return outputs
 
 
+def _figure_caption(output: dict) -> str:
+    """The caption text of a ``Figure: ...`` Markdown output (see ``output.save_figure``)."""
+    text = output.get("data", {}).get("text/markdown", "")
+    return text[len("Figure: ") :].strip() if text.startswith("Figure: ") else ""
+
+
 def notebook_html(path: Path, figure: _Figures, tables: _Tables | None = None) -> str:
     """The narrative and outputs of one executed notebook (no code, no parameter cells)."""
     nb = nbformat.read(path, as_version=4)
@@ -218,7 +228,15 @@ def notebook_html(path: Path, figure: _Figures, tables: _Tables | None = None) -
         if cell.cell_type == "markdown":
             parts.append(markdown_to_html(cell.source, demote=2))
         elif cell.cell_type == "code":
-            parts += [_output_html(o, figure, path.stem, tables) for o in _merge_streams(cell)]
+            outputs = _merge_streams(cell)
+            for k, o in enumerate(outputs):
+                caption = _figure_caption(outputs[k + 1]) if k + 1 < len(outputs) else ""
+                if caption and "image/png" in o.get("data", {}):
+                    parts.append(figure(o["data"]["image/png"], path.stem, caption))
+                elif not (
+                    k > 0 and _figure_caption(o) and "image/png" in outputs[k - 1].get("data", {})
+                ):
+                    parts.append(_output_html(o, figure, path.stem, tables))
     return "\n".join(p for p in parts if p)
 
 

@@ -522,8 +522,12 @@ def build_trial_model(
             sigma = pm.HalfNormal("sigma", d["prior_residual_sd"])
             rho = pm.Uniform("rho", -1.0, 1.0)
             lag = np.abs(np.subtract.outer(np.arange(t_dim), np.arange(t_dim)))
-            # a sum over lags >= 1 keeps the gradient finite at rho = 0 (rho**0 would not)
-            corr = np.eye(t_dim) + sum(rho**k * (lag == k) for k in range(1, t_dim))
+            # rho**k by repeated products over lags >= 1 (rho**0 would make the gradient
+            # infinite at rho = 0)
+            corr, power = pt.as_tensor_variable(np.eye(t_dim)), 1.0
+            for k in range(1, t_dim):
+                power = power * rho
+                corr = corr + power * (lag == k).astype(float)
             cov = sigma**2 * corr
         else:
             chol, _, _ = pm.LKJCholeskyCov(
