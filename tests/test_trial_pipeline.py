@@ -121,3 +121,30 @@ def test_gate_over_every_fit(results):
 def test_unknown_outcome_is_refused(default_data):
     with pytest.raises(ValueError, match="no data for outcome"):
         tp.run_trial(default_data, "consumer_providers", fit.SamplerSettings(), outcomes=["nope"])
+
+
+def test_covariate_adjustment_reaches_every_fit(default_data):
+    """``covariates=True`` adjusts the primary fits and the sensitivity fits alike."""
+    import nutpie
+
+    mp = pytest.MonkeyPatch()
+    mp.setattr(fit, "compile_model", _fake_compile)
+    mp.setattr(nutpie, "sample", _fake_sample)
+    try:
+        res = tp.run_trial(
+            default_data,
+            "consumer_providers",
+            fit.SamplerSettings(draws=20, tune=5, chains=2, seed=3),
+            outcomes=["symptoms"],
+            sensitivity=True,
+            log=lambda *_: None,
+            covariates=True,
+        )
+    finally:
+        mp.undo()
+    names = [f.name for f in [*res.fits.values(), *res.sensitivity_fits.values()]]
+    assert names and all("adjusted" in n for n in names), names
+    post = res.fits["symptoms"].idata.posterior
+    terms = set(post["gamma"].coords["covariate"].values)
+    assert {"age (per 10 years)", "sex: female"} <= terms  # the simulated data's covariates
+    assert res.fits["symptoms"].idata.attrs["covariates"]

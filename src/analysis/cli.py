@@ -122,6 +122,7 @@ def cmd_fit(args) -> int:
         source="embedded simulated data" if not args.data else "user data",
         log=lambda m: print(f"  [{time.perf_counter() - t0:6.1f}s] {m}"),
         truth=None if args.data else embedded_truth(args.trial),
+        covariates=args.covariates,
     )
     results.save(out)
     catalogue.combine_parts(out)  # <name>.csv stacks every trial fitted into this folder
@@ -430,6 +431,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--sensitivity",
         action="store_true",
         help="also fit the key outcome's sensitivity analyses and compare them by LOO",
+    )
+    f.add_argument(
+        "--covariates",
+        action="store_true",
+        help="adjust for the baseline covariates in the data (age, sex, diagnosis; marginal means)",
     )
     f.add_argument("--out", required=True, help="output folder (tables/ and idata/ inside)")
     f.set_defaults(func=cmd_fit)

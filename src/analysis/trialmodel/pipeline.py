@@ -96,11 +96,13 @@ def fit_outcome(df, trial, outcome, settings, cache=None, **options) -> OutcomeF
     return fit
 
 
-def fit_outcomes(df, trial, outcomes, settings, cache=None, log=print) -> dict[str, OutcomeFit]:
-    """Fit the default model to every outcome of a trial."""
+def fit_outcomes(
+    df, trial, outcomes, settings, cache=None, log=print, covariates: bool = False
+) -> dict[str, OutcomeFit]:
+    """Fit the primary model (optionally covariate-adjusted) to every outcome of a trial."""
     fits = {}
     for outcome in outcomes:
-        fits[outcome] = fit_outcome(df, trial, outcome, settings, cache)
+        fits[outcome] = fit_outcome(df, trial, outcome, settings, cache, covariates=covariates)
         log(f"fitted {fits[outcome].name}")
     return fits
 
@@ -188,13 +190,18 @@ COVARIANCE_VARIANTS = {
     "intercept": "compound symmetry (patient random intercept)",
     "ar1": "AR(1) visit covariance",
 }
-#: The covariate-adjusted sensitivity analysis (marginal means over the trial's patients).
-ADJUSTED_LABEL = "adjusted for baseline covariates"
 PRIMARY_LABEL = "primary: unstructured covariance, Normal(0, 1) effect prior"
 
 
 def sensitivity_table(
-    df, trial, outcome, settings, cache=None, base: OutcomeFit | None = None, log=print
+    df,
+    trial,
+    outcome,
+    settings,
+    cache=None,
+    base: OutcomeFit | None = None,
+    log=print,
+    covariates: bool = False,
 ) -> tuple[pd.DataFrame, dict[str, OutcomeFit]]:
     """The key outcome's effects under alternative priors and the robust likelihood.
 
@@ -213,14 +220,12 @@ def sensitivity_table(
         if cov == "ar1" and n_visits < 3:  # with two visits AR(1) is compound symmetry
             continue
         variants[label] = {"covariance": cov}
-    if (base.data if base is not None else prepare_trial_data(df, trial, outcome)).covariate_terms:
-        variants[ADJUSTED_LABEL] = {"covariates": True}
     fits, parts = {}, []
     for label, opts in variants.items():
         if not opts and base is not None:
             fit = base
         else:
-            fit = fit_outcome(df, trial, outcome, settings, cache, **opts)
+            fit = fit_outcome(df, trial, outcome, settings, cache, covariates=covariates, **opts)
             log(f"fitted {fit.name}")
         fits[label] = fit
         parts.append(
@@ -395,6 +400,7 @@ def run_trial(
     cache=None,
     log=print,
     truth: pd.DataFrame | None = None,
+    covariates: bool = False,
 ) -> TrialResults:
     """Fit, summarise, check and compare every outcome of one trial.
 
@@ -421,6 +427,9 @@ def run_trial(
     truth : pandas.DataFrame, optional
         True effects when the data were simulated from a scenario
         (:func:`analysis.contract.scenario.true_effects`): shown beside the estimates.
+    covariates : bool
+        Adjust every fit for the baseline covariates in the data (age, sex, diagnosis; centred,
+        so the effects are marginal over the trial's patients).
 
     Returns
     -------
@@ -432,7 +441,7 @@ def run_trial(
     cache = cache if cache is not None else ModelCache()
     fitted = resolve_outcomes(df, trial, outcomes)
     key = key_outcome(trial, fitted)
-    fits = fit_outcomes(df, trial, fitted, settings, cache, log=log)
+    fits = fit_outcomes(df, trial, fitted, settings, cache, log=log, covariates=covariates)
     effects = summarise.attach_truth(effects_table(fits), truth)
     c = catalogue
     tables = {
@@ -451,7 +460,7 @@ def run_trial(
     sens_fits = {}
     if sensitivity:
         sens, sens_fits = sensitivity_table(
-            df, trial, key, settings, cache, base=fits[key], log=log
+            df, trial, key, settings, cache, base=fits[key], log=log, covariates=covariates
         )
         tables[c.SENSITIVITY] = summarise.attach_truth(sens, truth)
         tables[c.SENSITIVITY_DIAGNOSTICS] = diagnostics_table(

@@ -76,7 +76,7 @@ $$z_{{i,O_i}} \sim \mathrm{{MVN}}\left(\mu_{{i,O_i}},\ \Sigma_{{O_i O_i}}\right)
   (resource-group trial), coded $\pm\frac{{1}}{{2}}$ so that the two arms' variances are treated
   alike (with 0/1 coding the treated arm's variance could only exceed the control arm's);
 - $x_i$: the patient's baseline covariates (age per 10 years, sex, diagnosis), centred over the
-  trial's patients, in the covariate-adjusted sensitivity analysis only; centring makes
+  trial's patients, when the analysis is adjusted (an option); centring makes
   $\alpha_t + \beta_{{at}}$ the marginal (standardised) arm means over the trial's own covariate
   distribution;
 - $\Sigma$: within-patient covariance across visits. **Primary: unstructured**,
