@@ -32,6 +32,8 @@ def sandbox(tmp_path, monkeypatch):
         "pd.DataFrame({'seed': [seed]}).to_csv(out / 'tables' / 'seed.csv', index=False)\n"
         "print('hello')\nimport os\nprint('blas threads', os.environ.get('OPENBLAS_NUM_THREADS'))\n"
         "output.progress('fitted model one of two')\n"
+        "import warnings\nwarnings.warn('library noise from ' + os.getcwd())\n"
+        "print('writing to', output_dir)\n"
         "import matplotlib.pyplot as plt\nplt.plot([1, 2], [3, 4])\nplt.show()",
     )
     _notebook(nbs / "bad.ipynb", "raise RuntimeError('deliberate failure')")

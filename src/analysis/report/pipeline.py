@@ -372,6 +372,7 @@ def run_step(
     step.seconds = time.perf_counter() - t0
     if out.exists():
         redact_data_path(out, step.parameters.get("data_path", ""))
+        strip_machine_details(out, build_dir)
     if code != 0:
         step.status = "failed"
         tail = logfile.read_text(errors="replace").strip().splitlines()[-12:]
@@ -392,6 +393,31 @@ def redact_data_path(notebook: Path, data_path: str) -> None:
     name = Path(data_path).name
     for form in {data_path, json.dumps(data_path)[1:-1]}:
         text = text.replace(form, f"<withheld>/{name}")
+    notebook.write_text(text, encoding="utf-8")
+
+
+def strip_machine_details(notebook: Path, build_dir: Path) -> None:
+    """Keep the machine that built the report out of an executed notebook.
+
+    Folders of this machine (the build folder, the project, the home directory) become
+    ``reports`` or ``.``, and warning streams (stderr: library warnings naming installed
+    files) are dropped; ``logs/`` in the build folder keeps the full record.
+    """
+    nb = json.loads(notebook.read_text(encoding="utf-8"))
+    for cell in nb.get("cells", []):
+        if "outputs" in cell:
+            cell["outputs"] = [
+                o
+                for o in cell["outputs"]
+                if not (o.get("output_type") == "stream" and o.get("name") == "stderr")
+            ]
+    text = json.dumps(nb, indent=1, ensure_ascii=False) + "\n"
+    for folder, shown in (
+        (str(build_dir), "reports"),
+        (str(config.ROOT), "."),
+        (str(Path.home()), "~"),
+    ):
+        text = text.replace(folder, shown)
     notebook.write_text(text, encoding="utf-8")
 
 
