@@ -152,8 +152,9 @@ def reference_based_table(idata, data: TrialData) -> pd.DataFrame:
         Columns of :data:`analysis.catalogue.REFERENCE_BASED`; ``conclusion_holds`` applies the
         report's decision rule (:data:`analysis.rules.DECISION_THRESHOLD`) to P(benefit).
     """
-    from analysis.trialmodel.summarise import contrasts
+    from analysis.trialmodel.summarise import _mcse, contrasts
 
+    shape = (idata.posterior.sizes["chain"], idata.posterior.sizes["draw"])
     direction = 1.0 if data.meta["higher_is_better"] else -1.0
     arm_of = np.array(data.arms)[data.arm_idx]
     last_missing = {a: float(np.isnan(data.y[arm_of == a, -1]).mean()) for a in data.arms}
@@ -162,8 +163,9 @@ def reference_based_table(idata, data: TrialData) -> pd.DataFrame:
         draws = {a: reference_based_draws(idata, data, a, strategy) for a in data.treatments}
         for arm, comp in contrasts(data):
             smd = draws[arm] - (0.0 if comp == data.comparator else draws[comp])
-            est = smd * data.s0
-            p = float((direction * est > 0).mean())
+            est = (smd * data.s0).reshape(shape)
+            benefit = (direction * est > 0).astype(float)
+            p = float(benefit.mean())
             rows.append(
                 {
                     "trial": data.trial,
@@ -180,6 +182,9 @@ def reference_based_table(idata, data: TrialData) -> pd.DataFrame:
                     "smd": smd.mean(),
                     "prob_benefit": p,
                     "conclusion_holds": p > rules.DECISION_THRESHOLD,
+                    "lower_mcse": _mcse(est, "quantile", 0.025),
+                    "upper_mcse": _mcse(est, "quantile", 0.975),
+                    "prob_benefit_mcse": _mcse(benefit, "mean"),
                 }
             )
     return pd.DataFrame(rows, columns=list(catalogue.REFERENCE_BASED.columns))
