@@ -63,6 +63,11 @@ def _cases():
         ),
         ("missingness", lambda ax: data_plots.plot_missingness(_t("missingness"), rg, ax=ax), 1),
         ("flow", lambda ax: data_plots.plot_flow(_t("participant_flow"), ax=ax), 1),
+        (
+            "consort",
+            lambda ax: data_plots.plot_consort(_t("participant_flow"), "resource_groups", ax=ax),
+            1,
+        ),
         ("forest", lambda ax: trial_plots.plot_forest(effects, rg, pooled, ax=ax), n_contrasts_rg),
         (
             "team_effects",
@@ -121,7 +126,7 @@ def test_returns_a_labelled_figure(name, draw, panels):
     visible = [a for a in fig.axes if a.get_visible() and a.has_data()]
     assert visible, name
     for a in visible:
-        if name == "network":  # a graph: no data axes
+        if name in ("network", "consort"):  # diagrams: no data axes
             assert a.get_title() or fig._suptitle is not None
             continue
         assert a.get_xlabel() or a.get_ylabel() or a.get_yticklabels(), (name, a)

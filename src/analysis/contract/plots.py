@@ -128,6 +128,7 @@ def plot_flow(flow: pd.DataFrame, ax=None):
             label=f"{registry.arm_label(arm)} (n={int(d['randomised'].iloc[0])})",
         )
     ax.set_ylim(0, 105)
+    ax.set_xticks(sorted(int(m) for m in flow["month"].unique()))  # ticks at the visits
     ax.set_xlabel("months since randomisation")
     ax.set_ylabel("assessed (% of randomised)")
     ax.set_title(
@@ -135,4 +136,84 @@ def plot_flow(flow: pd.DataFrame, ax=None):
         fontsize=9,
     )
     ax.legend(fontsize=7, frameon=False)
+    return fig
+
+
+def plot_consort(flow: pd.DataFrame, trial: str, ax=None):
+    """CONSORT-style participant flow of one trial (Hopewell et al. 2025): randomised, allocated
+    per arm, assessed and lost at each follow-up visit, and analysed.
+
+    Every randomised patient with a baseline value is analysed: the models use each visit
+    attended (missing visits are handled by the likelihood), so nobody is excluded for missing
+    follow-up.
+
+    Parameters
+    ----------
+    flow : pandas.DataFrame
+        The ``participant_flow`` table.
+    trial : str
+    ax : matplotlib.axes.Axes, optional
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    d = flow[flow["trial"] == trial]
+    arms = [a for a in registry.trial_arms(trial) if a in set(d["arm"])]
+    visits = sorted(int(m) for m in d["month"].unique() if m > 0)
+    n_rows = 3 + len(visits)
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(2.9 * len(arms) + 0.6, 1.05 * n_rows + 0.4))
+    else:
+        fig = ax.figure
+    height = 0.72  # of a box, in rows
+    xs = [(k + 0.5) * 2.9 for k in range(len(arms))]
+    centre = sum(xs) / len(xs)
+    top = n_rows - 0.5
+
+    def box(x, y, text, bold=False):
+        ax.text(
+            x,
+            y,
+            text,
+            ha="center",
+            va="center",
+            fontsize=7.5,
+            fontweight="bold" if bold else "normal",
+            bbox={"boxstyle": "square,pad=0.35", "fc": "white", "ec": "0.3", "lw": 0.8},
+            wrap=True,
+        )
+
+    def arrow(x0, y0, x1, y1):  # a connector line (data, so the axes know they hold some)
+        ax.plot([x0, x1], [y0 - height / 2, y1 + height / 2 + 0.04], color="0.3", lw=0.8)
+        ax.plot([x1], [y1 + height / 2 + 0.04], marker="v", ms=4, color="0.3")
+
+    total = int(d.drop_duplicates("arm")["randomised"].sum())
+    box(centre, top, f"Randomised\nn = {total}", bold=True)
+    for x, arm in zip(xs, arms, strict=True):
+        a = d[d["arm"] == arm].set_index("month")
+        n = int(a["randomised"].iloc[0])
+        y = top - 1
+        arrow(centre, top, x, y)
+        box(x, y, f"Allocated to\n{registry.arm_label(arm)}\nn = {n}")
+        for month in visits:
+            y_next = y - 1
+            assessed = int(a.loc[month, "assessed"]) if month in a.index else 0
+            arrow(x, y, x, y_next)
+            box(
+                x,
+                y_next,
+                f"Assessed at {month} months: {assessed} ({assessed / n:.0%})\n"
+                f"not assessed: {n - assessed}",
+            )
+            y = y_next
+        arrow(x, y, x, y - 1)
+        box(x, y - 1, f"Analysed: {n}\n(all randomised; every\nvisit attended is used)", bold=True)
+    ax.set_xlim(0, xs[-1] + 1.45)
+    ax.set_ylim(-0.1, n_rows)
+    ax.set_xticks([])
+    ax.set_yticks([])
+    for side in ax.spines.values():
+        side.set_visible(False)
+    ax.set_title(f"Participant flow, {registry.trial_label(trial, in_sentence=True)}", fontsize=9)
     return fig
