@@ -276,7 +276,11 @@ def build_document(notebooks: list[Path], manifest: dict, out_dir: Path) -> str:
         summary_body += table_html(
             narrative.summary_display(summary),
             "Last follow-up visit. Estimate: difference in change from baseline (first-named arm "
-            "minus reference) on the outcome's scale, or SMD for the cross-trial rows; 95% CrI: "
+            "minus reference) on the outcome's scale, or SMD for the cross-trial rows. Sign: trial "
+            "rows keep each instrument's own direction (for lower-is-better outcomes such as "
+            "disability and symptoms a benefit is negative), while cross-trial rows and the "
+            "synthesis evidence are oriented so that positive favours the first-named arm; "
+            "P(benefit) always respects the direction. 95% CrI: "
             "equal-tailed credible interval; P(benefit): posterior probability that the effect "
             "favours the first-named arm; P(> MCID): that it does so by more than the minimal "
             "clinically important difference (undefined on the SMD scale). Source: "
