@@ -118,3 +118,30 @@ def write_notebook(path, body: str, extra_parameters: str = "", markdown=("# Tin
         "language": "python",
     }
     nbformat.write(nb, path)
+
+
+def toy_empowerment(n, attended, site=lambda i: f"team-{i:02d}", seed=0):
+    """A small resource-group empowerment data set in the contract (long format).
+
+    Patient ``i`` is in ``fact_rg`` if odd, else ``fact``, in team ``site(i)``, and has a value
+    (3 + N(0, 0.5), two decimals) at each month of ``attended(i)`` (a subset of 0, 9, 18 that
+    includes 0): the caller chooses the missing-visit patterns.
+    """
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(seed)
+    rows = [
+        dict(
+            trial="resource_groups",
+            site=site(i),
+            patient_id=f"p{i:03d}",
+            arm="fact_rg" if i % 2 else "fact",
+            month=month,
+            outcome="empowerment",
+            value=round(3 + rng.normal(0, 0.5), 2),
+        )
+        for i in range(n)
+        for month in attended(i)
+    ]
+    return pd.DataFrame(rows)

@@ -2,8 +2,8 @@
 
 import arviz as az
 import numpy as np
-import pandas as pd
 import pytest
+from conftest import toy_empowerment
 
 from analysis import catalogue
 from analysis.trialmodel import missing
@@ -13,25 +13,14 @@ from analysis.trialmodel.model import prepare_trial_data
 def _data(seed=0, n=40):
     """A two-arm, three-visit data set with monotone and intermittent missing visits."""
     rng = np.random.default_rng(seed)
-    rows = []
-    for i in range(n):
-        arm = "fact_rg" if i % 2 else "fact"
-        drop = rng.choice([3, 2, 1], p=[0.6, 0.25, 0.15])  # visits attended
-        for t, month in enumerate((0, 9, 18)):
-            if t >= drop or (t == 1 and i % 7 == 0 and drop == 3):
-                continue
-            rows.append(
-                dict(
-                    trial="resource_groups",
-                    site=f"team-{i % 10:02d}",
-                    patient_id=f"p{i:03d}",
-                    arm=arm,
-                    month=month,
-                    outcome="empowerment",
-                    value=round(3 + rng.normal(0, 0.5), 2),
-                )
-            )
-    return prepare_trial_data(pd.DataFrame(rows), "resource_groups", "empowerment")
+    drop = rng.choice([3, 2, 1], size=n, p=[0.6, 0.25, 0.15])  # visits attended
+
+    def attended(i):
+        gap = i % 7 == 0 and drop[i] == 3  # an intermittent missing 9-month visit
+        return [m for t, m in enumerate((0, 9, 18)) if t < drop[i] and not (gap and t == 1)]
+
+    df = toy_empowerment(n, attended, site=lambda i: f"team-{i % 10:02d}", seed=seed)
+    return prepare_trial_data(df, "resource_groups", "empowerment")
 
 
 def _idata(beta, cov, n_sites=10, slopes=None):

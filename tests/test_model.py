@@ -1,8 +1,8 @@
 """Model structure, exact marginal likelihood and finite gradients (no sampling)."""
 
 import numpy as np
-import pandas as pd
 import pytest
+from conftest import toy_empowerment
 from scipy import stats
 
 from analysis.trialmodel.model import (
@@ -108,27 +108,13 @@ def test_finite_logp_and_gradient_at_initial_point(rg, cp, covariance, likelihoo
 
 
 def _toy(n_missing_18=2):
-    rows = []
-    rng = np.random.default_rng(0)
-    for i in range(8):
-        arm = "fact_rg" if i % 2 else "fact"
-        for month in (0, 9, 18):
-            if month == 18 and i < n_missing_18:
-                continue
-            if month == 9 and i == 3:
-                continue  # an intermittent missing visit
-            rows.append(
-                dict(
-                    trial="resource_groups",
-                    site=f"t{i}",
-                    patient_id=f"p{i}",
-                    arm=arm,
-                    month=month,
-                    outcome="empowerment",
-                    value=round(3 + rng.normal(0, 0.5), 2),
-                )
-            )
-    return pd.DataFrame(rows)
+    """Eight patients, one per team; the first ``n_missing_18`` miss 18 months and patient 3
+    misses 9 months (an intermittent gap)."""
+
+    def attended(i):
+        return [m for m in (0, 9, 18) if not (m == 18 and i < n_missing_18 or m == 9 and i == 3)]
+
+    return toy_empowerment(8, attended, site=lambda i: f"t{i}")
 
 
 @pytest.mark.parametrize("likelihood", ["normal", "student"])
@@ -217,10 +203,10 @@ def test_structured_likelihood_equals_scipy(covariance):
 
 def test_covariates_are_centred_with_levels_named():
     df = _toy()
-    df["sex"] = np.where(df["patient_id"].isin(["p0", "p1", "p2"]), "female", "male")
-    df.loc[df["patient_id"] == "p7", "sex"] = None
+    df["sex"] = np.where(df["patient_id"].isin(["p000", "p001", "p002"]), "female", "male")
+    df.loc[df["patient_id"] == "p007", "sex"] = None
     data = prepare_trial_data(df, "resource_groups", "empowerment")
     assert data.covariate_terms == ["sex: female"]
     np.testing.assert_allclose(data.x.mean(axis=0), 0.0, atol=1e-12)
     # the patient without a value sits at the mean
-    assert data.x[data.patients.index("p7"), 0] == 0.0
+    assert data.x[data.patients.index("p007"), 0] == 0.0
