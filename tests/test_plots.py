@@ -15,13 +15,14 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
-from analysis import catalogue  # noqa: E402
+from analysis import catalogue, figures  # noqa: E402
 from analysis.contract import plots as data_plots  # noqa: E402
 from analysis.studies import plots as study_plots  # noqa: E402
 from analysis.synthesis import plots as synthesis_plots  # noqa: E402
 from analysis.trialmodel import plots as trial_plots  # noqa: E402
 
 TABLES = Path(__file__).parent / "data" / "tables"
+figures.set_theme()  # as the notebooks draw them
 
 
 def _t(name):
@@ -147,3 +148,46 @@ def test_honours_the_axes_given(name, draw, panels):
         with pytest.raises(ValueError, match=f"{panels} panels"):
             draw(one)
         plt.close(fig)
+
+
+@pytest.mark.parametrize("name, draw, panels", CASES, ids=[c[0] for c in CASES])
+def test_readable_at_print_size(name, draw, panels):
+    """Scaled to the printed page, no text (ticks, legends, labels) is below the journal
+    minimum (figures.MIN_PRINT_PT)."""
+    from analysis import figures
+
+    fig = draw(None)
+    small = [(t, round(s, 1)) for t, s in figures.print_font_sizes(fig)]
+    small = [(t, s) for t, s in small if s < figures.MIN_PRINT_PT]
+    plt.close(fig)
+    assert not small, f"{name}: text below {figures.MIN_PRINT_PT} pt when printed: {small[:5]}"
+
+
+@pytest.mark.parametrize("name, draw, panels", CASES, ids=[c[0] for c in CASES])
+def test_no_text_overlaps_other_text(name, draw, panels):
+    """No two texts (tick labels, axis labels, titles, legend entries, annotations) overlap:
+    an axis label running into another is a clipped, unreadable label."""
+    import matplotlib.text
+
+    fig = draw(None)
+    fig.canvas.draw()
+    r = fig.canvas.get_renderer()
+    ticks, drawn = set(), []
+    for a in fig.axes:
+        for axis in (a.xaxis, a.yaxis):
+            lo, hi = sorted(axis.get_view_interval())
+            for tick in axis.get_major_ticks() + axis.get_minor_ticks():
+                ticks.update({id(tick.label1), id(tick.label2)})
+                if a.get_visible() and lo - 1e-9 <= tick.get_loc() <= hi + 1e-9:
+                    drawn += [tick.label1, tick.label2]
+    texts = [t for t in fig.findobj(matplotlib.text.Text) if id(t) not in ticks] + drawn
+    boxes = [
+        (t.get_window_extent(r).shrunk(0.97, 0.9), t.get_text())
+        for t in texts
+        if t.get_visible() and t.get_text().strip()
+    ]
+    clashes = [
+        (ta, tb) for k, (a, ta) in enumerate(boxes) for b, tb in boxes[k + 1 :] if a.overlaps(b)
+    ]
+    plt.close(fig)
+    assert not clashes, f"{name}: overlapping texts {clashes[:5]}"

@@ -92,7 +92,7 @@ def test_sections_in_order_with_the_notebook_as_its_trial_section(run):
 def test_outputs_are_rendered_and_filtered(run):
     _, page = run
     assert f"data:image/png;base64,{PNG}" in page and "Figure 1" in page
-    assert "[#####] done 5/5" in page and "[#....] done 1/5" not in page  # last bar only
+    assert "done 5/5" not in page and "done 1/5" not in page  # progress stays in the terminal
     assert "a warning nobody should read" not in page  # stderr stays out
     assert "secret_parameter" not in page  # parameter cells stay out
     assert "<math" in page  # maths as MathML, not left for a script

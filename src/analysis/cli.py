@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from pathlib import Path
 
 from analysis import config
 
@@ -96,6 +97,23 @@ def cmd_report(args) -> int:
         return EXIT_INTERRUPTED
     print(f"report ready in {time.perf_counter() - t0:.0f} s: {html}")
     return EXIT_OK
+
+
+def cmd_audit(args) -> int:
+    """Check a rendered report as a reader would (see :mod:`analysis.report.audit`)."""
+    from analysis.report import audit
+
+    path = Path(args.report)
+    if not path.is_file():
+        print(f"error: {path}: no such report", file=sys.stderr)
+        return 2
+    problems = audit.audit_html(path)
+    if not args.no_browser:
+        problems += audit.audit_in_browser(path)
+    for p in problems:
+        print(p)
+    print(f"{path.name}: {len(problems)} problem(s)" if problems else f"{path.name}: no problems")
+    return 1 if problems else 0
 
 
 def cmd_fit(args) -> int:
@@ -413,6 +431,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     r.add_argument("--seed", type=int, default=None, help="override the profile's seed")
     r.set_defaults(func=cmd_report)
+    a = sub.add_parser("audit", help="check a rendered report as a reader would")
+    a.add_argument("report", nargs="?", default="reports/report.html", help="the report's HTML")
+    a.add_argument(
+        "--no-browser", action="store_true", help="skip the headless-browser layout checks"
+    )
+    a.set_defaults(func=cmd_audit)
     f = sub.add_parser("fit", help="fit the Bayesian trial model and write its tables")
     f.add_argument("--trial", required=True, choices=config.TRIALS)
     f.add_argument(

@@ -13,6 +13,35 @@ import seaborn as sns
 
 from analysis import registry
 
+#: Printable width of an A4 page with 2 cm margins (inches): the report scales every wider
+#: figure down to it, and its fonts with it.
+PRINT_WIDTH_IN = 6.7
+#: Smallest font a journal accepts in a printed figure (points, after scaling to the page).
+MIN_PRINT_PT = 6.0
+
+
+def print_font_sizes(fig) -> list[tuple[str, float]]:
+    """Every visible text of a figure with its size in points once printed at
+    :data:`PRINT_WIDTH_IN` (figures narrower than the page keep their size).
+
+    The figure is measured as it is saved (tight bounding box), so the scale is the one the
+    report and the PDF apply.
+    """
+    import io
+
+    import matplotlib.text
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=50, bbox_inches="tight")
+    buf.seek(0)
+    width_px = plt.imread(buf).shape[1]
+    scale = min(1.0, PRINT_WIDTH_IN / (width_px / 50))
+    return [
+        (t.get_text(), t.get_fontsize() * scale)
+        for t in fig.findobj(matplotlib.text.Text)
+        if t.get_visible() and t.get_text().strip()
+    ]
+
 
 def set_theme() -> None:
     """Apply the project's figure theme."""

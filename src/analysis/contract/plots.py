@@ -37,7 +37,7 @@ def plot_trajectories(
     outcomes = [o for o in registry.trial_outcomes(trial) if o in set(sub["outcome"])]
     pal = registry.arm_palette()
     arms = [a for a in registry.trial_arms(trial) if a in set(sub["arm"])]
-    fig, axes = axes_grid(len(outcomes), ax=ax)
+    fig, axes = axes_grid(len(outcomes), ncols=2, size=(3.4, 2.8), ax=ax)
     offsets = dict(zip(arms, np.linspace(-0.3, 0.3, len(arms)), strict=True))
     for ax, outcome in zip(axes, outcomes, strict=False):
         for arm in arms:
@@ -60,8 +60,8 @@ def plot_trajectories(
                     label=f"{registry.arm_label(arm)} (model)",
                 )
                 ax.fill_between(m["month"], m["lower"], m["upper"], color=pal[arm], alpha=0.2)
-        ax.set_title(outcome.replace("_", " "))
-        ax.set_xlabel("months since randomisation")
+        ax.set_title(outcome.replace("_", " "), fontsize=9)
+        ax.set_xlabel("months since randomisation", fontsize=8)
         ax.set_ylabel(unit_label(trial, outcome), fontsize=8)
         ax.set_xticks(sorted(sub["month"].unique()))
     handles, labels = axes[0].get_legend_handles_labels()
@@ -69,14 +69,15 @@ def plot_trajectories(
         handles,
         labels,
         loc="lower center",
-        ncol=min(len(labels), 3),
+        ncol=2,
+        fontsize=8,
         frameon=False,
         bbox_to_anchor=(0.5, -0.02),
     )
     interval = "observed means with 95% t-intervals"
     if modelled is not None:
         interval += "; lines and bands: posterior means with 95% credible intervals"
-    fig.suptitle(title or f"{trial.replace('_', ' ')}: {interval}", fontsize=10)
+    fig.suptitle(title or f"{registry.trial_label(trial)}:\n{interval}", fontsize=9)
     fig.tight_layout(rect=(0, 0.06, 1, 0.97))
     return fig
 

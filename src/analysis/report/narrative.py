@@ -408,7 +408,7 @@ def provenance_tables(manifest: dict) -> tuple[pd.DataFrame, pd.DataFrame, pd.Da
     run = pd.DataFrame(
         [
             ("git commit", git.get("commit") or "unknown"),
-            ("uncommitted changes", str(git.get("dirty"))),
+            ("uncommitted changes", {True: "yes", False: "no"}.get(git.get("dirty"), "unknown")),
             ("data source", data.get("source", "")),
             ("data file", data.get("name", "")),
             ("data SHA-256", data.get("sha256", "")),

@@ -491,6 +491,16 @@ def render_report(notebooks: list[Path], manifest: dict, out_html: Path, log=pri
     out_html.write_text(
         render.build_document(notebooks, manifest, out_html.parent), encoding="utf-8"
     )
+    from analysis.report import audit
+
+    problems = audit.audit_html(out_html)
+    manifest["report_check"] = [str(p) for p in problems]
+    if problems:
+        log(f"[ check ] REPORT CHECK: {len(problems)} problem(s) a reader would see:")
+        for p in problems:
+            log(f"[ check ]   {p}")
+    else:
+        log("[ check ] report read as a reader would: no problems found")
     pdf = render.print_pdf(out_html, out_html.with_suffix(".pdf"))
     log(
         f"[ pdf   ] {pdf.name}"

@@ -16,7 +16,7 @@ import mistune
 import nbformat
 import pandas as pd
 
-from analysis import catalogue
+from analysis import catalogue, figures
 from analysis.report import narrative
 from analysis.trialmodel import diagnostics
 
@@ -117,11 +117,15 @@ def markdown_to_html(text: str, demote: int = 0) -> str:
     return _restore_maths(out, maths)
 
 
-def table_html(df: pd.DataFrame, caption: str | None = None) -> str:
-    """A DataFrame as a plain HTML table (no index), scrollable when wide."""
+def table_html(df: pd.DataFrame, title: str, note: str | None = None, tables=None) -> str:
+    """A DataFrame as a titled HTML table (no index), numbered by ``tables`` (a
+    :class:`_Tables`, shared across the document) and scrollable when wide."""
     body = df.to_html(index=False, border=0, na_rep="–", escape=True, classes="tidy")
-    cap = f"<p class='meta'>{html.escape(caption)}</p>" if caption else ""
-    return f"<div class='wide'>{body}</div>{cap}"
+    caption = f"Table: {title.rstrip('.')}." + (f" {note.strip()}" if note else "")
+    body = body.replace(
+        "<thead>", f"<caption>{html.escape(caption, quote=False)}</caption>\n  <thead>", 1
+    )
+    return (tables or _Tables())(body)
 
 
 class _Figures:
@@ -196,8 +200,8 @@ _PROGRESS = re.compile(r"^\[[#.]+\] done ")
 
 
 def _merge_streams(cell) -> list[dict]:
-    """A cell's outputs with its stdout merged into one block and progress bars reduced to the
-    final line (a report needs the outcome, not every update)."""
+    """A cell's outputs with its stdout merged into one block and progress bars dropped (they
+    belong to the terminal; the outcome is reported by the cell's tables)."""
     outputs, text = [], []
     for o in cell.get("outputs", []):
         if o.get("output_type") == "stream" and o.get("name") == "stdout":
@@ -206,8 +210,7 @@ def _merge_streams(cell) -> list[dict]:
             outputs.append(o)
     if text:
         lines = "".join(text).splitlines()
-        bars = [i for i, line in enumerate(lines) if _PROGRESS.match(line)]
-        keep = [line for i, line in enumerate(lines) if i not in bars[:-1] and line.strip()]
+        keep = [line for line in lines if line.strip() and not _PROGRESS.match(line)]
         outputs.insert(0, {"output_type": "stream", "name": "stdout", "text": "\n".join(keep)})
     return outputs
 
@@ -275,6 +278,7 @@ def build_document(notebooks: list[Path], manifest: dict, out_dir: Path) -> str:
     if not summary.empty:
         summary_body += table_html(
             narrative.summary_display(summary),
+            "Summary of every comparison",
             "Last follow-up visit. Estimate: difference in change from baseline (first-named arm "
             "minus reference) on the outcome's scale, or SMD for the cross-trial rows. Sign: trial "
             "rows keep each instrument's own direction (for lower-is-better outcomes such as "
@@ -285,6 +289,7 @@ def build_document(notebooks: list[Path], manifest: dict, out_dir: Path) -> str:
             "favours the first-named arm; P(> MCID): that it does so by more than the minimal "
             "clinically important difference (undefined on the SMD scale). Source: "
             f"{catalogue.SUMMARY.file_name()}.",
+            tables,
         )
     sections.append(("summary", "Summary", summary_body))
     for path in notebooks:
@@ -316,10 +321,12 @@ def build_document(notebooks: list[Path], manifest: dict, out_dir: Path) -> str:
             "parameter. The cross-trial synthesis is computed exactly, without MCMC.</p>"
             + verdict
             + table_html(
-                shown,
+                figures.readable(shown),
+                "Convergence gate, one row per fit (its worst parameter)",
                 f"Source: {catalogue.GATE.file_name()}; per parameter: "
                 f"{catalogue.DIAGNOSTICS.file_name()} and "
                 f"{catalogue.SENSITIVITY_DIAGNOSTICS.file_name()}.",
+                tables,
             )
         )
     sections.append(("diagnostics", "Diagnostics", diag_body))
@@ -332,7 +339,8 @@ def build_document(notebooks: list[Path], manifest: dict, out_dir: Path) -> str:
         "no trial compared them, so every cross-trial contrast rests on that assumption. "
         "The consumer-provider trial's instruments were not available to us and are modelled on "
         "stated stand-in scales. Every input number that is an assumption rather than a "
-        "published fact:</p>" + table_html(lim)
+        "published fact:</p>"
+        + table_html(lim, "Assumptions that are not published facts", tables=tables)
     )
     if manifest["data"]["source"] != "embedded simulated data":
         lim_body += (
@@ -347,11 +355,16 @@ def build_document(notebooks: list[Path], manifest: dict, out_dir: Path) -> str:
             "provenance",
             "Provenance",
             "<p>From <code>manifest.json</code> beside this file.</p>"
-            + table_html(run)
+            + table_html(run, "The run", tables=tables)
             + "<h3>Steps</h3>"
-            + table_html(steps, "Every parameter passed to every notebook; seconds: wall time.")
+            + table_html(
+                steps,
+                "Notebook steps",
+                "Every parameter passed to every notebook; seconds: wall time.",
+                tables,
+            )
             + "<h3>Package versions</h3>"
-            + table_html(versions),
+            + table_html(versions, "Package versions", tables=tables),
         )
     )
     return _page(sections, manifest)

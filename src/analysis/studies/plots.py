@@ -40,7 +40,7 @@ def plot_sbc_ranks(ranks: pd.DataFrame, thin_to: int, bins: int = 10, ax=None):
     from scipy import stats
 
     cols = [c for c in ranks.columns if c not in ("rep", "divergences", "status", "error", "key")]
-    fig, axes = axes_grid(len(cols), ncols=4, size=(3.0, 2.4), ax=ax)
+    fig, axes = axes_grid(len(cols), ncols=4, size=(1.8, 1.6), ax=ax)
     n = ranks[cols[0]].notna().sum() if cols else 0
     lo, hi = stats.binom.ppf([0.005, 0.995], n, 1 / bins)
     for a, col in zip(axes, cols, strict=False):
@@ -53,13 +53,16 @@ def plot_sbc_ranks(ranks: pd.DataFrame, thin_to: int, bins: int = 10, ax=None):
         )
         a.axhspan(lo, hi, color="grey", alpha=0.25, lw=0)
         a.axhline(n / bins, color="grey", lw=1)
-        a.set_title(col, fontsize=9)
-        a.set_xlabel(f"rank of the true value (0-{thin_to})", fontsize=8)
-        a.set_ylabel("replicates", fontsize=8)
+        a.set_title(col, fontsize=8)
+        a.set_xlabel(f"rank (0-{thin_to})", fontsize=7)
+        a.set_ylabel("replicates", fontsize=7)
+        a.tick_params(labelsize=7)
     for a in axes[len(cols) :]:
         a.set_visible(False)
     fig.suptitle(
-        "SBC rank histograms (grey band: 99% interval of each bin under uniform ranks)", fontsize=10
+        "SBC rank histograms of the true values\n(grey band: 99% interval of each bin under "
+        "uniform ranks)",
+        fontsize=9,
     )
     fig.tight_layout()
     return fig
@@ -76,8 +79,8 @@ def plot_tipping_point(table: pd.DataFrame, threshold: float, ax=None):
     ax.clabel(cs, fmt={threshold: f"P = {threshold:g}"}, fontsize=8)
     ax.axvline(0, color="white", lw=0.8, ls=":")
     ax.axhline(0, color="white", lw=0.8, ls=":")
-    fig.colorbar(mesh, ax=ax, label="posterior P(benefit)")
-    ax.set_xlabel("shift of missing values, treated arm (baseline SD, + = better)")
-    ax.set_ylabel("shift of missing values, control arm (baseline SD, + = better)")
+    fig.colorbar(mesh, ax=ax).set_label("posterior P(benefit)", fontsize=9)
+    ax.set_xlabel("shift of missing values, treated arm\n(baseline SD; + = better)", fontsize=9)
+    ax.set_ylabel("shift of missing values, control arm\n(baseline SD; + = better)", fontsize=9)
     ax.set_title("Missing-not-at-random tipping point (MAR at the origin)", fontsize=10)
     return fig

@@ -148,7 +148,7 @@ def plot_rankogram(ranks: pd.DataFrame, ax=None):
     matplotlib.figure.Figure
     """
     outcomes = list(dict.fromkeys(ranks["outcome"]))
-    fig, axes = axes_grid(len(outcomes), ncols=min(3, len(outcomes)), size=(4.0, 3.0), ax=ax)
+    fig, axes = axes_grid(len(outcomes), ncols=min(2, len(outcomes)), size=(3.4, 3.3), ax=ax)
     pal = registry.arm_palette()
     for a, outcome in zip(axes, outcomes, strict=False):
         d = ranks[ranks["outcome"] == outcome]
@@ -158,14 +158,20 @@ def plot_rankogram(ranks: pd.DataFrame, ax=None):
                 g["probability"],
                 "o-",
                 color=pal.get(t, "0.4"),
-                label=f"{registry.arm_label(t)} (SUCRA {g['sucra'].iloc[0]:.2f})",
+                label=f"{registry.arm_label(t)}: SUCRA {g['sucra'].iloc[0]:.2f}",
             )
         a.set_xticks(sorted(d["rank"].unique()))
-        a.set_xlabel("rank (1 = best)")
-        a.set_ylabel("posterior probability")
+        a.set_xlabel("rank (1 = best)", fontsize=8)
+        a.set_ylabel("posterior probability", fontsize=8)
         a.set_ylim(0, 1)
         a.set_title(outcome.replace("_", " "), fontsize=9)
-        a.legend(fontsize=6, frameon=False)
+        a.legend(
+            fontsize=7,
+            frameon=False,
+            loc="upper center",
+            bbox_to_anchor=(0.5, -0.36),
+            handlelength=1.2,
+        )
     fig.suptitle("Rank probabilities (rankograms) with SUCRA", fontsize=10)
     fig.tight_layout()
     return fig
@@ -186,7 +192,7 @@ def plot_bridge_sensitivity(
     -------
     matplotlib.figure.Figure
     """
-    fig, (a1, a2) = axes_grid(2, ncols=2, size=(5, 3.6), ax=ax)
+    fig, (a1, a2) = axes_grid(2, ncols=2, size=(3.4, 3.0), ax=ax)
     for outcome, d in sens.groupby("outcome", sort=False):
         name = outcome.replace("_", " ")
         (line,) = a1.plot(d["bridge_sd"], d["sd"], "o-", label=name)
@@ -195,14 +201,14 @@ def plot_bridge_sensitivity(
     a1.plot(grid, grid, ls=":", color="0.3", label="posterior SD = bridge SD")
     a1.set_xscale("log")
     a1.set_yscale("log")
-    a1.set_ylabel("posterior SD of the contrast (SMD)")
-    a1.set_title(label, fontsize=8)
+    a1.set_ylabel("posterior SD of the contrast (SMD)", fontsize=8)
+    a1.set_title(label.replace(" vs ", "\nvs "), fontsize=8)
     a1.legend(fontsize=7, frameon=False)
     a2.set_xscale("log")
-    a2.set_ylabel("P(FACT plus resource group ranks first)")
+    a2.set_ylabel("P(FACT plus resource group ranks first)", fontsize=8)
     a2.set_ylim(0, 1)
-    a2.set_title("probability of ranking first among the five treatments", fontsize=8)
+    a2.set_title("probability of ranking first\namong the five treatments", fontsize=8)
     for a in (a1, a2):
-        a.set_xlabel("bridge SD (prior SD of FACT as usual vs standard care, SMD)", fontsize=8)
+        a.set_xlabel("bridge SD (prior SD of FACT as usual\nvs standard care, SMD)", fontsize=8)
     fig.tight_layout()
     return fig

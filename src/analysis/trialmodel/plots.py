@@ -142,7 +142,7 @@ def plot_predictive(
     -------
     matplotlib.figure.Figure
     """
-    fig, axes = axes_grid(len(visits), ncols=len(visits), size=(3.6, 3), ax=ax)
+    fig, axes = axes_grid(len(visits), ncols=len(visits), size=(2.6, 2.4), ax=ax)
     mask = ~np.isnan(observed)
     for t, (ax, month) in enumerate(zip(axes, visits, strict=False)):
         obs = observed[mask[:, t], t]
@@ -151,11 +151,11 @@ def plot_predictive(
         sns.kdeplot(obs, ax=ax, color="k", lw=1.8)
         if scale_range is not None:
             ax.axvspan(*scale_range, color="0.9", zorder=-1)
-        ax.set_xlabel(f"{unit} at month {month}")
-        ax.set_ylabel("density" if t == 0 else "")
+        ax.set_xlabel(f"{unit} at month {month}", fontsize=8)
+        ax.set_ylabel("density" if t == 0 else "", fontsize=8)
     fig.suptitle(
-        f"{kind} predictive check: observed (black) vs 50 replicated data sets (blue)"
-        + ("; grey band: instrument range" if scale_range is not None else ""),
+        f"{kind.capitalize()} predictive check: observed (black) vs 50 replicated data sets "
+        "(blue)" + ("\ngrey band: instrument range" if scale_range is not None else ""),
         fontsize=9,
     )
     fig.tight_layout()

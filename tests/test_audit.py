@@ -1,0 +1,221 @@
+"""The reader's check of a rendered report: a clean document passes, each defect a reader
+would stumble on is named with where it is."""
+
+import base64
+import io
+import shutil
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import nbformat  # noqa: E402
+import pandas as pd  # noqa: E402
+import pytest  # noqa: E402
+from IPython.core.formatters import HTMLFormatter  # noqa: E402
+
+from analysis import catalogue, figures  # noqa: E402
+from analysis.report import audit, narrative, render  # noqa: E402
+
+TABLES = Path(__file__).parent / "data" / "tables"
+
+
+def _png() -> str:
+    fig, ax = plt.subplots(figsize=(4, 3))
+    ax.plot([0, 9, 18], [3.1, 3.3, 3.5])
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=60)
+    plt.close(fig)
+    return base64.b64encode(buf.getvalue()).decode()
+
+
+PNG = _png()
+EFFECTS = pd.DataFrame(
+    {
+        "trial": ["resource_groups"],
+        "arm": ["fact_rg"],
+        "comparator": ["fact"],
+        "outcome": ["quality_of_life"],
+        "n_patients": [158.0],
+        "estimate": [0.123456],
+    }
+)
+GOOD_TABLE = HTMLFormatter()(figures.report_table(EFFECTS, "Effects", "Units: scale points."))
+CAPTION = "Figure: Mean empowerment by visit. The arms separate after month 9."
+
+
+def _display(data: dict):
+    return nbformat.v4.new_output("display_data", data=data)
+
+
+def _build(tmp_path, outputs, manifest_extra=None) -> Path:
+    """Render a report whose trial section shows ``outputs``; return the HTML file."""
+    (tmp_path / "tables").mkdir(exist_ok=True)
+    for name in ("trial_effects", "synthesis_effects", "synthesis_evidence"):
+        shutil.copy(TABLES / f"{name}.csv", tmp_path / "tables")
+    pd.DataFrame(
+        [
+            dict(
+                model="resource_groups/empowerment",
+                parameter="beta[fact_rg, 18]",
+                rhat=1.001,
+                ess_bulk=900.0,
+                ess_tail=800.0,
+                mcse_mean=0.01,
+                divergences=0,
+            )
+        ]
+    ).to_csv(tmp_path / "tables" / catalogue.DIAGNOSTICS.file_name(), index=False)
+    narrative.save_report_tables(tmp_path)
+    nb = nbformat.v4.new_notebook()
+    code = nbformat.v4.new_code_cell("x")
+    code.outputs = outputs
+    nb.cells = [nbformat.v4.new_markdown_cell("## Results"), code]
+    path = tmp_path / "02-trial-model-resource_groups.ipynb"
+    nbformat.write(nb, path)
+    manifest = {
+        "profile": "full",
+        "seed": 7,
+        "data": {"source": "embedded simulated data", "name": "data.csv", "sha256": "abc"},
+        "steps": [
+            {
+                "name": path.stem,
+                "notebook": path.name,
+                "status": "ok",
+                "seconds": 1.0,
+                "parameters": {"draws": 10},
+            }
+        ],
+        "versions": {"pymc": "5.28.5"},
+        **(manifest_extra or {}),
+    }
+    out = tmp_path / "report.html"
+    out.write_text(render.build_document([path], manifest, tmp_path), encoding="utf-8")
+    return out
+
+
+def _good_outputs():
+    return [
+        _display({"text/html": GOOD_TABLE, "text/plain": "table"}),
+        _display({"image/png": PNG, "text/plain": "<Figure>"}),
+        _display({"text/markdown": CAPTION, "text/plain": CAPTION}),
+    ]
+
+
+def _problems(path) -> list[str]:
+    return [str(p) for p in audit.audit_html(path)]
+
+
+def test_a_clean_report_passes(tmp_path):
+    assert _problems(_build(tmp_path, _good_outputs())) == []
+
+
+DEFECTS = {
+    "index column": (
+        _display({"text/html": EFFECTS.to_html(), "text/plain": "t"}),
+        ["index column", "no numbered caption"],
+    ),
+    "missing marker": (
+        _display(
+            {
+                "text/html": figures.readable(EFFECTS)
+                .assign(SD="NaN")
+                .style.hide(axis="index")
+                .set_caption("Table: X. Note.")
+                .to_html(),
+                "text/plain": "t",
+            }
+        ),
+        ["column 'SD' shows ['NaN']"],
+    ),
+    "raw code": (
+        _display(
+            {
+                "text/html": EFFECTS.assign(n_patients="68")
+                .style.hide(axis="index")
+                .set_caption("Table: X. Note.")
+                .to_html(),
+                "text/plain": "t",
+            }
+        ),
+        [
+            "shows codes ['fact_rg']",
+            "shows codes ['resource_groups']",
+            "header 'n_patients' is a code",
+        ],
+    ),
+    "float counts": (
+        _display(
+            {
+                "text/html": pd.DataFrame({"Patients": ["68.0", "70.0"]})
+                .style.hide(axis="index")
+                .set_caption("Table: X. Note.")
+                .to_html(),
+                "text/plain": "t",
+            }
+        ),
+        ["column 'Patients' prints whole numbers as '.0'"],
+    ),
+    "machine path": (
+        nbformat.v4.new_output("stream", name="stdout", text="saved to /home/ana/trial/out\n"),
+        ["a machine path: '/home/'"],
+    ),
+    "posix path": (
+        nbformat.v4.new_output(
+            "execute_result", data={"text/plain": "PosixPath('x')"}, execution_count=1
+        ),
+        ["a machine path: 'PosixPath'"],
+    ),
+    "truncated table": (
+        nbformat.v4.new_output("stream", name="stdout", text="[80 rows x 9 columns]\n"),
+        ["a truncated table"],
+    ),
+    "uncaptioned figure": (
+        _display({"image/png": PNG, "text/plain": "<Figure>"}),
+        ["caption lacks a title and a sentence"],
+    ),
+    "watermark": (
+        nbformat.v4.new_output(
+            "stream", name="stdout", text="Last updated: 2026\nPython implementation: CPython\n"
+        ),
+        ["versions blocks; expected one"],
+    ),
+}
+
+
+@pytest.mark.parametrize("defect", DEFECTS, ids=list(DEFECTS))
+def test_each_defect_is_named(tmp_path, defect):
+    output, expected = DEFECTS[defect]
+    found = _problems(_build(tmp_path, _good_outputs() + [output]))
+    for what in expected:
+        assert any(what in p for p in found), (what, found)
+    assert all(p.split(":")[0] for p in found)  # each says where
+
+
+def test_missing_references_and_oversize_are_named(tmp_path, monkeypatch):
+    monkeypatch.setattr(narrative, "references_markdown", lambda: "No references.")
+    path = _build(tmp_path, _good_outputs())
+    found = [str(p) for p in audit.audit_html(path, max_bytes=1000)]
+    assert "document: no reference list" in found
+    assert any("MB, over" in p for p in found)
+
+
+def test_registry_codes_map_to_labels():
+    codes = audit.registry_codes()
+    assert codes["fact_rg"] == "FACT plus resource group"
+    assert codes["quality_of_life"] == "quality of life"
+    assert "empowerment" not in codes  # a code that reads as its own label is not flagged
+
+
+def test_browser_check_passes_a_clean_report_and_names_broken_layout(tmp_path, browser):
+    good = _build(tmp_path, _good_outputs())
+    assert audit.audit_in_browser(good, browser) == []
+    bad = tmp_path / "bad.html"
+    bad.write_text(
+        "<html><body><img src='data:image/png;base64,AAAA'>"
+        "<div style='width:3000px'>wide</div></body></html>"
+    )
+    found = [str(p) for p in audit.audit_in_browser(bad, browser)]
+    assert any("image 1 did not load" in p for p in found), found
+    assert any("px wide in a 1000px window" in p for p in found), found
