@@ -31,15 +31,24 @@ def _or_bad_input(func, *args, **kwargs):
 
 def _validate_or_exit(path: str | None):
     """Validate a data file; return (resolved path, frame) or raise SystemExit(2)."""
+    from analysis import registry
     from analysis.contract.reading import DataFileError
     from analysis.contract.validate import ValidationError, validate_file
 
     p = config.resolve(path)
     try:
+        registry.check_registry()
         return p, validate_file(p)
-    except (DataFileError, ValidationError) as exc:
+    except (DataFileError, ValidationError, registry.RegistryError) as exc:
         _err(str(exc))
         raise SystemExit(EXIT_BAD_INPUT) from None
+
+
+def _registry_trials() -> list[str]:
+    """The trials of the trial registry (choices of ``--trial``)."""
+    from analysis import registry
+
+    return registry.trials()
 
 
 def cmd_simulate(args) -> int:
@@ -60,9 +69,43 @@ def cmd_simulate(args) -> int:
 
 def cmd_validate(args) -> int:
     """Validate a data file against the contract."""
+    from analysis.contract.validate import attendance_summary
+
     p, df = _validate_or_exit(args.file)
-    counts = df.groupby("trial")["patient_id"].nunique().to_dict()
-    print(f"{p}: valid ({len(df)} rows; patients per trial {counts})")
+    n = df["patient_id"].nunique()
+    print(f"{p.name}: valid. {len(df)} rows, {n} patients in {df['trial'].nunique()} trial(s).")
+    print(attendance_summary(df).to_string(index=False))
+    return EXIT_OK
+
+
+def cmd_import(args) -> int:
+    """Convert a trial team's file (wide or long, CSV/Excel/SPSS/Stata) to the contract."""
+    from analysis.contract import importing
+    from analysis.contract.reading import DataFileError
+    from analysis.contract.validate import ValidationError, attendance_summary
+
+    src = config.resolve(args.file)
+    try:
+        if args.init:
+            text = importing.init_map(src, sheet=args.sheet)
+            target = Path(args.map) if args.map else src.with_name(src.stem + ".map.yaml")
+            if target.exists() and not args.force:
+                _err(f"{target} exists; pass --force to overwrite it")
+                return EXIT_BAD_INPUT
+            target.write_text(text, encoding="utf-8")
+            print(f"wrote {target}: check the lines marked CHECK, then run")
+            print(f"  python -m analysis import {args.file} --map {target} --out LONG.csv")
+            return EXIT_OK
+        if not args.map or not args.out:
+            _err("import needs --map MAP.yaml and --out LONG.csv (or --init to write a map)")
+            return EXIT_BAD_INPUT
+        out, df = importing.import_file(src, args.map, config.resolve(args.out))
+    except (importing.MapError, DataFileError, ValidationError) as exc:
+        _err(str(exc))
+        _err("nothing was written")
+        return EXIT_BAD_INPUT
+    print(f"wrote {out}: {len(df)} rows, {df['patient_id'].nunique()} patients; valid.")
+    print(attendance_summary(df).to_string(index=False))
     return EXIT_OK
 
 
@@ -420,8 +463,21 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_simulate)
 
     v = sub.add_parser("validate", help="check a data file against the data contract")
-    v.add_argument("file", help="CSV or Parquet file")
+    v.add_argument("file", help="CSV, Parquet or Excel (.xlsx, first sheet) file in the contract")
     v.set_defaults(func=cmd_validate)
+
+    m = sub.add_parser(
+        "import", help="convert a wide or differently labelled file to the data contract"
+    )
+    m.add_argument("file", help="CSV, Excel (.xlsx), SPSS (.sav), Stata (.dta) or Parquet file")
+    m.add_argument("--map", default=None, help="the import map (YAML; see --init)")
+    m.add_argument("--out", default=None, help="the long CSV to write (e.g. data/raw/trial.csv)")
+    m.add_argument(
+        "--init", action="store_true", help="write a template map pre-filled from FILE's columns"
+    )
+    m.add_argument("--sheet", default=None, help="Excel sheet for --init (default: the first)")
+    m.add_argument("--force", action="store_true", help="with --init: overwrite an existing map")
+    m.set_defaults(func=cmd_import)
 
     r = sub.add_parser("report", help="run the notebooks and render reports/report.html")
     r.add_argument("--data", default=None, help="data file (default: embedded simulated data)")
@@ -438,7 +494,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     a.set_defaults(func=cmd_audit)
     f = sub.add_parser("fit", help="fit the Bayesian trial model and write its tables")
-    f.add_argument("--trial", required=True, choices=config.TRIALS)
+    f.add_argument("--trial", required=True, choices=_registry_trials())
     f.add_argument(
         "--outcome",
         action="append",
@@ -521,7 +577,7 @@ def build_parser() -> argparse.ArgumentParser:
     g.set_defaults(func=cmd_design)
 
     c = sub.add_parser("sbc", help="simulation-based calibration of the trial model (Dask)")
-    c.add_argument("--trial", default="resource_groups", choices=config.TRIALS)
+    c.add_argument("--trial", default="resource_groups", choices=_registry_trials())
     c.add_argument("--outcome", default="empowerment", help="outcome whose design is used")
     c.add_argument("--data", default=None, help="data file giving the design (default: embedded)")
     c.add_argument("--replicates", type=int, default=200, help="simulated trials")

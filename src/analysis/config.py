@@ -13,7 +13,9 @@ from pathlib import Path
 ROOT = Path(os.environ.get("TRIALBAYES_ROOT", Path(__file__).resolve().parents[2]))
 DATA = ROOT / "data"
 RAW = DATA / "raw"
-REGISTRY = DATA / "registry"
+#: The registry of trials, arms and outcomes; ``TRIALBAYES_REGISTRY`` points at another folder
+#: (your own trials, kept outside the repository) with the same three files.
+REGISTRY = Path(os.environ.get("TRIALBAYES_REGISTRY") or DATA / "registry")
 OUTCOMES_FILE = REGISTRY / "outcomes.csv"
 ARMS_FILE = REGISTRY / "arms.csv"
 TRIALS_FILE = REGISTRY / "trials.csv"
@@ -31,6 +33,8 @@ REPORTS = ROOT / "reports"
 SMOKE_REPORTS = REPORTS / "_smoke"
 CACHE = ROOT / ".cache"
 
+#: The trials of the embedded simulated data (each has a scenario in data/scenarios/); the
+#: trials a run analyses are those of the trial registry (:func:`analysis.registry.trials`).
 TRIALS = ("resource_groups", "consumer_providers")
 DEFAULT_SEED = 20211309
 

@@ -71,9 +71,31 @@ def load_arm_registry(path: Path | None = None) -> pd.DataFrame:
     pandas.DataFrame
         Columns ``trial, arm, label, comparator, colour, source``.
     """
-    df = pd.read_csv(path or config.ARMS_FILE)
+    df = pd.read_csv(path or config.ARMS_FILE, dtype=str, keep_default_na=False)
     df["comparator"] = df["comparator"].map(_bool)
+    if "colour" not in df:
+        df["colour"] = ""
+    spare = iter(c for c in SPARE_COLOURS if c not in set(df["colour"]))
+    df["colour"] = [c.strip() or next(spare, "#777777") for c in df["colour"]]
     return df
+
+
+#: Colours given to arms whose registry row leaves ``colour`` empty (Okabe-Ito, then Tol).
+SPARE_COLOURS = (
+    "#0072B2",
+    "#E69F00",
+    "#009E73",
+    "#CC79A7",
+    "#56B4E9",
+    "#D55E00",
+    "#F0E442",
+    "#332288",
+    "#88CCEE",
+    "#44AA99",
+    "#117733",
+    "#999933",
+    "#AA4499",
+)
 
 
 def get_outcome(trial: str, outcome: str) -> Outcome:
@@ -158,6 +180,86 @@ ESTIMAND_ATTRIBUTES = {
 }
 
 
+#: Columns of the trial registry a row must fill; the others get :data:`TRIAL_DEFAULTS`.
+TRIAL_REQUIRED = ("trial", "label", "citation", "source")
+#: Optional trial-registry columns and the value an empty cell stands for.
+TRIAL_DEFAULTS = {
+    "short_citation": "",  # "Author et al. Year", shown beside the label in the summary
+    "study": "",  # the trial code
+    "site_slopes": "false",  # team-specific treatment effects (random slopes) in the model
+}
+
+
+class RegistryError(ValueError):
+    """The registry files contradict each other or miss a required value."""
+
+
+def trials() -> list[str]:
+    """The trials the project knows: the trial registry's codes, in file order."""
+    return load_trial_registry()["trial"].tolist()
+
+
+def trial_labels() -> dict[str, str]:
+    """Reader-facing name of every trial."""
+    reg = load_trial_registry()
+    return dict(zip(reg["trial"], reg["label"], strict=True))
+
+
+def site_slopes(trial: str) -> bool:
+    """Whether the trial's model has team-specific treatment effects (registry
+    ``site_slopes``)."""
+    reg = load_trial_registry().set_index("trial")
+    return trial in reg.index and _bool(reg.loc[trial, "site_slopes"])
+
+
+def check_registry() -> None:
+    """Check that the three registry files agree: every trial declared in ``trials.csv``
+    with its required columns filled, at least two arms with exactly one comparator, and
+    outcomes with at most one primary.
+
+    Raises
+    ------
+    RegistryError
+        Listing every problem with its file and line.
+    """
+    problems = []
+    reg = load_trial_registry()
+    for col in TRIAL_REQUIRED:
+        if col not in reg:
+            problems.append(f"{config.TRIALS_FILE}: column '{col}' missing")
+            continue
+        for k, v in enumerate(reg[col], start=2):
+            if not str(v).strip():
+                problems.append(f"{config.TRIALS_FILE}, line {k}: '{col}' is empty")
+    declared = set(reg["trial"])
+    arms, outcomes = load_arm_registry(), load_outcome_registry()
+    for df, file in ((arms, config.ARMS_FILE), (outcomes, config.OUTCOMES_FILE)):
+        for k, t in enumerate(df["trial"], start=2):
+            if t not in declared:
+                problems.append(
+                    f"{file}, line {k}: trial '{t}' is not declared in {config.TRIALS_FILE.name}"
+                )
+    for t in reg["trial"]:
+        a = arms[arms["trial"] == t]
+        if len(a) < 2:
+            problems.append(f"{config.ARMS_FILE}: trial '{t}' needs at least two arms")
+        if int(a["comparator"].sum()) != 1:
+            problems.append(
+                f"{config.ARMS_FILE}: trial '{t}' needs exactly one comparator arm "
+                f"(comparator=true), has {int(a['comparator'].sum())}"
+            )
+        o = outcomes[outcomes["trial"] == t]
+        if o.empty:
+            problems.append(f"{config.OUTCOMES_FILE}: trial '{t}' has no outcome")
+        elif int(o["primary"].sum()) > 1:
+            problems.append(
+                f"{config.OUTCOMES_FILE}: trial '{t}' has {int(o['primary'].sum())} primary "
+                "outcomes (primary=true); at most one"
+            )
+    if problems:
+        raise RegistryError("the trial registry is inconsistent:\n  - " + "\n  - ".join(problems))
+
+
 def load_trial_registry(path: Path | None = None) -> pd.DataFrame:
     """The trial registry (``data/registry/trials.csv``): one row per trial.
 
@@ -169,7 +271,7 @@ def load_trial_registry(path: Path | None = None) -> pd.DataFrame:
         study id in evidence files (the id that pooled evidence rows list in ``includes``).
     """
     reg = pd.read_csv(path or config.TRIALS_FILE, dtype=str, keep_default_na=False)
-    for col, default in ESTIMAND_ATTRIBUTES.items():
+    for col, default in {**TRIAL_DEFAULTS, **ESTIMAND_ATTRIBUTES}.items():
         if col not in reg:
             reg[col] = ""
         reg[col] = reg[col].where(reg[col].str.strip() != "", default)

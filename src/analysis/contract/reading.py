@@ -1,4 +1,9 @@
-"""Reading trial data files (CSV or Parquet) and the default embedded data."""
+"""Reading trial data files (CSV, Parquet, Excel, SPSS, Stata) and the default embedded data.
+
+Every reader returns text cells and a ``_row`` column giving each row's position as the user
+sees it: the line in a CSV file or the row in a spreadsheet (header = 1), the case number in
+an SPSS or Stata file, the row number in a Parquet file.
+"""
 
 from __future__ import annotations
 
@@ -31,13 +36,80 @@ def file_sha256(path: str | Path) -> str:
     return h.hexdigest()
 
 
-def read_raw(path: str | Path) -> pd.DataFrame:
+#: File types read, by extension, with the word for a row's position in messages.
+READERS = {
+    ".csv": "line",
+    ".parquet": "row",
+    ".xlsx": "row",
+    ".xlsm": "row",
+    ".sav": "case",
+    ".dta": "case",
+}
+
+
+def row_word(path: str | Path) -> str:
+    """How messages name a row's position in this file ('line', 'row' or 'case')."""
+    return READERS.get(Path(path).suffix.lower(), "line")
+
+
+def _as_text(df: pd.DataFrame) -> pd.DataFrame:
+    """Typed cells as the text a user would have typed (``3.0`` stays ``3.0``; empty for
+    missing)."""
+    df = df.astype(object).where(df.notna(), "")
+    return df.map(
+        lambda x: x if isinstance(x, str) else repr(x) if isinstance(x, float) else str(x)
+    )
+
+
+def _read_excel(p: Path, sheet: str | int | None) -> pd.DataFrame:
+    import zipfile
+
+    try:
+        book = pd.ExcelFile(p, engine="openpyxl")
+    except (zipfile.BadZipFile, OSError, ValueError, KeyError) as exc:
+        raise DataFileError(f"{p}: not a readable Excel workbook ({exc})") from exc
+    sheets = book.sheet_names
+    if sheet is None:
+        sheet = sheets[0]
+    elif sheet not in sheets and not (isinstance(sheet, int) and 0 <= sheet < len(sheets)):
+        raise DataFileError(f"{p}: no sheet {sheet!r}; the workbook has {sheets}")
+    df = book.parse(sheet, dtype=object, keep_default_na=False)
+    df.columns = [str(c).strip() for c in df.columns]
+    df = df.loc[:, [not c.startswith("Unnamed:") for c in df.columns]]
+    return _as_text(df.replace("", None))
+
+
+def _read_statistical(p: Path) -> pd.DataFrame:
+    """SPSS (.sav) and Stata (.dta) files, value labels applied (a coded arm 1/2 with labels
+    'FACT+RG'/'FACT' reads as its labels, which an import map then translates)."""
+    try:
+        if p.suffix.lower() == ".sav":
+            import pyreadstat
+
+            df, _ = pyreadstat.read_sav(str(p), apply_value_formats=True)
+        else:
+            df = pd.read_stata(p, convert_categoricals=True)
+    except Exception as exc:  # the readers raise several types for a damaged file
+        kind = "SPSS" if p.suffix.lower() == ".sav" else "Stata"
+        raise DataFileError(f"{p}: not a readable {kind} file ({exc})") from exc
+    for c in df.columns:
+        if isinstance(df[c].dtype, pd.CategoricalDtype):
+            df[c] = df[c].astype(object)
+        if pd.api.types.is_float_dtype(df[c]) and df[c].dropna().eq(df[c].dropna().round()).all():
+            df[c] = df[c].astype("Int64")
+    return _as_text(df)
+
+
+def read_raw(path: str | Path, sheet: str | int | None = None) -> pd.DataFrame:
     """Read a data file with every column as text, so that validation can see bad types.
 
     Parameters
     ----------
     path : str or Path
-        ``.csv`` (UTF-8, comma-separated) or ``.parquet``.
+        ``.csv`` (UTF-8, comma-separated), ``.parquet``, Excel ``.xlsx``, SPSS ``.sav`` or
+        Stata ``.dta``.
+    sheet : str or int, optional
+        Excel only: the sheet (default: the first).
 
     Returns
     -------
@@ -67,14 +139,23 @@ def read_raw(path: str | Path) -> pd.DataFrame:
             df = pd.read_parquet(p)
         except Exception as exc:  # pyarrow raises several types
             raise DataFileError(f"{p}: not a readable Parquet file ({exc})") from exc
-        df = df.astype(object).where(df.notna(), "")
-        df = df.map(
-            lambda x: x if isinstance(x, str) else repr(x) if isinstance(x, float) else str(x)
-        )
+        df = _as_text(df)
         df["_row"] = range(1, len(df) + 1)
         return df
+    if suffix in (".xlsx", ".xlsm"):
+        df = _read_excel(p, sheet)
+        df["_row"] = range(2, len(df) + 2)
+        return df
+    if suffix in (".sav", ".dta"):
+        df = _read_statistical(p)
+        df["_row"] = range(1, len(df) + 1)
+        return df
+    if suffix == ".xls":
+        raise DataFileError(f"{p}: old Excel format (.xls); save it as .xlsx or .csv")
     if suffix != ".csv":
-        raise DataFileError(f"{p}: unsupported file type {suffix!r}; use .csv or .parquet")
+        raise DataFileError(
+            f"{p}: unsupported file type {suffix!r}; use one of {', '.join(READERS)}"
+        )
     try:
         text = p.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError as exc:

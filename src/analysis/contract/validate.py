@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from analysis import registry
-from analysis.contract.reading import read_raw
+from analysis.contract.reading import read_raw, row_word
 from analysis.contract.schema import OPTIONAL, REQUIRED
 
 MAX_ROWS_SHOWN = 5
@@ -78,6 +78,79 @@ def _add(problems, df, column, rule, mask, detail_values=None):
         problems.append(Problem(column, rule, rows, n, detail))
 
 
+#: Numbers that statistical packages and trial teams use for a missed visit.
+MISSING_CODES = (-99, -98, -97, -9, -8, -7, -1, 99, 98, 999, 9999, -999, -9999)
+#: A visit written as a label ("T9", "t18", "M9", "9m", "month 9", "baseline", "FU1").
+VISIT_LABEL = r"(?i)\s*(?:[tm]\s*\d+|\d+\s*m(?:onths?)?|months?\s*\d+|baseline|bl|fu\s*\d+|w(?:ee)?k\s*\d+)\s*"
+_WIDE = __import__("re").compile(r"(?i)^(.+?)[_.\s-]*(?:t|m|month|visit|fu|wk)?[_.\s-]*(\d+)$")
+
+
+def wide_columns(columns: list[str]) -> list[str]:
+    """Columns that look like one outcome measured at several visits (``nel_t0, nel_t9``):
+    at least two columns sharing a stem and ending in a number."""
+    stems: dict[str, list[str]] = {}
+    for c in columns:
+        m = _WIDE.match(str(c))
+        if m:
+            stems.setdefault(m.group(1).lower(), []).append(c)
+    return [c for cs in stems.values() if len(cs) >= 2 for c in cs]
+
+
+def _closest_pairs(given: list[str], allowed: list[str]) -> str:
+    import difflib
+
+    pairs = []
+    for g in given:
+        m = difflib.get_close_matches(g.lower(), [a.lower() for a in allowed], n=1, cutoff=0.6)
+        if m:
+            pairs.append(f"{g!r} -> {allowed[[a.lower() for a in allowed].index(m[0])]!r}")
+    return ", ".join(pairs)
+
+
+def _codes_and_labels(codes: dict[str, str]) -> dict[str, str]:
+    """Every spelling a user might mean (code or label, any case), mapped to its code."""
+    out = {}
+    for code, label in codes.items():
+        out[code.lower()] = code
+        out[str(label).lower()] = code
+    return out
+
+
+def closest_code(value: str, spellings: dict[str, str]) -> str | None:
+    """The registry code a user most likely meant by ``value`` (by code or label), or None."""
+    import difflib
+    import re
+
+    v = value.strip().lower()
+    if v in spellings:
+        return spellings[v]
+    norm = {re.sub(r"[^a-z0-9]+", "", k): c for k, c in spellings.items()}
+    key = re.sub(r"[^a-z0-9]+", "", v.replace("+", "plus"))
+    if key in norm:
+        return norm[key]
+    m = difflib.get_close_matches(v, list(spellings), n=1, cutoff=0.5)
+    return spellings[m[0]] if m else None
+
+
+def _add_unknown(problems, df, column, mask, spellings: dict[str, str], rule: str) -> None:
+    """An unknown-code problem that lists the allowed codes and, per value, the closest one."""
+    mask = np.asarray(mask, dtype=bool)
+    if not mask.any():
+        return
+    allowed = sorted(set(spellings.values()))
+    values = pd.unique(df.loc[mask, column].astype(str))[:5]
+    guesses = [f"{v!r} -> {g!r}" for v in values if (g := closest_code(v, spellings))]
+    rows, n = _rows(df, mask)
+    detail = (
+        "got "
+        + ", ".join(repr(v) for v in values)
+        + f"; allowed: {allowed}"
+        + (f"; closest: {', '.join(guesses)}" if guesses else "")
+        + " (`analysis import` maps labels with `labels: {...}`)"
+    )
+    problems.append(Problem(column, rule, rows, n, detail))
+
+
 def validate_frame(df: pd.DataFrame, path: str | Path = "<data>", row_word: str = "line"):
     """Validate a raw (all-text) frame with a ``_row`` column; return it typed.
 
@@ -96,10 +169,30 @@ def validate_frame(df: pd.DataFrame, path: str | Path = "<data>", row_word: str 
     cols = [c for c in df.columns if c != "_row"]
     missing = [c for c in REQUIRED if c not in cols]
     unknown = [c for c in cols if c not in REQUIRED + OPTIONAL]
-    for c in missing:
-        problems.append(Problem(c, "required column is missing", detail=f"columns found: {cols}"))
-    for c in unknown:
-        problems.append(Problem(c, "unknown column", detail=f"allowed: {REQUIRED + OPTIONAL}"))
+    wide = wide_columns(cols)
+    if missing:
+        hint = (
+            f"this looks like a wide file (one row per patient, a column per visit: "
+            f"{', '.join(wide[:4])}{'...' if len(wide) > 4 else ''}); convert it to the long "
+            f"format with `python -m analysis import {Path(path).name} --init` and then "
+            "`import ... --map MAP.yaml`"
+            if wide
+            else f"columns found: {cols}"
+        )
+        problems.append(Problem(", ".join(missing), "required column(s) missing", detail=hint))
+    if unknown and not (missing and wide):
+        problems.append(
+            Problem(
+                ", ".join(unknown),
+                "unknown column(s)",
+                detail=f"allowed: {REQUIRED + OPTIONAL}"
+                + (
+                    f"; did you mean {_closest_pairs(unknown, REQUIRED + OPTIONAL)}?"
+                    if _closest_pairs(unknown, REQUIRED + OPTIONAL)
+                    else ""
+                ),
+            )
+        )
     if missing:
         raise ValidationError(path, problems, row_word)
     if len(df) == 0:
@@ -113,21 +206,41 @@ def validate_frame(df: pd.DataFrame, path: str | Path = "<data>", row_word: str 
 
     month = pd.to_numeric(df["month"], errors="coerce")
     bad_month = df["month"].ne("") & (month.isna() | (month != np.round(month)))
-    _add(problems, df, "month", "not a whole number of months", bad_month, df["month"])
+    labelled = bad_month & df["month"].str.fullmatch(VISIT_LABEL)
+    _add(
+        problems,
+        df,
+        "month",
+        "a visit label, not a number of months (write months since randomisation: T9 -> 9, "
+        "baseline -> 0; `analysis import` maps labels with `month: {labels: ...}`)",
+        labelled,
+        df["month"],
+    )
+    _add(problems, df, "month", "not a whole number of months", bad_month & ~labelled, df["month"])
     value = pd.to_numeric(df["value"], errors="coerce")
     bad_value = df["value"].ne("") & ~np.isfinite(value.fillna(np.nan).astype(float))
-    _add(problems, df, "value", "not a finite number", bad_value, df["value"])
+    comma = bad_value & df["value"].str.fullmatch(r"[-+]?\d*,\d+")
+    _add(
+        problems,
+        df,
+        "value",
+        "a decimal comma (write 3.55, not 3,55; `analysis import` converts with `decimal: ','`)",
+        comma,
+        df["value"],
+    )
+    _add(problems, df, "value", "not a finite number", bad_value & ~comma, df["value"])
 
     reg = registry.load_outcome_registry()
     arms = registry.load_arm_registry()
     known_trials = set(reg["trial"])
-    _add(
+    bad_trial = ~df["trial"].isin(known_trials) & df["trial"].ne("")
+    _add_unknown(
         problems,
         df,
         "trial",
-        f"unknown trial (allowed: {sorted(known_trials)})",
-        ~df["trial"].isin(known_trials) & df["trial"].ne(""),
-        df["trial"],
+        bad_trial,
+        _codes_and_labels(registry.trial_labels()),
+        "unknown trial (declare a new one in data/registry/trials.csv)",
     )
     arm_ok = pd.Series(
         [
@@ -136,27 +249,34 @@ def validate_frame(df: pd.DataFrame, path: str | Path = "<data>", row_word: str 
         ],
         index=df.index,
     )
-    _add(
-        problems,
-        df,
-        "arm",
-        "unknown arm for this trial (see data/registry/arms.csv)",
-        ~arm_ok & df["trial"].isin(known_trials) & df["arm"].ne(""),
-        df["arm"],
-    )
+    bad_arm = ~arm_ok & df["trial"].isin(known_trials) & df["arm"].ne("")
+    for t in sorted(set(df.loc[bad_arm, "trial"])):
+        allowed = {a: registry.arm_label(a) for a in registry.trial_arms(t)}
+        _add_unknown(
+            problems,
+            df,
+            "arm",
+            bad_arm & (df["trial"] == t),
+            _codes_and_labels(allowed),
+            f"unknown arm for trial {t!r} (data/registry/arms.csv)",
+        )
     reg_idx = reg.set_index(["trial", "outcome"])
     out_ok = pd.Series(
         [(t, o) in reg_idx.index for t, o in zip(df["trial"], df["outcome"], strict=True)],
         index=df.index,
     )
-    _add(
-        problems,
-        df,
-        "outcome",
-        "unknown outcome for this trial (see data/registry/outcomes.csv)",
-        ~out_ok & df["trial"].isin(known_trials) & df["outcome"].ne(""),
-        df["outcome"],
-    )
+    bad_outcome = ~out_ok & df["trial"].isin(known_trials) & df["outcome"].ne("")
+    for t in sorted(set(df.loc[bad_outcome, "trial"])):
+        allowed = {o: o.replace("_", " ") for o in registry.trial_outcomes(t)}
+        allowed.update({o: registry.get_outcome(t, o).unit.split(" ")[0] for o in allowed})
+        _add_unknown(
+            problems,
+            df,
+            "outcome",
+            bad_outcome & (df["trial"] == t),
+            _codes_and_labels(allowed),
+            f"unknown outcome for trial {t!r} (data/registry/outcomes.csv)",
+        )
 
     typed = out_ok & ~bad_month & ~bad_value & df["month"].ne("") & df["value"].ne("")
     visit_bad = np.zeros(len(df), dtype=bool)
@@ -175,14 +295,24 @@ def validate_frame(df: pd.DataFrame, path: str | Path = "<data>", row_word: str 
         visit_bad,
         df["month"],
     )
-    _add(
-        problems,
-        df,
-        "value",
-        "outside the instrument's range (data/registry/outcomes.csv)",
-        range_bad,
-        df["value"],
-    )
+    for (t, o), idx in df[range_bad].groupby(["trial", "outcome"]).groups.items():
+        r = reg_idx.loc[(t, o)]
+        mask = df.index.isin(idx)
+        codes = value[mask].isin(MISSING_CODES).all()
+        _add(
+            problems,
+            df,
+            "value",
+            f"outside the range of {o} ({r['scale_min']:g} to {r['scale_max']:g})"
+            + (
+                "; these look like missing-value codes: omit the row for a missed visit "
+                "(`analysis import` drops them with `missing: [-99]`)"
+                if codes
+                else ""
+            ),
+            mask,
+            df["value"],
+        )
 
     key = ["trial", "patient_id", "month", "outcome"]
     dup = df.duplicated(key, keep=False) & typed
@@ -252,7 +382,38 @@ def validate_file(path: str | Path) -> pd.DataFrame:
     """
     p = Path(path)
     raw = read_raw(p)
-    return validate_frame(raw, p, "row" if p.suffix.lower() == ".parquet" else "line")
+    return validate_frame(raw, p, row_word(p))
+
+
+def attendance_summary(df: pd.DataFrame) -> pd.DataFrame:
+    """What a valid file holds, for a person to read: one row per trial and arm with its
+    patients and teams, and for each visit the patients seen (any outcome) and the share of
+    the arm missing.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``Trial, Arm, Patients, Teams`` and one ``Month m`` column per visit
+        (``"n (missing %)"``; ``–`` where the trial has no such visit).
+    """
+    months = sorted(df["month"].unique())
+    rows = []
+    for (t, a), g in df.groupby(["trial", "arm"], sort=False):
+        n = g["patient_id"].nunique()
+        row = {
+            "Trial": registry.trial_label(t),
+            "Arm": registry.arm_label(a),
+            "Patients": n,
+            "Teams": g["site"].nunique(),
+        }
+        visits = set(registry.trial_visits(t))
+        for m in months:
+            seen = g.loc[g["month"] == m, "patient_id"].nunique()
+            row[f"Month {m}"] = (
+                f"{seen} ({100 * (1 - seen / n):.0f}% missing)" if m in visits else "–"
+            )
+        rows.append(row)
+    return pd.DataFrame(rows)
 
 
 def load_trial_data(path: str | Path | None = None) -> pd.DataFrame:

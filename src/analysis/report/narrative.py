@@ -100,8 +100,8 @@ def summary_table(out_dir: Path) -> pd.DataFrame:
     out = pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
     if out.empty:
         return out
-    order = {"resource_groups": 0, "consumer_providers": 1, "synthesis": 2}
-    out["_o"] = out["source"].map(order).fillna(3)
+    order = {t: k for k, t in enumerate(registry.trials())}
+    out["_o"] = out["source"].map(order).fillna(len(order))
     out = out.sort_values(
         ["_o", "comparison", "primary"], ascending=[True, True, False], kind="stable"
     )
@@ -165,11 +165,12 @@ def summary_markdown(summary: pd.DataFrame, profile: str, gate_ok: bool | None) 
             f"> **{profile} run: the numbers below come from short chains and small sizes and are "
             "not for interpretation.**\n"
         )
+    reg = registry.load_trial_registry()
     names = {
-        "resource_groups": "Resource-group trial (Tjaden et al. 2021)",
-        "consumer_providers": "Consumer-provider trial (Rivera et al. 2007)",
-        "synthesis": "Cross-trial comparison (network meta-analysis with a bridging prior)",
+        t: (lab[4:].capitalize() if lab.startswith("The ") else lab) + (f" ({c})" if c else "")
+        for t, lab, c in zip(reg["trial"], reg["label"], reg["short_citation"], strict=True)
     }
+    names["synthesis"] = "Cross-trial comparison (network meta-analysis with a bridging prior)"
     for (source, comparison), grp in summary.groupby(["source", "comparison"], sort=False):
         lines.append(f"**{names.get(source, source)}: {comparison}.**\n")
         key = grp[grp["primary"]] if grp["primary"].any() else grp

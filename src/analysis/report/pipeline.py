@@ -91,6 +91,19 @@ class RunPlan:
     expected: dict[str, float] = field(default_factory=dict)
 
 
+#: A step's ``runs`` value meaning one run per analysed trial.
+PER_TRIAL = "per_trial"
+
+
+def analysed_trials(trials: set[str] | None) -> list[str]:
+    """The trials a run analyses, in trial-registry order: those in the data, or those of the
+    embedded simulated data (``config.TRIALS``) when no data file is given."""
+    from analysis import registry
+
+    wanted = set(config.TRIALS) if trials is None else set(trials)
+    return [t for t in registry.trials() if t in wanted]
+
+
 def plan_run(
     profile: str,
     data_path: Path | None,
@@ -100,6 +113,7 @@ def plan_run(
 ) -> RunPlan:
     """Expand a profile into the list of notebook runs with their parameters.
 
+    A step whose ``runs`` is ``per_trial`` runs once per trial of :func:`analysed_trials`.
     Runs with a ``trial`` parameter are kept only for the ``trials`` present in the data (all
     when ``trials`` is None).
     """
@@ -115,6 +129,8 @@ def plan_run(
     for group, entry in enumerate(spec["steps"]):
         nb = config.NOTEBOOKS / f"{entry['notebook']}.ipynb"
         runs = entry.get("runs") or [{}]
+        if runs == PER_TRIAL:
+            runs = [{"trial": t} for t in analysed_trials(trials)]
         runs = [r for r in runs if trials is None or r.get("trial", next(iter(trials))) in trials]
         for run in runs:
             suffix = "-".join(str(v) for v in run.values())

@@ -23,12 +23,12 @@ from analysis.trialmodel import diagnostics
 #: Report sections for known notebook runs (step name prefix -> (anchor, title)).
 SECTIONS = {
     "01-data": ("data", "Data"),
-    "02-trial-model-resource_groups": ("resource-groups", "The resource-group trial"),
-    "02-trial-model-consumer_providers": ("consumer-providers", "The consumer-provider trial"),
     "03-synthesis": ("cross-trial", "Cross-trial comparison"),
     "04-replication-design": ("replication-design", "Designing a replication trial"),
     "05-calibration": ("calibration", "Model calibration and missing data"),
 }
+#: Step-name prefix of the per-trial notebook runs (``02-trial-model-<trial>``).
+TRIAL_STEP = "02-trial-model-"
 SKIP_TAGS = {"parameters", "injected-parameters", "report-skip"}
 
 _MD = mistune.create_markdown(escape=False, plugins=["table", "strikethrough"])
@@ -247,6 +247,11 @@ def section_of(step: str) -> tuple[str, str]:
     """Anchor and title of a notebook run's report section."""
     if step in SECTIONS:
         return SECTIONS[step]
+    if step.startswith(TRIAL_STEP):  # one section per trial, named by the trial registry
+        from analysis import registry
+
+        trial = step[len(TRIAL_STEP) :]
+        return trial.replace("_", "-"), registry.trial_label(trial)
     anchor = re.sub(r"[^a-z0-9]+", "-", step.lower()).strip("-")
     return anchor, step
 

@@ -364,7 +364,7 @@ def model_spec(
     n_site = len(data.sites)
     site_effects = "random" if n_site >= MIN_RANDOM_SITES else "fixed" if n_site > 1 else "none"
     if site_slopes is None:
-        site_slopes = data.trial == "resource_groups"
+        site_slopes = registry.site_slopes(data.trial)
     return ModelSpec(
         visits=tuple(data.visits),
         treatments=tuple(data.treatments),
