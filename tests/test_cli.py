@@ -30,7 +30,7 @@ def test_validate_rejects_bad_file_with_exit_2_and_no_traceback(tmp_path):
     df.to_csv(path, index=False)
     res = run("validate", str(path))
     assert res.returncode == 2
-    assert "column 'arm': required column is missing" in res.stderr
+    assert "column 'arm': required column(s) missing" in res.stderr
     assert str(path) in res.stderr and "Traceback" not in res.stderr
 
 

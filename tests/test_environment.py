@@ -69,6 +69,7 @@ def test_every_runtime_dependency_is_imported_by_the_library_or_notebooks():
         "jupyterlab": None,
         "watermark": None,
         "pyarrow": None,  # pandas' Parquet engine
+        "openpyxl": None,  # pandas' Excel engine (read_excel engine="openpyxl")
         "pyyaml": "yaml",
         "scikit_learn": "sklearn",
         "nbconvert": "nbconvert",

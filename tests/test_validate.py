@@ -35,7 +35,7 @@ def test_valid_parquet_passes(good, tmp_path):
 
 def test_missing_column_is_named(good, csv_of):
     err = problems_of(csv_of(good.drop(columns="site")))
-    assert "column 'site': required column is missing" in str(err)
+    assert "column 'site': required column(s) missing" in str(err)
 
 
 def test_unknown_arm_names_column_value_and_line(good, csv_of):
@@ -50,7 +50,10 @@ def test_out_of_range_value(good, csv_of):
     row = bad.index[(bad["outcome"] == "empowerment")][0]
     bad.loc[row, "value"] = "7.5"
     msg = str(problems_of(csv_of(bad)))
-    assert "column 'value': outside the instrument's range" in msg and f"line: {row + 2}" in msg
+    assert (
+        "column 'value': outside the range of empowerment (1 to 5)" in msg
+        and f"line: {row + 2}" in msg
+    )
 
 
 def test_bad_types_and_non_finite(good, csv_of):
@@ -137,6 +140,6 @@ def test_missing_path_directory_and_extension(tmp_path):
         validate_file(tmp_path / "nope.csv")
     with pytest.raises(DataFileError, match="is a directory"):
         validate_file(tmp_path)
-    (tmp_path / "d.xlsx").write_text("x")
+    (tmp_path / "d.odt").write_text("x")
     with pytest.raises(DataFileError, match="unsupported file type"):
-        validate_file(tmp_path / "d.xlsx")
+        validate_file(tmp_path / "d.odt")

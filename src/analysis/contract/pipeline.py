@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from analysis import catalogue, registry
+from analysis import catalogue, config, registry
 from analysis.contract import describe, scenario
 
 
@@ -35,14 +35,17 @@ def run_data(df: pd.DataFrame, trials: list[str] | None = None) -> DataResults:
     df : pandas.DataFrame
         Validated data in the contract.
     trials : list of str, optional
-        Trials whose simulation scenarios are listed (default: every trial of the registry).
+        Trials whose simulation scenarios are listed (default: every trial of the registry
+        that has one in ``data/scenarios/``).
 
     Returns
     -------
     DataResults
     """
     c = catalogue
-    trials = trials or list(registry.load_outcome_registry()["trial"].unique())
+    trials = trials or registry.trials()
+    with_scenario = [t for t in trials if (config.SCENARIOS / f"{t}.yaml").is_file()]
+    provenance = [scenario.scenario_provenance(t) for t in with_scenario]
     return DataResults(
         {
             c.DATA_SUMMARY: describe.data_summary(df),
@@ -50,8 +53,10 @@ def run_data(df: pd.DataFrame, trials: list[str] | None = None) -> DataResults:
             c.BASELINE: describe.baseline_table(df),
             c.OBSERVED_MEANS: describe.observed_means(df),
             c.MISSINGNESS: describe.missingness(df),
-            c.SCENARIO_PROVENANCE: pd.concat(
-                [scenario.scenario_provenance(t) for t in trials], ignore_index=True
+            c.SCENARIO_PROVENANCE: (
+                pd.concat(provenance, ignore_index=True)
+                if provenance
+                else pd.DataFrame(columns=list(c.SCENARIO_PROVENANCE.columns))
             ),
         }
     )

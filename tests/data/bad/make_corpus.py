@@ -79,6 +79,24 @@ def main() -> None:
     typed["value"] = pd.to_numeric(typed["value"]).astype("float32")
     typed.loc[2, "value"] = float("nan")
     typed.to_parquet(HERE / "wrong_dtypes.parquet", index=False)
+    # files the way trial teams keep them (issue 16): each gets a message saying how to fix it
+    wide = b.pivot_table(
+        index=["patient_id", "site", "arm"],
+        columns=["outcome", "month"],
+        values="value",
+        aggfunc="first",
+    )
+    wide.columns = [f"{o}_t{m}" for o, m in wide.columns]
+    write("wide_file.csv", wide.reset_index().rename(columns={"patient_id": "id", "site": "team"}))
+    labels = {"cacm": "Consumer-assisted", "ncacm": "Non-consumer-assisted", "standard": "Usual"}
+    write("arm_labels.csv", b.assign(arm=b["arm"].map(labels)))
+    write("decimal_comma.csv", b.assign(value=b["value"].where(b.index != 5, "3,55")))
+    write("missing_code.csv", b.assign(value=b["value"].where(b.index != 6, "-99")))
+    write("visit_labels.csv", b.assign(month="T" + b["month"]))
+    (HERE / "corrupt.xlsx").write_bytes(b"PK\x03\x04 not really a workbook")
+    (HERE / "corrupt.sav").write_bytes(b"$FL2 not really an SPSS file")
+    (HERE / "corrupt.dta").write_bytes(b"<stata_dta> not really a Stata file")
+    (HERE / "old_excel.xls").write_bytes(b"\xd0\xcf\x11\xe0 old excel")
     (HERE / "a_directory.csv").mkdir(exist_ok=True)
     (HERE / "a_directory.csv" / ".gitkeep").write_text("")
 

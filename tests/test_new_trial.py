@@ -1,0 +1,116 @@
+"""A trial the code has never heard of, declared only by registry rows (kept outside the
+repository through ``TRIALBAYES_REGISTRY``), is validated, fitted and planned into the report
+with its own section."""
+
+import os
+import shutil
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+
+from analysis import config, registry
+
+TRIAL = "peer_support"
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory):
+    """A registry with a third trial (peer support vs usual care) and a data file of it."""
+    root = tmp_path_factory.mktemp("newtrial")
+    reg = root / "registry"
+    shutil.copytree(config.DATA / "registry", reg)
+    trials = pd.read_csv(reg / "trials.csv", dtype=str, keep_default_na=False)
+    new = {
+        "trial": TRIAL,
+        "label": "The peer-support trial",
+        "source": "assumed",
+        "citation": "Doe J, Roe R. Peer support for serious mental illness. 2030",
+    }
+    pd.concat([trials, pd.DataFrame([new])]).fillna("").to_csv(reg / "trials.csv", index=False)
+    with open(reg / "arms.csv", "a") as fh:
+        fh.write(f"{TRIAL},peer,Peer support,false,,assumed\n")
+        fh.write(f"{TRIAL},usual,Usual care,true,,assumed\n")
+    with open(reg / "outcomes.csv", "a") as fh:
+        fh.write(
+            f"{TRIAL},recovery,Recovery scale mean item score,RS mean item score,1,5,0.01,"
+            "true,0.25,0;6;12,true,assumed\n"
+        )
+    df = pd.read_csv(config.DEFAULT_DATA)
+    d = df[(df["trial"] == "resource_groups") & (df["outcome"] == "empowerment")].copy()
+    d["trial"], d["outcome"] = TRIAL, "recovery"
+    d["arm"] = d["arm"].map({"fact_rg": "peer", "fact": "usual"})
+    d["month"] = d["month"].map({0: 0, 9: 6, 18: 12})
+    d["site"] = d["site"].str.replace("team", "site")
+    data = root / "peer.csv"
+    d.to_csv(data, index=False)
+    env = {**os.environ, "TRIALBAYES_REGISTRY": str(reg)}
+    return root, reg, data, env
+
+
+def _cli(env, *args):
+    return subprocess.run(
+        [sys.executable, "-m", "analysis", *args], capture_output=True, text=True, env=env
+    )
+
+
+def test_validate_knows_the_new_trial(project):
+    _, _, data, env = project
+    res = _cli(env, "validate", str(data))
+    assert res.returncode == 0, res.stderr
+    assert "The peer-support trial" in res.stdout and "Usual care" in res.stdout
+    assert "Month 12" in res.stdout
+
+
+def test_an_inconsistent_registry_is_named(project, tmp_path):
+    _, reg, data, env = project
+    bad = tmp_path / "registry"
+    shutil.copytree(reg, bad)
+    with open(bad / "arms.csv", "a") as fh:
+        fh.write("ghost_trial,x,X,true,,assumed\n")
+    res = _cli({**env, "TRIALBAYES_REGISTRY": str(bad)}, "validate", str(data))
+    assert res.returncode == 2
+    assert "trial 'ghost_trial' is not declared in trials.csv" in res.stderr
+
+
+def test_the_report_plans_a_section_for_it(project, monkeypatch):
+    _, reg, data, _ = project
+    for name, file in (
+        ("TRIALS_FILE", "trials.csv"),
+        ("ARMS_FILE", "arms.csv"),
+        ("OUTCOMES_FILE", "outcomes.csv"),
+    ):
+        monkeypatch.setattr(config, name, reg / file)
+    registry.load_arm_registry.cache_clear()
+    registry.load_outcome_registry.cache_clear()
+    try:
+        from analysis.report import pipeline, render
+
+        plan = pipeline.plan_run("smoke", data, project[0] / "build", trials={TRIAL})
+        names = [s.name for s in plan.steps]
+        assert f"02-trial-model-{TRIAL}" in names
+        assert not any("resource_groups" in n or "consumer_providers" in n for n in names)
+        assert render.section_of(f"02-trial-model-{TRIAL}") == (
+            "peer-support",
+            "The peer-support trial",
+        )
+        assert registry.site_slopes(TRIAL) is False  # an empty default, stated in the registry
+    finally:
+        monkeypatch.undo()
+        registry.load_arm_registry.cache_clear()
+        registry.load_outcome_registry.cache_clear()
+
+
+@pytest.mark.slow
+def test_fit_runs_on_the_new_trial(project):
+    root, _, data, env = project
+    out = root / "fit"
+    res = _cli(
+        env, "fit", "--trial", TRIAL, "--data", str(data), "--profile", "smoke", "--out", str(out)
+    )
+    assert res.returncode == 0, res.stderr[-2000:]
+    effects = pd.read_csv(out / "tables" / "trial_effects.csv")
+    assert set(effects["trial"]) == {TRIAL}
+    assert set(zip(effects["arm"], effects["comparator"], strict=True)) == {("peer", "usual")}
+    assert sorted(effects["month"].unique()) == [6, 12]
