@@ -52,3 +52,35 @@ def test_get_outcome_direction_and_unknown():
 def test_every_outcome_file_row_is_unique():
     reg = pd.read_csv(config.OUTCOMES_FILE)
     assert not reg.duplicated(["trial", "outcome"]).any()
+
+
+def test_the_synthesis_notebook_defaults_are_the_network_settings():
+    """The bridge prior has one home (data/registry/network.yaml); the notebook's parameter
+    defaults repeat it for interactive use and must agree."""
+    import ast
+
+    import nbformat
+
+    nb = nbformat.read(config.NOTEBOOKS / "03-synthesis.ipynb", as_version=4)
+    cell = next(c for c in nb.cells if "parameters" in c.metadata.get("tags", []))
+    defaults = {
+        n.target.id: ast.literal_eval(n.value)
+        for n in ast.parse(cell.source).body
+        if isinstance(n, ast.AnnAssign)
+    }
+    net = registry.network()
+    assert defaults["bridge_mean"] == net["bridge"]["mean"]
+    assert defaults["bridge_sd"] == net["bridge"]["sd"]
+    for key in ("mean", "sd", "weight"):
+        assert defaults[f"map_{key}"] == net["map_prior"][key]
+
+
+def test_trial_parts_follow_the_arm_registry():
+    parts = registry.trial_parts()
+    assert {"fact_rg", "fact"} in parts and {"cacm", "ncacm", "standard"} in parts
+    from analysis.synthesis import nma
+
+    assert nma.depends_on_bridge("fact_rg", "cacm")
+    assert not nma.depends_on_bridge("cacm", "standard")
+    # a trial sharing an arm joins that part
+    assert not nma.depends_on_bridge("x", "standard", [{"x", "standard", "cacm"}, {"fact"}])

@@ -19,6 +19,7 @@ REGISTRY = Path(os.environ.get("TRIALBAYES_REGISTRY") or DATA / "registry")
 OUTCOMES_FILE = REGISTRY / "outcomes.csv"
 ARMS_FILE = REGISTRY / "arms.csv"
 TRIALS_FILE = REGISTRY / "trials.csv"
+NETWORK_FILE = REGISTRY / "network.yaml"
 REFERENCES = DATA / "references.csv"
 SCENARIOS = DATA / "scenarios"
 SIMULATED = DATA / "simulated"

@@ -256,6 +256,12 @@ def check_registry() -> None:
                 f"{config.OUTCOMES_FILE}: trial '{t}' has {int(o['primary'].sum())} primary "
                 "outcomes (primary=true); at most one"
             )
+    net = network()
+    known = set(arms["arm"])
+    named = {net["reference"], net["bridge"]["treatment"], *net["bridge"].get("relative", {})}
+    named |= {x for pair in net["cross_trial"] for x in pair}
+    for x in sorted(named - known):
+        problems.append(f"{config.NETWORK_FILE.name}: treatment '{x}' is not an arm of arms.csv")
     if problems:
         raise RegistryError("the trial registry is inconsistent:\n  - " + "\n  - ".join(problems))
 
@@ -305,3 +311,43 @@ def trial_label(trial: str, in_sentence: bool = False) -> str:
     if in_sentence and label.split(" ", 1)[0] in {"The", "A", "An"}:
         label = label[0].lower() + label[1:]
     return label
+
+
+@lru_cache(maxsize=4)
+def _network(path: Path) -> dict:
+    import yaml
+
+    spec = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    for key in ("reference", "bridge", "cross_trial", "map_prior"):
+        if key not in spec:
+            raise RegistryError(f"{path}: '{key}' is missing")
+    if spec["bridge"].get("versus", spec["reference"]) != spec["reference"]:
+        raise RegistryError(
+            f"{path}: the bridge places its treatment against the reference "
+            f"({spec['reference']!r}), not {spec['bridge']['versus']!r}"
+        )
+    return spec
+
+
+def network() -> dict:
+    """The cross-trial network's settings (``data/registry/network.yaml``): ``reference``,
+    ``bridge`` (``treatment``, ``versus``, ``mean``, ``sd``, ``relative``), ``cross_trial``
+    contrasts and the ``map_prior`` specification."""
+    path = config.NETWORK_FILE
+    if not path.is_file():  # a registry kept elsewhere without its own: the project's default
+        path = config.DATA / "registry" / "network.yaml"
+    return _network(path)
+
+
+def trial_parts() -> list[set[str]]:
+    """The treatments each trial links (its arms), merged where trials share an arm: the parts
+    of the network that data connect. A contrast between parts rests on the bridge."""
+    arms = load_arm_registry()
+    parts: list[set[str]] = []
+    for _, g in arms.groupby("trial", sort=False):
+        part = set(g["arm"])
+        for p in [p for p in parts if p & part]:
+            part |= p
+            parts.remove(p)
+        parts.append(part)
+    return parts

@@ -25,9 +25,8 @@ from analysis.trialmodel import diagnostics, statement
 
 SUMMARY_COLUMNS = list(catalogue.SUMMARY.columns)
 
-#: Cross-trial contrasts summarised: the project's question (resource groups vs consumer-assisted
-#: case management).
-CROSS_TRIAL = (("fact_rg", "cacm"),)
+#: Cross-trial contrasts of the summary (``cross_trial`` in data/registry/network.yaml).
+CROSS_TRIAL = tuple(tuple(c) for c in registry.network()["cross_trial"])
 
 
 def summary_table(out_dir: Path) -> pd.DataFrame:

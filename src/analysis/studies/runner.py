@@ -33,9 +33,12 @@ def code_fingerprint() -> str:
     h = hashlib.sha256()
     here = Path(__file__).parents[1]  # the whole package
     files = sorted(here.rglob("*.py")) + sorted(config.SCENARIOS.glob("*.yaml"))
-    files += [config.OUTCOMES_FILE, config.ARMS_FILE, config.TRIALS_FILE]
+    registry_files = [config.OUTCOMES_FILE, config.ARMS_FILE, config.TRIALS_FILE]
+    files += registry_files + [config.NETWORK_FILE]
     for path in files:
-        h.update(path.relative_to(config.ROOT).as_posix().encode())
+        # the registry may live outside the project (TRIALBAYES_REGISTRY): its name, not its place
+        name = path.relative_to(config.ROOT) if path.is_relative_to(config.ROOT) else path.name
+        h.update(Path(name).as_posix().encode())
         h.update(path.read_bytes())
     return h.hexdigest()
 

@@ -39,13 +39,13 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from analysis import catalogue
+from analysis import catalogue, registry
 from analysis.rules import INFORMED_IQR_RATIO
 
-TREATMENTS = ("fact_rg", "fact", "cacm", "ncacm", "standard")
-
-
-REFERENCE = "standard"
+#: Treatments in display order: the arms of the trial registry, trial by trial.
+TREATMENTS = tuple(dict.fromkeys(registry.load_arm_registry()["arm"]))
+#: The default reference treatment (``reference`` in ``data/registry/network.yaml``).
+REFERENCE = registry.network()["reference"]
 
 
 #: Informative priors for tau in meta-analyses of standardised mean differences: Rhodes et al.
@@ -512,12 +512,14 @@ def bridge_sensitivity(
     return pd.DataFrame(rows)
 
 
-def depends_on_bridge(
-    treatment: str,
-    reference: str,
-    components: tuple[set, ...] = ({"fact_rg", "fact"}, {"cacm", "ncacm", "standard"}),
-) -> bool:
-    """Whether a contrast crosses the two trials' disconnected parts (so rests on the bridge)."""
+def depends_on_bridge(treatment: str, reference: str, components=None) -> bool:
+    """Whether a contrast crosses the trials' disconnected parts (so rests on the bridge).
+
+    ``components``: the parts (sets of treatments); default: those the trial registry's arms
+    form (:func:`analysis.registry.trial_parts`)."""
+    from analysis import registry
+
+    components = registry.trial_parts() if components is None else components
     side = [
         next((k for k, c in enumerate(components) if t in c), None) for t in (treatment, reference)
     ]

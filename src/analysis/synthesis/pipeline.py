@@ -7,6 +7,7 @@ fits every outcome and returns a :class:`SynthesisResults` that saves its tables
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -18,6 +19,8 @@ from analysis.synthesis import nma
 
 #: The bridge SDs of the bridge-sensitivity analysis.
 BRIDGE_SDS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0)
+#: The network's settings (data/registry/network.yaml): the defaults below come from there.
+_NET = registry.network()
 
 
 @dataclass(frozen=True)
@@ -48,16 +51,16 @@ class SynthesisSettings:
 
     effect_prior_sd: float = 1.0
     tau_prior_scale: float = 0.3
-    bridge_mean: float | None = 0.0
-    bridge_sd: float | None = 0.25
-    bridge_treatment: str = "fact"
-    relative: dict = field(default_factory=lambda: {"fact_rg": "fact"})
+    bridge_mean: float | None = _NET["bridge"]["mean"]
+    bridge_sd: float | None = _NET["bridge"]["sd"]
+    bridge_treatment: str = _NET["bridge"]["treatment"]
+    relative: dict = field(default_factory=lambda: dict(_NET["bridge"].get("relative") or {}))
     map_prior: bool = False
-    map_treatment: str = "fact_rg"
-    map_base: str = "fact"
-    map_mean: float = 0.80
-    map_sd: float = 0.30
-    map_weight: float = 0.5
+    map_treatment: str = _NET["map_prior"]["treatment"]
+    map_base: str = _NET["map_prior"]["base"]
+    map_mean: float = _NET["map_prior"]["mean"]
+    map_sd: float = _NET["map_prior"]["sd"]
+    map_weight: float = _NET["map_prior"]["weight"]
     tau_prior: str = "half-normal"
 
     def priors(self) -> nma.NMAPriors:
@@ -214,7 +217,16 @@ def run_synthesis(
 
 
 #: Contrasts compared between the default evidence and the swapped overlaps.
-KEY_CONTRASTS = (("fact_rg", "cacm"), ("cacm", "standard"), ("cacm", "ncacm"), ("fact_rg", "fact"))
+KEY_CONTRASTS = tuple(
+    dict.fromkeys(
+        [tuple(c) for c in _NET["cross_trial"]]
+        + [
+            pair
+            for t in registry.trials()
+            for pair in itertools.combinations(registry.trial_arms(t), 2)
+        ]
+    )
+)
 
 
 def evidence_sensitivity(
@@ -258,46 +270,57 @@ def _concat(frames: list, t: catalogue.Table) -> pd.DataFrame:
 
 
 def bridge_markdown(results: SynthesisResults, settings: SynthesisSettings, profile: str) -> str:
-    """What rests on the bridging assumption, outcome by outcome, in words."""
+    """What rests on the bridging assumption, outcome by outcome, in words (the cross-trial
+    contrasts and the bridge of ``data/registry/network.yaml``)."""
     league = results.table(catalogue.SYNTHESIS_EFFECTS)
     bsens = results.table(catalogue.BRIDGE_SENSITIVITY)
     widest = max(bsens["bridge_sd"]) if not bsens.empty else None
+    lab = registry.arm_label
+    bridged, reference = settings.bridge_treatment, nma.REFERENCE
     lines = []
     for o in results.outcomes:
         sel = league[league["outcome"] == o]
-        row = sel[(sel["treatment"] == "fact_rg") & (sel["reference"] == "cacm")]
-        within = sel[(sel["treatment"] == "fact_rg") & (sel["reference"] == "fact")]
-        if row.empty or within.empty:
-            missing = [t for t in ("fact_rg", "cacm") if t not in results.fits[o].treatments]
-            lines.append(
-                f"- **{o.replace('_', ' ')}**: no evidence on "
-                + " or ".join(registry.arm_label(t) for t in missing)
-                + ", so no comparison of FACT plus resource group with consumer-assisted case "
-                "management is made (it would rest on priors alone)."
-            )
-            continue
-        row, within = row.iloc[0], within.iloc[0]
-        text = (
-            f"- **{o.replace('_', ' ')}**: FACT plus resource group vs FACT as usual (within one "
-            f"trial, independent of the bridge): SMD {within['mean']:.2f} ({within['lower']:.2f} "
-            f"to {within['upper']:.2f}). FACT plus resource group vs consumer-assisted case "
-            f"management (**rests on the bridge**): SMD {row['mean']:.2f} ({row['lower']:.2f} to "
-            f"{row['upper']:.2f}), P(better) {row['prob_better']:.2f}"
-        )
-        wide = bsens[(bsens["outcome"] == o) & (bsens["bridge_sd"] == widest)]
-        if not wide.empty:
+        for t, v in _NET["cross_trial"]:
+            base = settings.relative.get(t, bridged)
+            row = sel[(sel["treatment"] == t) & (sel["reference"] == v)]
+            within = sel[(sel["treatment"] == t) & (sel["reference"] == base)]
+            if row.empty:
+                missing = [x for x in (t, v) if x not in results.fits[o].treatments]
+                lines.append(
+                    f"- **{o.replace('_', ' ')}**: no evidence on "
+                    + " or ".join(lab(x) for x in missing)
+                    + f", so no comparison of {lab(t)} with {lab(v)} is made (it would rest on "
+                    "priors alone)."
+                )
+                continue
+            row = row.iloc[0]
+            text = f"- **{o.replace('_', ' ')}**: "
+            if not within.empty and base != t:
+                w = within.iloc[0]
+                text += (
+                    f"{lab(t)} vs {lab(base)} (within one trial, independent of the bridge): SMD "
+                    f"{w['mean']:.2f} ({w['lower']:.2f} to {w['upper']:.2f}). "
+                )
             text += (
-                f"; with a bridge SD of {widest:g} its SD grows to {wide.iloc[0]['sd']:.2f} and "
-                f"P(better) becomes {wide.iloc[0]['prob_better']:.2f}"
+                f"{lab(t)} vs {lab(v)} (**rests on the bridge**): SMD {row['mean']:.2f} "
+                f"({row['lower']:.2f} to {row['upper']:.2f}), P(better) {row['prob_better']:.2f}"
             )
-        lines.append(text + ".")
+            wide = bsens[(bsens["outcome"] == o) & (bsens["bridge_sd"] == widest)]
+            if not wide.empty:
+                text += (
+                    f"; with a bridge SD of {widest:g} its SD grows to {wide.iloc[0]['sd']:.2f} "
+                    f"and P(better) becomes {wide.iloc[0]['prob_better']:.2f}"
+                )
+            lines.append(text + ".")
+    prior = (
+        f"N({settings.bridge_mean:g}, {settings.bridge_sd:g}²) in SMD"
+        if settings.bridge_sd is not None
+        else "no bridge in this run"
+    )
     return (
-        "Comparisons **within** a trial (resource group vs FACT as usual; the case-management arms "
-        "vs standard care and each other) do not depend on the bridge. Every comparison **across** "
-        "the trials (anything involving FACT or FACT plus resource group against consumer-assisted, "
-        "non-consumer-assisted or standard care) rests on the assumption that FACT as usual does "
-        f"about as well as standard care (N({settings.bridge_mean:g}, {settings.bridge_sd:g}²) in "
-        "SMD), not on data.\n\n"
+        "Comparisons **within** a trial do not depend on the bridge. Every comparison **across** "
+        "parts of the network that no trial links rests on the assumption that "
+        f"{lab(bridged)} does about as well as {lab(reference).lower()} ({prior}), not on data.\n\n"
         + "\n".join(lines)
         + ("\n\n*Smoke run: not for interpretation.*" if profile != "full" else "")
     )

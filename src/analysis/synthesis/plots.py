@@ -22,7 +22,7 @@ def plot_network(
     evidence: pd.DataFrame,
     outcome: str,
     patients: dict[str, int] | None = None,
-    bridge: tuple[str, str] | None = ("fact", "standard"),
+    bridge: tuple[str, str] | None = None,
     ax=None,
 ):
     """Evidence network of one outcome: nodes sized by patients, edges by number of contrasts.
@@ -32,12 +32,16 @@ def plot_network(
     patients : dict, optional
         Patients per treatment (node size); defaults to the sums in the evidence.
     bridge : tuple, optional
-        The pair joined only by the bridging prior, drawn dashed.
+        The pair joined only by the bridging prior, drawn dashed (default: the bridge of
+        ``data/registry/network.yaml``).
 
     Returns
     -------
     matplotlib.figure.Figure
     """
+    if bridge is None:
+        net = registry.network()["bridge"]
+        bridge = (net["treatment"], net.get("versus", registry.network()["reference"]))
     ev = evidence[evidence["outcome"] == outcome]
     nodes = list(dict.fromkeys([*_NETWORK_POS, *ev["treatment"], *ev["comparator"]]))
     pos = dict(_NETWORK_POS)
