@@ -333,10 +333,14 @@ def network() -> dict:
     """The cross-trial network's settings (``data/registry/network.yaml``): ``reference``,
     ``bridge`` (``treatment``, ``versus``, ``mean``, ``sd``, ``relative``), ``cross_trial``
     contrasts and the ``map_prior`` specification."""
+    return _network(network_file())
+
+
+def network_file() -> Path:
+    """The network settings in use: the registry's ``network.yaml``, or the project's when a
+    registry kept elsewhere (``TRIALBAYES_REGISTRY``) has none."""
     path = config.NETWORK_FILE
-    if not path.is_file():  # a registry kept elsewhere without its own: the project's default
-        path = config.DATA / "registry" / "network.yaml"
-    return _network(path)
+    return path if path.is_file() else config.DATA / "registry" / "network.yaml"
 
 
 def trial_parts() -> list[set[str]]:

@@ -155,9 +155,13 @@ def design_prior_from_run(
     """
     from analysis import catalogue, config
 
-    eff = catalogue.read_table(out_dir, catalogue.TRIAL_EFFECTS, part=trial)
-    sel = eff[(eff["outcome"] == outcome) & (eff["arm"] == arm)] if not eff.empty else eff
-    if not sel.empty:
+    eff = catalogue.read_table(out_dir, catalogue.TRIAL_EFFECTS, part=trial) if out_dir else None
+    sel = (
+        eff[(eff["outcome"] == outcome) & (eff["arm"] == arm)]
+        if eff is not None and not eff.empty
+        else None
+    )
+    if sel is not None and not sel.empty:
         r = sel[sel["month"] == sel["month"].max()].iloc[0]
         sign = 1.0 if registry.get_outcome(trial, outcome).higher_is_better else -1.0
         return (

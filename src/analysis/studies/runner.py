@@ -34,7 +34,9 @@ def code_fingerprint() -> str:
     here = Path(__file__).parents[1]  # the whole package
     files = sorted(here.rglob("*.py")) + sorted(config.SCENARIOS.glob("*.yaml"))
     registry_files = [config.OUTCOMES_FILE, config.ARMS_FILE, config.TRIALS_FILE]
-    files += registry_files + [config.NETWORK_FILE]
+    from analysis import registry
+
+    files += registry_files + [registry.network_file()]
     for path in files:
         # the registry may live outside the project (TRIALBAYES_REGISTRY): its name, not its place
         name = path.relative_to(config.ROOT) if path.is_relative_to(config.ROOT) else path.name

@@ -1,0 +1,125 @@
+"""The live explorer: every control of every panel, driven programmatically, changes what is
+shown, and answers as fast as the issue asks (cross-trial within 1 s; every control within
+10 s once its model structure is compiled)."""
+
+import time
+
+import numpy as np
+import pytest
+
+from analysis import explore
+
+
+@pytest.fixture(scope="module")
+def cross():
+    return explore.cross_trial_panel(explore.CrossTrial(None))
+
+
+def _change(panel, name, value):
+    """Set one control; return the seconds the panel took and whether its output changed."""
+    before = (panel.table.value, getattr(panel.image, "__len__", None) and panel.image[0].value)
+    t0 = time.perf_counter()
+    panel.controls[name].value = value
+    seconds = time.perf_counter() - t0
+    after = (panel.table.value, getattr(panel.image, "__len__", None) and panel.image[0].value)
+    return seconds, after != before
+
+
+CROSS_CHANGES = [
+    ("bridge_mean", 0.3),
+    ("bridge_sd", 1.0),
+    ("tau_prior", "rhodes-mental-health"),
+    ("tau_prior", "half-normal"),
+    ("tau_scale", 0.6),
+    ("effect_prior_sd", 0.5),
+    ("map_prior", True),
+    ("map_weight", 0.8),
+    ("outcome", "quality_of_life"),
+]
+
+
+def test_every_cross_trial_control_changes_the_answer_within_a_second(cross):
+    times = []
+    for name, value in CROSS_CHANGES:
+        seconds, changed = _change(cross, name, value)
+        assert changed, f"{name} = {value!r} left the output unchanged"
+        assert getattr(cross.answer.controls, name) == value
+        times.append(seconds)
+    # the target is 1 s per change (measured ~0.3 s here); a loaded CI machine gets 2x slack
+    assert np.median(times) < 1.0 and max(times) < 2.0, times
+
+
+def test_the_bridge_moves_the_cross_trial_contrast_by_its_shift():
+    """With the bridge as the only link, shifting its mean by 0.4 shifts FACT plus resource
+    group vs consumer-assisted case management by 0.4 (same draws otherwise)."""
+    ct = explore.CrossTrial(None)
+
+    def contrast(mean):
+        lg = ct.answer(explore.CrossTrialControls(outcome="empowerment", bridge_mean=mean)).league
+        return lg[(lg["treatment"] == "fact_rg") & (lg["reference"] == "cacm")]["mean"].iloc[0]
+
+    assert contrast(0.4) - contrast(0.0) == pytest.approx(0.4, abs=0.02)
+
+
+def test_evidence_rows_switch_off_and_back_on(cross):
+    cross.controls["outcome"].value = "empowerment"
+    boxes = cross.widget.children[0].children[1].children[1:]
+    assert len(boxes) >= 2, "no evidence rows shown"
+    before = cross.table.value
+    boxes[0].value = False
+    assert cross.answer.controls.dropped == (boxes[0].row,) and cross.table.value != before
+    for b in boxes:  # every row off: a message, not a crash
+        b.value = False
+    assert "no evidence left" in cross.status.value
+    for b in boxes:
+        b.value = True
+    assert cross.answer.controls.dropped == ()
+
+
+def test_design_controls_change_the_assurance_within_ten_seconds():
+    panel = explore.design_panel(
+        explore.ReplicationDesign(None), explore.DesignControls(replicates=20)
+    )
+    for name, value in [
+        ("n_patients", 400),
+        ("n_teams", 40),
+        ("design_prior", "sceptical"),
+        ("rule", "mcid"),
+        ("threshold", 0.9),
+        ("replicates", 30),
+    ]:
+        seconds, changed = _change(panel, name, value)
+        assert changed and getattr(panel.answer.controls, name) == value, name
+        assert seconds < 10, (name, seconds)
+
+
+def test_a_larger_trial_has_higher_assurance():
+    d = explore.ReplicationDesign(None)
+    small = d.answer(explore.DesignControls(n_patients=60, n_teams=8, replicates=60))
+    large = d.answer(explore.DesignControls(n_patients=600, n_teams=40, replicates=60))
+    assert large.assurance > small.assurance
+
+
+@pytest.mark.slow
+def test_every_trial_control_refits_and_is_compared_with_the_report(tmp_path):
+    """Warm refits answer within 10 s; a change of structure compiles once (stated in the
+    table's note) and is then warm too."""
+    panel = explore.trial_panel(explore.TrialRefit(None, None, "smoke"))
+    assert panel.answer.compiled  # the first fit of the primary structure compiles it
+    seconds, changed = _change(panel, "effect_prior_sd", 0.3)
+    assert changed and not panel.answer.compiled and seconds < 10
+    for name, value in [
+        ("outcome", "quality_of_life"),
+        ("covariance", "intercept"),
+        ("likelihood", "student"),
+        ("covariates", True),
+        ("trial", "consumer_providers"),
+    ]:
+        seconds, changed = _change(panel, name, value)
+        assert changed, name
+        assert getattr(panel.answer.controls, name) == value
+        if not panel.answer.compiled:
+            assert seconds < 10, (name, seconds)
+    eff = panel.answer.effects
+    assert {"estimate", "lower", "upper", "prob_benefit", "prob_mcid"} <= set(eff.columns)
+    assert (eff["lower"] <= eff["estimate"]).all() and (eff["estimate"] <= eff["upper"]).all()
