@@ -72,7 +72,7 @@ lint: $(STAMP) ## ruff on the package, tests and notebooks
 LAB_FLAGS := $(if $(filter 0,$(shell id -u)),--allow-root,) $(if $(DISPLAY),,--no-browser)
 
 lab: $(STAMP) ## JupyterLab on the project kernel (as root and headless too: prints the URL)
-	$(VENV)/bin/jupyter lab --notebook-dir=notebooks $(LAB_FLAGS)
+	$(VENV)/bin/jupyter lab --notebook-dir=notebooks --LabApp.default_url=/lab/tree/06-explore.ipynb $(LAB_FLAGS)
 
 simulate: $(STAMP) ## regenerate the embedded simulated data from data/scenarios/
 	$(PY) -m analysis simulate

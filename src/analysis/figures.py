@@ -182,6 +182,8 @@ def readable(df: pd.DataFrame, digits: int = 2) -> pd.DataFrame:
             out[col] = [registry.arm_label(v) if isinstance(v, str) else v for v in s]
         elif col == "outcome" and text:
             out[col] = [v.replace("_", " ") if isinstance(v, str) else v for v in s]
+        elif col == "study" and text:
+            out[col] = [registry.study_label(v) if isinstance(v, str) else v for v in s]
         elif col == "trial" and text:
             out[col] = [trials.get(v, v) if isinstance(v, str) else v for v in s]
         elif pd.api.types.is_bool_dtype(s):

@@ -355,3 +355,23 @@ def trial_parts() -> list[set[str]]:
             parts.remove(p)
         parts.append(part)
     return parts
+
+
+def study_label(study: str) -> str:
+    """A reader's name for a study id of the evidence files: a registry trial's short citation
+    (else its label), or the matching key of ``data/references.csv`` ("Lloyd-Evans 2014" for
+    ``lloyd_evans2014``); the id itself when neither knows it."""
+    import re
+
+    reg = load_trial_registry()
+    for t, st, short, label in zip(
+        reg["trial"], reg["study"], reg["short_citation"], reg["label"], strict=True
+    ):
+        if study in (t, st):
+            return short or label
+    norm = re.sub(r"[^a-z0-9]", "", str(study).lower())
+    keys = pd.read_csv(config.REFERENCES, dtype=str)["key"] if config.REFERENCES.is_file() else []
+    for key in keys:
+        if re.sub(r"[^a-z0-9]", "", key.lower()) == norm:
+            return key
+    return study

@@ -53,6 +53,15 @@ def registry_codes() -> dict[str, str]:
     codes.update({a: registry.arm_label(a) for a in arms["arm"] if registry.arm_label(a) != a})
     outcomes = registry.load_outcome_registry()
     codes.update({o: o.replace("_", " ") for o in outcomes["outcome"] if "_" in o})
+    import pandas as pd
+
+    from analysis import config
+
+    studies = set(trials["study"]) | set(trials["trial"])
+    for f in (config.PUBLISHED_TRIALS, config.PUBLISHED_EXTERNAL):
+        if f.is_file():
+            studies |= set(pd.read_csv(f, dtype=str)["study"])
+    codes.update({s: registry.study_label(s) for s in studies if registry.study_label(s) != s})
     return codes
 
 
