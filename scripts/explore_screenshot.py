@@ -50,9 +50,16 @@ def main() -> int:
             time.sleep(3)
             page.click("text=Run", timeout=30_000)
             page.click("text=Run All Cells", timeout=30_000)
-            page.wait_for_selector("text=Evidence rows", timeout=240_000)
+            try:
+                # the cross-trial panel is drawn once its two figures are in
+                page.wait_for_function(
+                    "document.querySelectorAll('.jp-OutputArea-output img').length >= 2",
+                    timeout=240_000,
+                )
+            finally:
+                page.screenshot(path="/tmp/explore-page.png")  # for debugging a failed run
             time.sleep(4)
-            panel = page.locator(".jp-OutputArea-output", has_text="Evidence rows").first
+            panel = page.locator(".jp-OutputArea-output:has(.widget-dropdown)").first
             panel.scroll_into_view_if_needed()
             time.sleep(2)
             panel.screenshot(path=str(OUT))

@@ -32,6 +32,8 @@ from analysis import catalogue, config, figures, registry
 
 #: Exact posterior draws per answer of the cross-trial panel (the report uses 20,000).
 EXPLORE_DRAWS = 4000
+#: Bridge SDs offered by the slider (SMD): from nearly fixed to nearly uninformative.
+BRIDGE_SD_CHOICES = (0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0)
 
 
 def _png(fig) -> bytes:
@@ -118,7 +120,7 @@ class CrossTrial:
         r = self.evidence.set_index("row").loc[row]
         lab = registry.arm_label
         return (
-            f"{r['study']}: {lab(r['treatment'])} vs {lab(r['comparator'])} "
+            f"{registry.study_label(r['study'])}: {lab(r['treatment'])} vs {lab(r['comparator'])} "
             f"(SMD {r['estimate']:.2f}, SE {r['se']:.2f})"
         )
 
@@ -198,8 +200,10 @@ def cross_trial_panel(explorer: CrossTrial, initial: CrossTrialControls | None =
         "bridge_mean": w.FloatSlider(
             value=c0.bridge_mean, min=-1, max=1, step=0.05, description="Bridge mean (SMD)"
         ),
-        "bridge_sd": w.FloatLogSlider(
-            value=c0.bridge_sd, base=10, min=-2, max=0.7, step=0.05, description="Bridge SD (SMD)"
+        "bridge_sd": w.SelectionSlider(
+            options=sorted({*BRIDGE_SD_CHOICES, c0.bridge_sd}),
+            value=c0.bridge_sd,
+            description="Bridge SD (SMD)",
         ),
         "tau_prior": w.Dropdown(
             options=[
