@@ -145,3 +145,49 @@ def toy_empowerment(n, attended, site=lambda i: f"team-{i:02d}", seed=0):
         for month in attended(i)
     ]
     return pd.DataFrame(rows)
+
+
+def run_tables(folder, rhat: float, ess: float, divergences: int):
+    """A run's result tables for rendering tests: the smoke run's effects and evidence
+    (``tests/data/tables``), one diagnostics row with the given worst values, and the report
+    tables computed from them (``narrative.save_report_tables``)."""
+    import shutil
+    from pathlib import Path
+
+    import pandas as pd
+
+    from analysis import catalogue
+    from analysis.report import narrative
+
+    tables = Path(__file__).parent / "data" / "tables"
+    (Path(folder) / "tables").mkdir(exist_ok=True)
+    for name in ("trial_effects", "synthesis_effects", "synthesis_evidence"):
+        shutil.copy(tables / f"{name}.csv", Path(folder) / "tables")
+    row = dict(
+        model="resource_groups/empowerment",
+        parameter="beta[fact_rg, 18]",
+        rhat=rhat,
+        ess_bulk=ess,
+        ess_tail=ess * 2 / 3,
+        mcse_mean=0.1 if rhat > 1.01 else 0.01,
+        divergences=divergences,
+    )
+    pd.DataFrame([row]).to_csv(
+        Path(folder) / "tables" / catalogue.DIAGNOSTICS.file_name(), index=False
+    )
+    narrative.save_report_tables(folder)
+
+
+def run_manifest(notebook, profile: str) -> dict:
+    """A minimal run manifest with one executed notebook (for rendering tests)."""
+    from pathlib import Path
+
+    nb = Path(notebook)
+    step = {"name": nb.stem, "notebook": nb.name, "status": "ok", "seconds": 1.0}
+    return {
+        "profile": profile,
+        "seed": 7,
+        "data": {"source": "embedded simulated data", "name": "data.csv", "sha256": "abc"},
+        "steps": [{**step, "parameters": {"draws": 10}}],
+        "versions": {"pymc": "5.28.5"},
+    }

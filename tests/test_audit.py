@@ -3,7 +3,6 @@ would stumble on is named with where it is."""
 
 import base64
 import io
-import shutil
 from pathlib import Path
 
 import matplotlib
@@ -13,9 +12,10 @@ import matplotlib.pyplot as plt  # noqa: E402
 import nbformat  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
+from conftest import run_manifest, run_tables  # noqa: E402
 from IPython.core.formatters import HTMLFormatter  # noqa: E402
 
-from analysis import catalogue, figures  # noqa: E402
+from analysis import figures  # noqa: E402
 from analysis.report import audit, narrative, render  # noqa: E402
 
 TABLES = Path(__file__).parent / "data" / "tables"
@@ -51,45 +51,14 @@ def _display(data: dict):
 
 def _build(tmp_path, outputs, manifest_extra=None) -> Path:
     """Render a report whose trial section shows ``outputs``; return the HTML file."""
-    (tmp_path / "tables").mkdir(exist_ok=True)
-    for name in ("trial_effects", "synthesis_effects", "synthesis_evidence"):
-        shutil.copy(TABLES / f"{name}.csv", tmp_path / "tables")
-    pd.DataFrame(
-        [
-            dict(
-                model="resource_groups/empowerment",
-                parameter="beta[fact_rg, 18]",
-                rhat=1.001,
-                ess_bulk=900.0,
-                ess_tail=800.0,
-                mcse_mean=0.01,
-                divergences=0,
-            )
-        ]
-    ).to_csv(tmp_path / "tables" / catalogue.DIAGNOSTICS.file_name(), index=False)
-    narrative.save_report_tables(tmp_path)
+    run_tables(tmp_path, 1.001, 900.0, 0)
     nb = nbformat.v4.new_notebook()
     code = nbformat.v4.new_code_cell("x")
     code.outputs = outputs
     nb.cells = [nbformat.v4.new_markdown_cell("## Results"), code]
     path = tmp_path / "02-trial-model-resource_groups.ipynb"
     nbformat.write(nb, path)
-    manifest = {
-        "profile": "full",
-        "seed": 7,
-        "data": {"source": "embedded simulated data", "name": "data.csv", "sha256": "abc"},
-        "steps": [
-            {
-                "name": path.stem,
-                "notebook": path.name,
-                "status": "ok",
-                "seconds": 1.0,
-                "parameters": {"draws": 10},
-            }
-        ],
-        "versions": {"pymc": "5.28.5"},
-        **(manifest_extra or {}),
-    }
+    manifest = {**run_manifest(path, "full"), **(manifest_extra or {})}
     out = tmp_path / "report.html"
     out.write_text(render.build_document([path], manifest, tmp_path), encoding="utf-8")
     return out

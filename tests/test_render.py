@@ -2,12 +2,12 @@
 
 import base64
 import re
-import shutil
 from pathlib import Path
 
 import nbformat
 import pandas as pd
 import pytest
+from conftest import run_manifest, run_tables
 
 from analysis import catalogue
 from analysis.report import narrative, render
@@ -43,39 +43,9 @@ def _executed_notebook(path: Path) -> Path:
 
 @pytest.fixture
 def run(tmp_path):
-    (tmp_path / "tables").mkdir()
-    for name in ("trial_effects", "synthesis_effects", "synthesis_evidence"):
-        shutil.copy(TABLES / f"{name}.csv", tmp_path / "tables")
-    pd.DataFrame(
-        [
-            dict(
-                model="resource_groups/empowerment",
-                parameter="beta[fact_rg, 18]",
-                rhat=1.2,
-                ess_bulk=30.0,
-                ess_tail=20.0,
-                mcse_mean=0.1,
-                divergences=2,
-            ),
-        ]
-    ).to_csv(tmp_path / "tables" / catalogue.DIAGNOSTICS.file_name(), index=False)
-    narrative.save_report_tables(tmp_path)
+    run_tables(tmp_path, 1.2, 30.0, 2)
     nb = _executed_notebook(tmp_path / "02-trial-model-resource_groups.ipynb")
-    manifest = {
-        "profile": "smoke",
-        "seed": 7,
-        "data": {"source": "embedded simulated data", "name": "data.csv", "sha256": "abc"},
-        "steps": [
-            {
-                "name": nb.stem,
-                "notebook": nb.name,
-                "status": "ok",
-                "seconds": 1.0,
-                "parameters": {"draws": 10},
-            }
-        ],
-        "versions": {"pymc": "5.28.5"},
-    }
+    manifest = run_manifest(nb, "smoke")
     return tmp_path, render.build_document([nb], manifest, tmp_path)
 
 
@@ -143,8 +113,6 @@ def test_summary_exports_for_manuscripts(tmp_path):
     """The summary as booktabs LaTeX and as a Word document with the same cells."""
     import zipfile
     from xml.etree import ElementTree
-
-    import pandas as pd
 
     from analysis.report import manuscript
 
