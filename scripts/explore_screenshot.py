@@ -26,6 +26,13 @@ def main() -> int:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     token = secrets.token_hex(16)
+    # a copy of the notebook: JupyterLab autosaves what it runs, and notebooks are committed
+    # without outputs
+    import shutil
+    import tempfile
+
+    work = Path(tempfile.mkdtemp(prefix="explore-"))
+    shutil.copy(ROOT / "notebooks" / "06-explore.ipynb", work)
     lab = subprocess.Popen(
         [
             str(ROOT / ".venv" / "bin" / "jupyter"),
@@ -34,7 +41,7 @@ def main() -> int:
             "--allow-root",
             f"--port={port}",
             f"--IdentityProvider.token={token}",
-            "--notebook-dir=notebooks",
+            f"--notebook-dir={work}",
         ],
         cwd=ROOT,
         stdout=subprocess.DEVNULL,
