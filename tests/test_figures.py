@@ -61,3 +61,12 @@ def test_renderer_numbers_tables_in_order_and_folds_long_ones():
     assert f"({render.FOLD_ROWS + 5} rows" in b
     untitled = tables(pd.DataFrame({"x": [1]}).to_html())
     assert "Table 3" not in untitled and tables.n == 2
+
+
+def test_study_ids_read_as_author_year_in_lists_too():
+    from analysis import figures
+
+    df = pd.DataFrame({"study": ["tjaden2021", "lloyd_evans2014"], "includes": ["rivera2007", ""]})
+    shown = figures.readable(df)
+    assert shown["Study"].tolist() == ["Tjaden et al. 2021", "Lloyd-Evans 2014"]
+    assert shown["Includes"].tolist()[0] == "Rivera et al. 2007"

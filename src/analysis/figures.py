@@ -182,8 +182,13 @@ def readable(df: pd.DataFrame, digits: int = 2) -> pd.DataFrame:
             out[col] = [registry.arm_label(v) if isinstance(v, str) else v for v in s]
         elif col == "outcome" and text:
             out[col] = [v.replace("_", " ") if isinstance(v, str) else v for v in s]
-        elif col == "study" and text:
-            out[col] = [registry.study_label(v) if isinstance(v, str) else v for v in s]
+        elif col in ("study", "includes") and text:  # study ids (``;``-separated lists)
+            out[col] = [
+                "; ".join(registry.study_label(x.strip()) for x in v.split(";") if x.strip())
+                if isinstance(v, str)
+                else v
+                for v in s
+            ]
         elif col == "trial" and text:
             out[col] = [trials.get(v, v) if isinstance(v, str) else v for v in s]
         elif pd.api.types.is_bool_dtype(s):

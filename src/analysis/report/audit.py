@@ -113,7 +113,7 @@ def audit_tables(soup, codes: dict[str, str]) -> list[Problem]:
             bad = sorted({v for v in values if v in MISSING_MARKERS})
             if bad:
                 problems.append(Problem(where, f"column '{name}' shows {bad} for missing values"))
-            raw = sorted({v for v in values if v in codes})
+            raw = sorted({x for v in values for x in re.split(r"\s*;\s*", v) if x in codes})
             if raw:
                 problems.append(
                     Problem(
