@@ -178,6 +178,48 @@ class CrossTrial:
         return html, forest, ranks
 
 
+def _controls(initial, specs: dict, live: bool) -> dict:
+    """The widgets of a panel, one per field of its controls dataclass ``initial``.
+
+    ``specs`` maps a field to ``(label, choices)``: ``(min, max, step)`` makes a slider (integer
+    when the field's value is), a list of ``(text, value)`` a drop-down, a list of numbers a
+    slider over those values, ``None`` a tick box. ``live``: sliders answer while they move
+    (for answers in well under a second), else when released.
+    """
+    import math
+
+    import ipywidgets as w
+
+    out = {}
+    for name, (label, choices) in specs.items():
+        value = getattr(initial, name)
+        common = {"description": label, "style": {"description_width": "170px"}}
+        common["layout"] = w.Layout(width="460px")
+        if choices is None:
+            widget = w.Checkbox(value=value, **common)
+        elif isinstance(choices, tuple):
+            lo, hi, step = choices
+            kind = w.IntSlider if isinstance(value, int) else w.FloatSlider
+            extra = (
+                {}
+                if kind is w.IntSlider
+                else {"readout_format": f".{max(0, -math.floor(math.log10(step)))}f"}
+            )
+            widget = kind(
+                value=value, min=lo, max=hi, step=step, continuous_update=live, **extra, **common
+            )
+        elif all(isinstance(c, tuple) for c in choices):
+            known = value in [v for _, v in choices]
+            widget = w.Dropdown(options=choices, value=value if known else None, **common)
+        else:
+            options = sorted({*choices, value})
+            widget = w.SelectionSlider(
+                options=options, value=value, continuous_update=live, **common
+            )
+        out[name] = widget
+    return out
+
+
 def cross_trial_panel(explorer: CrossTrial, initial: CrossTrialControls | None = None):
     """ipywidgets controls wired to :meth:`CrossTrial.answer`.
 
@@ -189,44 +231,22 @@ def cross_trial_panel(explorer: CrossTrial, initial: CrossTrialControls | None =
     import ipywidgets as w
 
     c0 = initial or CrossTrialControls(outcome=explorer.outcomes[0])
-    style = {"description_width": "170px"}
-    layout = w.Layout(width="460px")
-    controls = {
-        "outcome": w.Dropdown(
-            options=[(o.replace("_", " "), o) for o in explorer.outcomes],
-            value=c0.outcome,
-            description="Outcome",
-        ),
-        "bridge_mean": w.FloatSlider(
-            value=c0.bridge_mean, min=-1, max=1, step=0.05, description="Bridge mean (SMD)"
-        ),
-        "bridge_sd": w.SelectionSlider(
-            options=sorted({*BRIDGE_SD_CHOICES, c0.bridge_sd}),
-            value=c0.bridge_sd,
-            description="Bridge SD (SMD)",
-        ),
-        "tau_prior": w.Dropdown(
-            options=[
-                ("half-normal (scale below)", "half-normal"),
-                ("Rhodes 2015, general", "rhodes-general"),
-                ("Rhodes 2015, mental health", "rhodes-mental-health"),
-            ],
-            value=c0.tau_prior,
-            description="Heterogeneity prior",
-        ),
-        "tau_scale": w.FloatSlider(
-            value=c0.tau_scale, min=0.05, max=1.0, step=0.05, description="Half-normal scale"
-        ),
-        "effect_prior_sd": w.FloatSlider(
-            value=c0.effect_prior_sd, min=0.1, max=3.0, step=0.1, description="Effect prior SD"
-        ),
-        "map_prior": w.Checkbox(value=c0.map_prior, description="MAP prior (Norden 2012)"),
-        "map_weight": w.FloatSlider(
-            value=c0.map_weight, min=0.05, max=0.95, step=0.05, description="MAP weight"
-        ),
+    tau_priors = [
+        ("half-normal (scale below)", "half-normal"),
+        ("Rhodes 2015, general", "rhodes-general"),
+        ("Rhodes 2015, mental health", "rhodes-mental-health"),
+    ]
+    specs = {
+        "outcome": ("Outcome", [(o.replace("_", " "), o) for o in explorer.outcomes]),
+        "bridge_mean": ("Bridge mean (SMD)", (-1.0, 1.0, 0.05)),
+        "bridge_sd": ("Bridge SD (SMD)", list(BRIDGE_SD_CHOICES)),
+        "tau_prior": ("Heterogeneity prior", tau_priors),
+        "tau_scale": ("Half-normal scale", (0.05, 1.0, 0.05)),
+        "effect_prior_sd": ("Effect prior SD", (0.1, 3.0, 0.1)),
+        "map_prior": ("MAP prior (Norden 2012)", None),
+        "map_weight": ("MAP weight", (0.05, 0.95, 0.05)),
     }
-    for c in controls.values():
-        c.style, c.layout = style, layout
+    controls = _controls(c0, specs, live=True)
     rows_box = w.VBox()
     status, table = w.HTML(), w.HTML()
     image = (w.Image(format="png"), w.Image(format="png"))
@@ -403,40 +423,15 @@ def trial_panel(explorer: TrialRefit, initial: TrialControls | None = None):
     from analysis.trialmodel.model import COVARIANCE_LABELS, COVARIANCES
 
     c0 = initial or TrialControls(trial=explorer.trials[0])
-    style = {"description_width": "170px"}
-    controls = {
-        "trial": w.Dropdown(
-            options=[(registry.trial_label(t), t) for t in explorer.trials],
-            value=c0.trial,
-            description="Trial",
-        ),
-        "outcome": w.Dropdown(
-            options=[(o.replace("_", " "), o) for o in explorer.outcomes(c0.trial)],
-            value=c0.outcome if c0.outcome in explorer.outcomes(c0.trial) else None,
-            description="Outcome",
-        ),
-        "effect_prior_sd": w.FloatSlider(
-            value=c0.effect_prior_sd,
-            min=0.1,
-            max=5.0,
-            step=0.1,
-            continuous_update=False,
-            description="Effect prior SD (SMD)",
-        ),
-        "covariance": w.Dropdown(
-            options=[(COVARIANCE_LABELS[k], k) for k in COVARIANCES],
-            value=c0.covariance,
-            description="Covariance",
-        ),
-        "likelihood": w.Dropdown(
-            options=[("normal", "normal"), ("Student-t", "student")],
-            value=c0.likelihood,
-            description="Likelihood",
-        ),
-        "covariates": w.Checkbox(value=c0.covariates, description="Adjust for covariates"),
+    specs = {
+        "trial": ("Trial", [(registry.trial_label(t), t) for t in explorer.trials]),
+        "outcome": ("Outcome", [(o.replace("_", " "), o) for o in explorer.outcomes(c0.trial)]),
+        "effect_prior_sd": ("Effect prior SD (SMD)", (0.1, 5.0, 0.1)),
+        "covariance": ("Covariance", [(COVARIANCE_LABELS[k], k) for k in COVARIANCES]),
+        "likelihood": ("Likelihood", [("normal", "normal"), ("Student-t", "student")]),
+        "covariates": ("Adjust for covariates", None),
     }
-    for c in controls.values():
-        c.style = style
+    controls = _controls(c0, specs, live=False)
     status, table = w.HTML(), w.HTML()
     busy = w.IntProgress(value=0, min=0, max=1, description="", layout=w.Layout(width="200px"))
     panel = Panel(w.VBox(), controls, status, table, None)
@@ -550,60 +545,21 @@ def design_panel(explorer: ReplicationDesign, initial: DesignControls | None = N
     from analysis.trialmodel.model import MIN_RANDOM_SITES
 
     c0 = initial or DesignControls()
-    style = {"description_width": "170px"}
-    controls = {
-        "n_patients": w.IntSlider(
-            value=c0.n_patients,
-            min=40,
-            max=800,
-            step=20,
-            continuous_update=False,
-            description="Patients",
+    specs = {
+        "n_patients": ("Patients", (40, 800, 20)),
+        "n_teams": ("Teams", (MIN_RANDOM_SITES, 80, 2)),
+        "design_prior": (
+            "Design prior",
+            [("this analysis' posterior", "posterior"), ("sceptical (centred on 0)", "sceptical")],
         ),
-        "n_teams": w.IntSlider(
-            value=c0.n_teams,
-            min=MIN_RANDOM_SITES,
-            max=80,
-            step=2,
-            continuous_update=False,
-            description="Teams",
+        "rule": (
+            "Decision rule",
+            [("benefit: P(SMD > 0)", "benefit"), ("clinically important: P(> MCID)", "mcid")],
         ),
-        "design_prior": w.Dropdown(
-            options=[
-                ("this analysis' posterior", "posterior"),
-                ("sceptical (centred on 0)", "sceptical"),
-            ],
-            value=c0.design_prior,
-            description="Design prior",
-        ),
-        "rule": w.Dropdown(
-            options=[
-                ("benefit: P(SMD > 0)", "benefit"),
-                ("clinically important: P(> MCID)", "mcid"),
-            ],
-            value=c0.rule,
-            description="Decision rule",
-        ),
-        "threshold": w.FloatSlider(
-            value=c0.threshold,
-            min=0.8,
-            max=0.995,
-            step=0.005,
-            continuous_update=False,
-            readout_format=".3f",
-            description="Threshold",
-        ),
-        "replicates": w.IntSlider(
-            value=c0.replicates,
-            min=10,
-            max=200,
-            step=10,
-            continuous_update=False,
-            description="Simulated trials",
-        ),
+        "threshold": ("Threshold", (0.8, 0.995, 0.005)),
+        "replicates": ("Simulated trials", (10, 200, 10)),
     }
-    for c in controls.values():
-        c.style = style
+    controls = _controls(c0, specs, live=False)
     out = w.HTML()
     panel = Panel(w.VBox(), controls, None, out, None)
 
