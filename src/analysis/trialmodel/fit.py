@@ -25,6 +25,7 @@ import pymc as pm
 import xarray as xr
 
 from analysis import config
+from analysis.trialmodel import native
 from analysis.trialmodel.model import (
     DEFAULT_COVARIANCE,
     PRIOR_SETS,
@@ -53,8 +54,8 @@ class SamplerSettings:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
 
 
-BACKENDS = ("c", "numba")
-DEFAULT_BACKEND = os.environ.get("TRIALBAYES_BACKEND", "numba")
+BACKENDS = ("native", "numba", "c")
+DEFAULT_BACKEND = os.environ.get("TRIALBAYES_BACKEND", "native")
 
 
 def compile_model(model: pm.Model, backend: str = DEFAULT_BACKEND):
@@ -63,7 +64,7 @@ def compile_model(model: pm.Model, backend: str = DEFAULT_BACKEND):
     Parameters
     ----------
     model : pymc.Model
-    backend : {"c", "numba"}
+    backend : {"numba", "c"}
         ``c``: PyTensor's C backend (compiled code cached on disk across processes; the model's
         ``pm.Data`` containers are read at every evaluation, so ``pm.set_data`` on ``model``
         changes the data of the compiled model). ``numba``: nutpie's default (compiled in
@@ -165,10 +166,15 @@ class ModelCache:
                 priors,
                 covariates=bool(spec.covariates),
             )
-            self.entries[spec] = (model, compile_model(model, self.backend))
-            self.compiles += 1
+            if self.backend == "native":  # nothing to compile: the callbacks are cached on disk
+                self.entries[spec] = (model, None)
+            else:
+                self.entries[spec] = (model, compile_model(model, self.backend))
+                self.compiles += 1
         model, compiled = self.entries[spec]
         pm.set_data(values, model=model, coords={"patient": data.patients})
+        if self.backend == "native":
+            return model, native.compile_native(data, spec, priors)
         shared = getattr(compiled, "shared_data", None)
         if shared:  # numba: the compiled model holds copies of the data
             compiled = compiled.with_data(**{k: v for k, v in values.items() if k in shared})

@@ -1,0 +1,929 @@
+r"""The trial model's log density and gradient as native code, cached on disk: no compile wait.
+
+PyMC builds the model of :mod:`analysis.trialmodel.model` as a graph that nutpie compiles with
+numba in every process (~20 s; the generated function cannot be cached). This module writes the
+same posterior density by hand, once, as two numba C callbacks compiled with ``cache=True``: the
+log density with its gradient, and the expansion of an unconstrained point into the model's named
+variables. nutpie's Rust sampler calls them directly (no Python, no GIL, chains in parallel). The
+first process on a machine compiles them (a few seconds); every later one loads them from
+numba's cache. One pair of callbacks serves every model variant: the structure (covariance,
+likelihood, site effects, slopes, covariates) and the data travel in one ``float64`` block.
+
+**Sufficient statistics.** Under the normal likelihood the patients who share an attendance
+pattern, a site and an arm have the same mean up to their covariate term, so the density of the
+group needs only its count and the sums :math:`\sum z`, :math:`\sum z z^\top`, :math:`\sum x`,
+:math:`\sum x x^\top`, :math:`\sum z x^\top`; a gradient costs one pass over the groups, not the
+patients. The Student-t likelihood weights each patient by its own Mahalanobis distance, so each
+patient is its own group. PSIS-LOO's per-patient terms are computed once after sampling
+(:func:`analysis.trialmodel.fit.add_log_likelihood`).
+
+**Derivation.** For a group with attended visits :math:`O` (:math:`k` of them), count :math:`n`,
+common mean :math:`m` and patient shifts :math:`w_i = x_i^\top\gamma`, residuals
+:math:`r_i = z_{i,O} - m - w_i 1`, :math:`P = \Sigma_{OO}^{-1}`, :math:`R = \sum_i r_i`,
+:math:`C = \sum_i r_i r_i^\top` and :math:`q = \operatorname{tr}(PC)`:
+
+.. math::
+
+    \ell &= -\tfrac{nk}{2}\log 2\pi - \tfrac{n}{2}\log|\Sigma_{OO}| - \tfrac12 q
+    \quad\text{(normal)},\qquad
+    s = \partial\ell/\partial q \\
+    \partial\ell/\partial\Sigma_{OO} &= -\tfrac{n}{2}P - s\,PCP,\qquad
+    \partial\ell/\partial m = -2s\,PR,\qquad
+    \partial\ell/\partial\gamma = -2s\,E P 1,\quad E = \textstyle\sum_i x_i r_i^\top
+
+and the Student-t density (:math:`n = 1`) has
+:math:`s = -(\nu + k) / (2(\nu + q))`. The priors, PyMC's transforms (log for scales, log-odds
+for the AR(1) correlation, zero-sum for fixed site effects, the packed Cholesky factor with log
+diagonal for the LKJ covariance) and their Jacobians are those of the PyMC model, constants
+included, so both give the same log density: ``tests/test_native.py`` checks the value and the
+gradient against PyMC's graph to 1e-6 for every variant, and the posteriors against each other.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numba
+import numpy as np
+import pandas as pd
+
+from analysis.trialmodel.model import (
+    COVARIANCES,
+    STUDENT_NU_PRIOR,
+    ModelSpec,
+    Priors,
+    TrialData,
+    all_patterns,
+    model_data,
+)
+
+#: Version of the data block's layout: bump it with any change to the header.
+LAYOUT_VERSION = 3.0
+SITE_MODES = ("none", "random", "fixed")
+#: Standard deviation of the fixed (zero-sum) site effects, as in the PyMC model.
+FIXED_SITE_SD = 0.5
+_HEADER = 48  # header slots before the pattern table
+_LOG_2PI = math.log(2.0 * math.pi)
+
+
+# ----------------------------------------------------------------------------------------------
+# Layout: where each parameter sits in the unconstrained vector and the expanded draw
+# ----------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Layout:
+    """Positions of the model's parameters for one :class:`~analysis.trialmodel.model.ModelSpec`.
+
+    ``blocks`` lists ``(name, start, size)`` of the unconstrained vector; ``variables`` lists
+    ``(name, shape, dims)`` of the expanded (constrained) draw, in the order the expansion
+    writes them. Names and dims are those of the PyMC model's posterior.
+    """
+
+    spec: ModelSpec
+    blocks: tuple
+    variables: tuple
+
+    @property
+    def n_dim(self) -> int:
+        """Length of the unconstrained vector."""
+        return sum(size for _, _, size in self.blocks)
+
+    @property
+    def n_expanded(self) -> int:
+        """Length of one expanded draw."""
+        return sum(int(np.prod(shape)) for _, shape, _ in self.variables)
+
+    def offset(self, name: str) -> int:
+        """Start of block ``name`` in the unconstrained vector (-1 if absent)."""
+        for block, start, _ in self.blocks:
+            if block == name:
+                return start
+        return -1
+
+
+def layout(spec: ModelSpec) -> Layout:
+    """The parameter layout of ``spec`` (the PyMC model's free variables, in its order)."""
+    t, a, c, j = len(spec.visits), len(spec.treatments), len(spec.covariates), len(spec.sites)
+    sizes = [("alpha", t), ("beta", a * (t - 1))]
+    variables = [("alpha", (t,), ("visit",)), ("beta", (a, t - 1), ("treatment", "followup"))]
+    if c:
+        sizes.append(("gamma", c))
+        variables.append(("gamma", (c,), ("covariate",)))
+    if spec.site_effects == "random":
+        sizes += [("sigma_site", 1), ("site_offset", j)]
+        variables += [("sigma_site", (), ()), ("site_offset", (j,), ("site",))]
+    elif spec.site_effects == "fixed":
+        sizes.append(("site_fixed", j - 1))
+        variables.append(("site_fixed", (j,), ("site",)))
+    if spec.site_slopes:
+        sizes += [("sigma_site_effect", 1), ("site_effect_offset", j)]
+        variables += [("sigma_site_effect", (), ()), ("site_effect_offset", (j,), ("site",))]
+    if spec.covariance == "intercept":
+        sizes += [("sigma", 1), ("sigma_patient", 1)]
+        variables += [("sigma", (), ()), ("sigma_patient", (), ())]
+    elif spec.covariance == "ar1":
+        sizes += [("sigma", 1), ("rho", 1)]
+        variables += [("sigma", (), ()), ("rho", (), ())]
+    else:
+        packed = t * (t + 1) // 2
+        sizes.append(("visit_cov", packed))
+        variables += [
+            ("visit_cov", (packed,), ("visit_cov_dim_0",)),
+            ("visit_sd", (t,), ("visit",)),
+            ("visit_corr", (t, t), ("visit", "visit_bis")),
+        ]
+    if spec.likelihood == "student":
+        sizes.append(("nu", 1))
+        variables.append(("nu", (), ()))
+    blocks, start = [], 0
+    for name, size in sizes:
+        blocks.append((name, start, size))
+        start += size
+    return Layout(spec=spec, blocks=tuple(blocks), variables=tuple(variables))
+
+
+# ----------------------------------------------------------------------------------------------
+# The data block
+# ----------------------------------------------------------------------------------------------
+def _lkj_log_norm(eta: float, n: int) -> float:
+    """Log normalising constant of the LKJ(eta) density over n x n correlation matrices."""
+    from pymc.distributions.multivariate import _lkj_normalizing_constant
+
+    return float(np.asarray(_lkj_normalizing_constant(float(eta), int(n)).eval()))
+
+
+def group_statistics(data: TrialData, spec: ModelSpec) -> dict[str, np.ndarray]:
+    """Sufficient statistics of the groups the density sums over.
+
+    Normal likelihood: patients sharing attendance pattern, site and arm form one group.
+    Student-t: one group per patient. Returns arrays ``pattern, site, treat, n`` (group) and
+    ``sz`` (group x visit), ``szz`` (group x visit x visit), ``sx``, ``sxx``, ``szx``; unattended
+    visits hold zeros.
+    """
+    values = model_data(data, covariates=bool(spec.covariates))
+    z, mask = values["z"], values["mask"].astype(bool)
+    t = len(spec.visits)
+    x = values["x"] if spec.covariates else np.zeros((len(z), 0))
+    pattern_of = np.zeros(len(z), dtype=np.int64)
+    for p, obs in enumerate(all_patterns(t)):
+        pattern_of[values[f"rows_{p}"]] = p
+    site = values["site_idx"] if spec.site_effects != "none" else np.zeros(len(z), dtype=np.int64)
+    treat = values["treat_idx"]
+    if spec.likelihood == "normal":
+        keys = np.stack([pattern_of, site, treat], axis=1)
+        uniq, group = np.unique(keys, axis=0, return_inverse=True)
+        group = group.ravel()
+    else:
+        uniq = np.stack([pattern_of, site, treat], axis=1)
+        group = np.arange(len(z))
+    g = len(uniq)
+    zm = np.where(mask, z, 0.0)
+
+    def total(a):
+        out = np.zeros((g, *a.shape[1:]))
+        np.add.at(out, group, a)
+        return out
+
+    return {
+        "pattern": uniq[:, 0],
+        "site": uniq[:, 1],
+        "treat": uniq[:, 2],
+        "n": np.bincount(group, minlength=g).astype(float),
+        "sz": total(zm),
+        "szz": total(zm[:, :, None] * zm[:, None, :]),
+        "sx": total(x),
+        "sxx": total(x[:, :, None] * x[:, None, :]),
+        "szx": total(zm[:, :, None] * x[:, None, :]),
+    }
+
+
+def data_block(data: TrialData, spec: ModelSpec, priors: Priors) -> np.ndarray:
+    """Everything the native density needs, in one C-contiguous ``float64`` array.
+
+    Header (see ``_HEADER``), then the pattern table (pattern x visit indicators), then one
+    record per group: pattern, site, treatment, count, then the statistics of
+    :func:`group_statistics` flattened.
+    """
+    lay = layout(spec)
+    t, a, c, j = len(spec.visits), len(spec.treatments), len(spec.covariates), len(spec.sites)
+    stats = group_statistics(data, spec)
+    patterns = all_patterns(t)
+    table = np.zeros((len(patterns), t))
+    for p, obs in enumerate(patterns):
+        table[p, obs] = 1.0
+    n_groups = len(stats["n"])
+    records = np.column_stack(
+        [
+            stats["pattern"],
+            stats["site"],
+            stats["treat"],
+            stats["n"],
+            stats["sz"].reshape(n_groups, -1),
+            stats["szz"].reshape(n_groups, -1),
+            stats["sx"].reshape(n_groups, -1),
+            stats["sxx"].reshape(n_groups, -1),
+            stats["szx"].reshape(n_groups, -1),
+        ]
+    )
+    head = np.zeros(_HEADER)
+    names = [b for b, _, _ in lay.blocks]
+    head[1] = LAYOUT_VERSION
+    head[2:15] = [
+        t,
+        a,
+        c,
+        j,
+        SITE_MODES.index(spec.site_effects),
+        float(spec.site_slopes),
+        COVARIANCES.index(spec.covariance),
+        float(spec.likelihood == "student"),
+        n_groups,
+        len(patterns),
+        lay.n_dim,
+        lay.n_expanded,
+        records.shape[1],
+    ]
+    head[15:25] = [
+        priors.visit_sd,
+        priors.effect_sd,
+        priors.site_sd,
+        priors.site_effect_sd,
+        priors.residual_sd,
+        spec.lkj_eta,
+        _lkj_log_norm(spec.lkj_eta, t) if spec.covariance == "unstructured" else 0.0,
+        STUDENT_NU_PRIOR[0],
+        STUDENT_NU_PRIOR[1],
+        FIXED_SITE_SD,
+    ]
+    for slot, name in enumerate(
+        (
+            "alpha",
+            "beta",
+            "gamma",
+            "sigma_site",
+            "site_offset",
+            "site_fixed",
+            "sigma_site_effect",
+            "site_effect_offset",
+            "sigma",
+            "sigma_patient",
+            "rho",
+            "visit_cov",
+            "nu",
+        )
+    ):
+        head[25 + slot] = lay.offset(name) if name in names else -1
+    block = np.concatenate([head, table.ravel(), records.ravel()])
+    block[0] = len(block)
+    return np.ascontiguousarray(block)
+
+
+# ----------------------------------------------------------------------------------------------
+# Native kernels
+# ----------------------------------------------------------------------------------------------
+_JIT = {"cache": True, "nogil": True, "error_model": "numpy"}
+
+
+@numba.njit(**_JIT)
+def _digamma(x):
+    """psi(x) for x > 0: recurrence to x >= 6, then the asymptotic series (error < 1e-13)."""
+    out = 0.0
+    while x < 6.0:
+        out -= 1.0 / x
+        x += 1.0
+    f = 1.0 / (x * x)
+    return (
+        out
+        + math.log(x)
+        - 0.5 / x
+        - f
+        * (
+            1.0 / 12
+            - f
+            * (1.0 / 120 - f * (1.0 / 252 - f * (1.0 / 240 - f * (1.0 / 132 - f * 691.0 / 32760))))
+        )
+    )
+
+
+@numba.njit(**_JIT)
+def _softplus(x):
+    return x + math.log1p(math.exp(-x)) if x > 0 else math.log1p(math.exp(x))
+
+
+@numba.njit(**_JIT)
+def _half_normal(value, scale):
+    """log HalfNormal(value | scale) and its derivative in value."""
+    lp = 0.5 * math.log(2.0 / math.pi) - math.log(scale) - 0.5 * (value / scale) ** 2
+    return lp, -value / scale**2
+
+
+@numba.njit(**_JIT)
+def _normal_prior(x, off, size, scale, grad):
+    """Sum of log N(x | 0, scale) over ``x[off:off+size]``, gradient added to ``grad``."""
+    lp = 0.0
+    for i in range(off, off + size):
+        lp += -0.5 * _LOG_2PI - math.log(scale) - 0.5 * (x[i] / scale) ** 2
+        grad[i] += -x[i] / scale**2
+    return lp
+
+
+@numba.njit(**_JIT)
+def _covariance(x, block, t, cov_mode, sigma_cov):
+    """The visit covariance (t x t) and its parameters from the unconstrained vector."""
+    out = np.zeros((t, t))
+    chol = np.zeros((t, t))
+    if cov_mode == 1:  # compound symmetry
+        s = math.exp(x[int(block[33])])
+        sp = math.exp(x[int(block[34])])
+        sigma_cov[0], sigma_cov[1] = s, sp
+        for i in range(t):
+            for k in range(t):
+                out[i, k] = sp * sp + (s * s if i == k else 0.0)
+    elif cov_mode == 2:  # AR(1)
+        s = math.exp(x[int(block[33])])
+        u = x[int(block[35])]
+        rho = -1.0 + 2.0 / (1.0 + math.exp(-u))
+        sigma_cov[0], sigma_cov[1] = s, rho
+        for i in range(t):
+            for k in range(t):
+                out[i, k] = s * s * rho ** abs(i - k)
+    else:  # unstructured: packed Cholesky factor, row by row, log diagonal
+        off = int(block[36])
+        pos = 0
+        for i in range(t):
+            for k in range(i + 1):
+                v = x[off + pos]
+                chol[i, k] = math.exp(v) if k == i else v
+                pos += 1
+        for i in range(t):
+            for k in range(t):
+                acc = 0.0
+                for m in range(min(i, k) + 1):
+                    acc += chol[i, m] * chol[k, m]
+                out[i, k] = acc
+    return out, chol
+
+
+@numba.njit(**_JIT)
+def _pattern_inverses(cov, table, n_pat, t):
+    """Inverse of the observed block of ``cov`` (zeros elsewhere) and its log determinant,
+    for each attendance pattern; ``ok`` is False if a block is not positive definite."""
+    inv = np.zeros((n_pat, t, t))
+    logdet = np.zeros(n_pat)
+    idx = np.zeros(t, dtype=np.int64)
+    for p in range(n_pat):
+        k = 0
+        for i in range(t):
+            if table[p, i] > 0:
+                idx[k] = i
+                k += 1
+        low = np.zeros((k, k))
+        for i in range(k):
+            for m in range(i + 1):
+                acc = cov[idx[i], idx[m]]
+                for r in range(m):
+                    acc -= low[i, r] * low[m, r]
+                if i == m:
+                    if not acc > 0:
+                        return inv, logdet, False
+                    low[i, i] = math.sqrt(acc)
+                else:
+                    low[i, m] = acc / low[m, m]
+        # inverse of the factor, then P = L^-T L^-1
+        linv = np.zeros((k, k))
+        for i in range(k):
+            linv[i, i] = 1.0 / low[i, i]
+            for m in range(i):
+                acc = 0.0
+                for r in range(m, i):
+                    acc -= low[i, r] * linv[r, m]
+                linv[i, m] = acc / low[i, i]
+        for i in range(k):
+            logdet[p] += 2.0 * math.log(low[i, i])
+            for m in range(k):
+                acc = 0.0
+                for r in range(max(i, m), k):
+                    acc += linv[r, i] * linv[r, m]
+                inv[p, idx[i], idx[m]] = acc
+    return inv, logdet, True
+
+
+@numba.njit(**_JIT)
+def logp_and_grad(x, grad, block):
+    """Log posterior density (unnormalised only by the data) at the unconstrained ``x``.
+
+    Writes the gradient into ``grad`` and returns the log density (``-inf`` outside the support).
+    """
+    t, a, c, j = int(block[2]), int(block[3]), int(block[4]), int(block[5])
+    site_mode, slopes, cov_mode = int(block[6]), block[7] > 0, int(block[8])
+    student = block[9] > 0
+    n_groups, n_pat, n_dim, rec = int(block[10]), int(block[11]), int(block[12]), int(block[14])
+    visit_sd, effect_sd, site_sd, site_effect_sd, residual_sd = (
+        block[15],
+        block[16],
+        block[17],
+        block[18],
+        block[19],
+    )
+    eta, lkj_norm, nu_shape, nu_rate, fixed_sd = (
+        block[20],
+        block[21],
+        block[22],
+        block[23],
+        block[24],
+    )
+    o_alpha, o_beta, o_gamma = int(block[25]), int(block[26]), int(block[27])
+    o_ssite, o_soff, o_fixed = int(block[28]), int(block[29]), int(block[30])
+    o_sse, o_seoff, o_nu = int(block[31]), int(block[32]), int(block[37])
+    table = block[_HEADER : _HEADER + n_pat * t].reshape((n_pat, t))
+    groups = block[_HEADER + n_pat * t : _HEADER + n_pat * t + n_groups * rec]
+    for i in range(n_dim):
+        grad[i] = 0.0
+
+    # ---- priors and Jacobians ------------------------------------------------------------
+    lp = _normal_prior(x, o_alpha, t, visit_sd, grad)
+    lp += _normal_prior(x, o_beta, a * (t - 1), effect_sd, grad)
+    if c > 0:
+        lp += _normal_prior(x, o_gamma, c, effect_sd, grad)
+    u = np.zeros(j)  # site intercepts
+    sigma_site = 0.0
+    if site_mode == 1:
+        sigma_site = math.exp(x[o_ssite])
+        hn, dhn = _half_normal(sigma_site, site_sd)
+        lp += hn + x[o_ssite]
+        grad[o_ssite] += dhn * sigma_site + 1.0
+        lp += _normal_prior(x, o_soff, j, 1.0, grad)
+        for s in range(j):
+            u[s] = sigma_site * x[o_soff + s]
+    elif site_mode == 2:
+        total = 0.0
+        for s in range(j - 1):
+            total += x[o_fixed + s]
+        sq = math.sqrt(j)
+        norm = total / (sq + j)
+        for s in range(j - 1):
+            u[s] = x[o_fixed + s] - norm
+        u[j - 1] = -total / sq
+        for s in range(j):
+            lp += (
+                -0.5 * (u[s] / fixed_sd) ** 2 - (0.5 * _LOG_2PI + math.log(fixed_sd)) * (j - 1) / j
+            )
+    v = np.zeros(j)  # site x treatment slopes
+    sigma_se = 0.0
+    if slopes:
+        sigma_se = math.exp(x[o_sse])
+        hn, dhn = _half_normal(sigma_se, site_effect_sd)
+        lp += hn + x[o_sse]
+        grad[o_sse] += dhn * sigma_se + 1.0
+        lp += _normal_prior(x, o_seoff, j, 1.0, grad)
+        for s in range(j):
+            v[s] = sigma_se * x[o_seoff + s]
+    sigma_cov = np.zeros(2)
+    cov, chol = _covariance(x, block, t, cov_mode, sigma_cov)
+    if cov_mode == 1:
+        for slot, value in ((33, sigma_cov[0]), (34, sigma_cov[1])):
+            hn, dhn = _half_normal(value, residual_sd)
+            lp += hn + x[int(block[slot])]
+            grad[int(block[slot])] += dhn * value + 1.0
+    elif cov_mode == 2:
+        hn, dhn = _half_normal(sigma_cov[0], residual_sd)
+        lp += hn + x[int(block[33])]
+        grad[int(block[33])] += dhn * sigma_cov[0] + 1.0
+        ur = x[int(block[35])]
+        lp += -2.0 * _softplus(-ur) - ur  # Uniform(-1, 1) density times the Jacobian
+        grad[int(block[35])] += 1.0 - 2.0 / (1.0 + math.exp(-ur))
+    nu = 0.0
+    if student:
+        nu = math.exp(x[o_nu])
+        lp += (
+            nu_shape * math.log(nu_rate)
+            - math.lgamma(nu_shape)
+            + (nu_shape - 1.0) * math.log(nu)
+            - nu_rate * nu
+            + x[o_nu]
+        )
+        grad[o_nu] += (nu_shape - 1.0) - nu_rate * nu + 1.0
+    gamma = np.zeros(c)
+    for k in range(c):
+        gamma[k] = x[o_gamma + k]
+
+    # ---- likelihood over the groups -------------------------------------------------------
+    inv, logdet, ok = _pattern_inverses(cov, table, n_pat, t)
+    if not ok:
+        return -np.inf
+    du = np.zeros(j)
+    dv = np.zeros(j)
+    dgamma = np.zeros(c)
+    dnu = 0.0
+    count = np.zeros(n_pat)
+    acc = np.zeros((n_pat, t, t))  # sum over groups of -s C
+    m = np.zeros(t)
+    sz = np.zeros(t)
+    big_r = np.zeros(t)
+    d = np.zeros(t)
+    cmat = np.zeros((t, t))
+    pr = np.zeros(t)
+    sxg = np.zeros(c)
+    szw = np.zeros(t)
+    for g in range(n_groups):
+        r0 = g * rec
+        p, site, tr, n = int(groups[r0]), int(groups[r0 + 1]), int(groups[r0 + 2]), groups[r0 + 3]
+        o_sz, o_szz = r0 + 4, r0 + 4 + t
+        o_sx = o_szz + t * t
+        o_sxx = o_sx + c
+        o_szx = o_sxx + c * c
+        k = 0.0
+        h = (1.0 if tr < a else 0.0) - 0.5
+        for i in range(t):
+            obs = table[p, i]
+            k += obs
+            mean = x[o_alpha + i] + u[site]
+            if i > 0:
+                if tr < a:
+                    mean += x[o_beta + tr * (t - 1) + i - 1]
+                if slopes:
+                    mean += v[site] * h
+            m[i] = mean * obs
+            sz[i] = groups[o_sz + i]
+        sw = 0.0
+        sww = 0.0
+        for q1 in range(c):
+            sw += groups[o_sx + q1] * gamma[q1]
+            sxg[q1] = 0.0
+            for q2 in range(c):
+                sxg[q1] += groups[o_sxx + q1 * c + q2] * gamma[q2]
+            sww += gamma[q1] * sxg[q1]
+        for i in range(t):
+            acc_w = 0.0
+            for q1 in range(c):
+                acc_w += groups[o_szx + i * c + q1] * gamma[q1]
+            szw[i] = acc_w
+            d[i] = (acc_w - sw * m[i]) * table[p, i]
+            big_r[i] = (sz[i] - n * m[i] - sw) * table[p, i]
+        q = 0.0
+        for i in range(t):
+            for k2 in range(t):
+                val = (
+                    groups[o_szz + i * t + k2]
+                    - sz[i] * m[k2]
+                    - m[i] * sz[k2]
+                    + n * m[i] * m[k2]
+                    - d[i] * table[p, k2]
+                    - table[p, i] * d[k2]
+                    + sww * table[p, i] * table[p, k2]
+                )
+                cmat[i, k2] = val
+                q += inv[p, i, k2] * val
+        if student:
+            half = 0.5 * (nu + k)
+            lp += (
+                math.lgamma(half)
+                - math.lgamma(0.5 * nu)
+                - 0.5 * k * math.log(nu * math.pi)
+                - 0.5 * logdet[p]
+                - half * math.log1p(q / nu)
+            )
+            s = -half / (nu + q)
+            dnu += (
+                0.5 * _digamma(half)
+                - 0.5 * _digamma(0.5 * nu)
+                - 0.5 * k / nu
+                - 0.5 * math.log1p(q / nu)
+                + half * q / (nu * (nu + q))
+            )
+        else:
+            lp += -0.5 * n * k * _LOG_2PI - 0.5 * n * logdet[p] - 0.5 * q
+            s = -0.5
+        count[p] += n
+        for i in range(t):
+            for k2 in range(t):
+                acc[p, i, k2] -= s * cmat[i, k2]
+        # mean gradient -2s P R, scattered to the parameters
+        tot = 0.0
+        tot_follow = 0.0
+        for i in range(t):
+            val = 0.0
+            for k2 in range(t):
+                val += inv[p, i, k2] * big_r[k2]
+            pr[i] = -2.0 * s * val
+            grad[o_alpha + i] += pr[i]
+            tot += pr[i]
+            if i > 0:
+                tot_follow += pr[i]
+                if tr < a:
+                    grad[o_beta + tr * (t - 1) + i - 1] += pr[i]
+        du[site] += tot
+        dv[site] += h * tot_follow
+        if c > 0:
+            # E P 1 with E = Szx^T - Sx m^T - (Sxx gamma) 1^T over the attended visits
+            for i in range(t):
+                if table[p, i] == 0:
+                    continue
+                p1 = 0.0
+                for k2 in range(t):
+                    p1 += inv[p, i, k2]
+                for q1 in range(c):
+                    e = groups[o_szx + i * c + q1] - groups[o_sx + q1] * m[i] - sxg[q1]
+                    dgamma[q1] += -2.0 * s * e * p1
+
+    # ---- chain rule back to the parameters ------------------------------------------------
+    for q1 in range(c):
+        grad[o_gamma + q1] += dgamma[q1]
+    if site_mode == 1:
+        dsig = 0.0
+        for s2 in range(j):
+            grad[o_soff + s2] += du[s2] * sigma_site
+            dsig += du[s2] * x[o_soff + s2]
+        grad[o_ssite] += dsig * sigma_site
+    elif site_mode == 2:
+        gu = np.zeros(j)
+        for s2 in range(j):
+            gu[s2] = du[s2] - u[s2] / fixed_sd**2
+        head = 0.0
+        for s2 in range(j - 1):
+            head += gu[s2]
+        sq = math.sqrt(j)
+        for s2 in range(j - 1):
+            grad[o_fixed + s2] += gu[s2] - head / (sq + j) - gu[j - 1] / sq
+    if slopes:
+        dsig = 0.0
+        for s2 in range(j):
+            grad[o_seoff + s2] += dv[s2] * sigma_se
+            dsig += dv[s2] * x[o_seoff + s2]
+        grad[o_sse] += dsig * sigma_se
+    if student:
+        grad[o_nu] += dnu * nu
+    # dL/dSigma, summed over the patterns
+    gmat = np.zeros((t, t))
+    for p in range(n_pat):
+        if count[p] == 0:
+            continue
+        for i in range(t):
+            for k2 in range(t):
+                val = -0.5 * count[p] * inv[p, i, k2]
+                for r1 in range(t):
+                    if inv[p, i, r1] == 0:
+                        continue
+                    for r2 in range(t):
+                        val += inv[p, i, r1] * acc[p, r1, r2] * inv[p, r2, k2]
+                gmat[i, k2] += val
+    if cov_mode == 1:
+        s_, sp = sigma_cov[0], sigma_cov[1]
+        trace = 0.0
+        total = 0.0
+        for i in range(t):
+            trace += gmat[i, i]
+            for k2 in range(t):
+                total += gmat[i, k2]
+        grad[int(block[33])] += 2.0 * s_ * trace * s_
+        grad[int(block[34])] += 2.0 * sp * total * sp
+    elif cov_mode == 2:
+        s_, rho = sigma_cov[0], sigma_cov[1]
+        dsig = 0.0
+        drho = 0.0
+        for i in range(t):
+            for k2 in range(t):
+                lag = abs(i - k2)
+                dsig += gmat[i, k2] * 2.0 * s_ * rho**lag
+                if lag > 0:
+                    drho += gmat[i, k2] * s_ * s_ * lag * rho ** (lag - 1)
+        grad[int(block[33])] += dsig * s_
+        ur = x[int(block[35])]
+        sg = 1.0 / (1.0 + math.exp(-ur))
+        grad[int(block[35])] += drho * 2.0 * sg * (1.0 - sg)
+    else:
+        off = int(block[36])
+        # LKJ prior on the correlation, HalfNormal on the SDs, the Jacobians (PyMC's logp)
+        lp += lkj_norm
+        pos = 0
+        for i in range(t):
+            var = 0.0
+            for k2 in range(i + 1):
+                var += chol[i, k2] ** 2
+            sd = math.sqrt(var)
+            ci = 2.0 * eta - 3.0 + t - i
+            hn, _ = _half_normal(sd, residual_sd)
+            lp += (ci + 1.0) * math.log(chol[i, i] / sd) - i * math.log(sd) + hn
+            for k2 in range(i + 1):
+                # d/dL_ik of the prior, plus the likelihood's (2 G L)_ik
+                dl = -(ci + 1.0 + i) * chol[i, k2] / var - chol[i, k2] / residual_sd**2
+                if k2 == i:
+                    dl += (ci + 1.0) / chol[i, i]
+                lik = 0.0
+                for r1 in range(t):
+                    lik += 2.0 * gmat[i, r1] * chol[r1, k2]
+                dl += lik
+                if k2 == i:
+                    lp += x[off + pos]  # Jacobian of the log diagonal
+                    grad[off + pos] += dl * chol[i, i] + 1.0
+                else:
+                    grad[off + pos] += dl
+                pos += 1
+    return lp
+
+
+@numba.njit(**_JIT)
+def expand(x, out, block):
+    """Write the named (constrained) variables of the unconstrained point ``x`` into ``out``,
+    in the order of :func:`layout`'s ``variables``."""
+    t, a, c, j = int(block[2]), int(block[3]), int(block[4]), int(block[5])
+    site_mode, slopes, cov_mode = int(block[6]), block[7] > 0, int(block[8])
+    student = block[9] > 0
+    pos = 0
+    for i in range(t + a * (t - 1) + c):  # alpha, beta, gamma are unconstrained
+        out[pos] = x[i]
+        pos += 1
+    if site_mode == 1:
+        o = int(block[28])
+        out[pos] = math.exp(x[o])
+        pos += 1
+        for s in range(j):
+            out[pos] = x[int(block[29]) + s]
+            pos += 1
+    elif site_mode == 2:
+        o = int(block[30])
+        total = 0.0
+        for s in range(j - 1):
+            total += x[o + s]
+        sq = math.sqrt(j)
+        for s in range(j - 1):
+            out[pos] = x[o + s] - total / (sq + j)
+            pos += 1
+        out[pos] = -total / sq
+        pos += 1
+    if slopes:
+        out[pos] = math.exp(x[int(block[31])])
+        pos += 1
+        for s in range(j):
+            out[pos] = x[int(block[32]) + s]
+            pos += 1
+    sigma_cov = np.zeros(2)
+    cov, chol = _covariance(x, block, t, cov_mode, sigma_cov)
+    if cov_mode == 1 or cov_mode == 2:
+        out[pos] = sigma_cov[0]
+        out[pos + 1] = sigma_cov[1]
+        pos += 2
+    else:
+        for i in range(t):
+            for k in range(i + 1):
+                out[pos] = chol[i, k]
+                pos += 1
+        for i in range(t):
+            out[pos + i] = math.sqrt(cov[i, i])
+        pos += t
+        for i in range(t):
+            for k in range(t):
+                out[pos] = cov[i, k] / math.sqrt(cov[i, i] * cov[k, k])
+                pos += 1
+    if student:
+        out[pos] = math.exp(x[int(block[37])])
+        pos += 1
+    return pos
+
+
+_LOGP_SIG = numba.types.int64(
+    numba.types.uint64,
+    numba.types.CPointer(numba.types.double),
+    numba.types.CPointer(numba.types.double),
+    numba.types.CPointer(numba.types.double),
+    numba.types.voidptr,
+)
+_EXPAND_SIG = numba.types.int64(
+    numba.types.uint64,
+    numba.types.uint64,
+    numba.types.CPointer(numba.types.double),
+    numba.types.CPointer(numba.types.double),
+    numba.types.voidptr,
+)
+
+
+@numba.cfunc(_LOGP_SIG, cache=True, nogil=True, error_model="numpy")
+def _logp_cfunc(dim, x_, grad_, logp_, block_):
+    """nutpie's C log-density callback: 0 on success, 3/4 for a non-finite gradient/density."""
+    size = int(numba.carray(block_, (1,), np.float64)[0])
+    block = numba.carray(block_, (size,), np.float64)
+    n_dim = int(block[12])
+    if dim != n_dim:
+        return -1
+    x = numba.carray(x_, (n_dim,))
+    grad = numba.carray(grad_, (n_dim,))
+    out = numba.carray(logp_, (1,))
+    value = logp_and_grad(x, grad, block)
+    out[0] = value
+    for i in range(n_dim):
+        if not np.isfinite(grad[i]):
+            return 3
+    if not np.isfinite(value):
+        return 4
+    return 0
+
+
+@numba.cfunc(_EXPAND_SIG, cache=True, nogil=True, error_model="numpy")
+def _expand_cfunc(dim, n_expanded, x_, out_, block_):
+    """nutpie's C expansion callback."""
+    size = int(numba.carray(block_, (1,), np.float64)[0])
+    block = numba.carray(block_, (size,), np.float64)
+    n_dim = int(block[12])
+    if dim != n_dim or n_expanded != int(block[13]):
+        return -1
+    x = numba.carray(x_, (n_dim,))
+    out = numba.carray(out_, (int(block[13]),))
+    expand(x, out, block)
+    return 0
+
+
+# ----------------------------------------------------------------------------------------------
+# nutpie glue
+# ----------------------------------------------------------------------------------------------
+def initial_point(lay: Layout, priors: Priors, seed: int) -> np.ndarray:
+    """A start for one chain: PyMC's (support points on the unconstrained scale, scales at their
+    prior scale, nu at its prior mean) jittered by U(-1, 1), as ``pm.sample`` starts."""
+    x = np.zeros(lay.n_dim)
+    scale = {
+        "sigma_site": priors.site_sd,
+        "sigma_site_effect": priors.site_effect_sd,
+        "sigma": priors.residual_sd,
+        "sigma_patient": priors.residual_sd,
+    }
+    for name, start, _ in lay.blocks:
+        if name in scale:
+            x[start] = np.log(scale[name])
+        elif name == "nu":
+            x[start] = np.log(STUDENT_NU_PRIOR[0] / STUDENT_NU_PRIOR[1])
+        elif name == "visit_cov":
+            t = len(lay.spec.visits)
+            diag = np.cumsum(np.arange(1, t + 1)) - 1
+            x[start + diag] = np.log(priors.residual_sd)
+    rng = np.random.default_rng(seed)
+    return x + rng.uniform(-1.0, 1.0, size=lay.n_dim)
+
+
+def coords_and_dims(data: TrialData, lay: Layout) -> tuple[dict, dict]:
+    """Coordinates and dims of the expanded variables (as the PyMC model names them)."""
+    spec = lay.spec
+    t = len(spec.visits)
+    coords = {
+        "visit": list(spec.visits),
+        "visit_bis": list(spec.visits),
+        "treatment": list(spec.treatments),
+        "followup": list(spec.visits[1:]),
+        "site": list(spec.sites),
+        "covariate": list(spec.covariates),
+        "visit_cov_dim_0": list(range(t * (t + 1) // 2)),
+    }
+    dims = {name: list(d) for name, _, d in lay.variables}
+    used = {d for v in dims.values() for d in v}
+    out = {k: pd.Index(v) for k, v in coords.items() if k in used}
+    out["unconstrained_parameter"] = pd.Index(
+        [f"{name}_{i}" if size > 1 else name for name, _, size in lay.blocks for i in range(size)]
+    )
+    return out, dims
+
+
+def compile_native(data: TrialData, spec: ModelSpec, priors: Priors):
+    """A nutpie model of ``data`` under ``spec`` and ``priors`` that runs the native callbacks.
+
+    Nothing is compiled here after the first process on a machine (numba's on-disk cache); a
+    new data set or prior costs one pass to build the data block.
+
+    Returns
+    -------
+    nutpie.compile_pymc.CompiledPyMCModel
+    """
+    from functools import partial
+
+    from nutpie.compile_pymc import CompiledPyMCModel
+
+    lay = layout(spec)
+    block = data_block(data, spec, priors)
+    names = [name for name, _, _ in lay.variables]
+    shapes = [tuple(shape) for _, shape, _ in lay.variables]
+    coords, dims = coords_and_dims(data, lay)
+    return CompiledPyMCModel(
+        dims=dims,
+        compiled_logp_func=_logp_cfunc,
+        compiled_expand_func=_expand_cfunc,
+        initial_point_func=partial(initial_point, lay, priors),
+        shared_data={},
+        user_data=block,
+        n_expanded=lay.n_expanded,
+        shape_info=(names, None, shapes),
+        logp_func=None,
+        expand_func=None,
+        _n_dim=lay.n_dim,
+        _shapes=dict(zip(names, shapes, strict=True)),
+        _coords=coords,
+    )
+
+
+def log_density(block: np.ndarray, x: np.ndarray) -> tuple[float, np.ndarray]:
+    """The native log density and gradient at ``x`` (for tests and checks)."""
+    grad = np.zeros(int(block[12]))
+    return float(logp_and_grad(np.asarray(x, dtype=float), grad, block)), grad
+
+
+def expanded(block: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """The expanded draw of ``x`` (for tests and checks)."""
+    out = np.zeros(int(block[13]))
+    expand(np.asarray(x, dtype=float), out, block)
+    return out
