@@ -165,7 +165,7 @@ def group_statistics(data: TrialData, spec: ModelSpec) -> dict[str, np.ndarray]:
     t = len(spec.visits)
     x = values["x"] if spec.covariates else np.zeros((len(z), 0))
     pattern_of = np.zeros(len(z), dtype=np.int64)
-    for p, obs in enumerate(all_patterns(t)):
+    for p in range(len(all_patterns(t))):
         pattern_of[values[f"rows_{p}"]] = p
     site = values["site_idx"] if spec.site_effects != "none" else np.zeros(len(z), dtype=np.int64)
     treat = values["treat_idx"]
