@@ -13,6 +13,10 @@ from dataclasses import dataclass
 import arviz as az
 import numpy as np
 import pandas as pd
+from arviz.utils import Numba
+
+# ArviZ's numba kernels compile in every process (~1.3 s) to save milliseconds on our draws
+Numba.disable_numba()
 
 POPULATION_VARS = (
     "alpha",

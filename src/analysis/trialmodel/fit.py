@@ -157,7 +157,8 @@ class ModelCache:
     def get(self, data: TrialData, spec: ModelSpec, priors: Priors):
         """Return ``(pymc_model, compiled_model)`` for ``spec`` with ``data`` and ``priors`` set."""
         values = model_data(data, priors, covariates=bool(spec.covariates))
-        if spec not in self.entries:
+        fresh = spec not in self.entries
+        if fresh:
             model = build_trial_model(
                 data,
                 spec.covariance,
@@ -172,7 +173,8 @@ class ModelCache:
                 self.entries[spec] = (model, compile_model(model, self.backend))
                 self.compiles += 1
         model, compiled = self.entries[spec]
-        pm.set_data(values, model=model, coords={"patient": data.patients})
+        if not fresh:  # a model just built holds these data already
+            pm.set_data(values, model=model, coords={"patient": data.patients})
         if self.backend == "native":
             return model, native.compile_native(data, spec, priors)
         shared = getattr(compiled, "shared_data", None)

@@ -146,10 +146,27 @@ def layout(spec: ModelSpec) -> Layout:
 # The data block
 # ----------------------------------------------------------------------------------------------
 def _lkj_log_norm(eta: float, n: int) -> float:
-    """Log normalising constant of the LKJ(eta) density over n x n correlation matrices."""
-    from pymc.distributions.multivariate import _lkj_normalizing_constant
-
-    return float(np.asarray(_lkj_normalizing_constant(float(eta), int(n)).eval()))
+    """Log normalising constant of the LKJ(eta) density over n x n correlation matrices, as
+    PyMC writes it (``pymc.distributions.multivariate._lkj_normalizing_constant``)."""
+    lg = math.lgamma
+    if eta == 1:
+        out = sum(lg(2.0 * k) for k in range(1, int((n - 1) / 2) + 1))
+        if n % 2 == 1:
+            return (
+                out
+                + 0.25 * (n**2 - 1) * math.log(math.pi)
+                - 0.25 * (n - 1) ** 2 * math.log(2.0)
+                - (n - 1) * lg(int((n + 1) / 2))
+            )
+        return (
+            out
+            + 0.25 * n * (n - 2) * math.log(math.pi)
+            + 0.25 * (3 * n**2 - 4 * n) * math.log(2.0)
+            + n * lg(n / 2)
+            - (n - 1) * lg(n)
+        )
+    out = -(n - 1) * lg(eta + 0.5 * (n - 1))
+    return out + sum(0.5 * k * math.log(math.pi) + lg(eta + 0.5 * (n - 1 - k)) for k in range(1, n))
 
 
 def group_statistics(data: TrialData, spec: ModelSpec) -> dict[str, np.ndarray]:
