@@ -104,9 +104,22 @@ def load_scenario(path_or_trial: str | Path) -> Scenario:
     -------
     Scenario
     """
+    import copy
+
     path = Path(path_or_trial)
     if not path.suffix:
         path = scenario_path(str(path_or_trial))
+    # studies load the same scenario for every simulated trial: parse each file version once
+    key = (str(path.resolve()), path.stat().st_mtime_ns)
+    if key not in _LOADED:
+        _LOADED[key] = _parse_scenario(path)
+    return copy.deepcopy(_LOADED[key])
+
+
+_LOADED: dict = {}
+
+
+def _parse_scenario(path: Path) -> Scenario:
     raw = yaml.safe_load(path.read_text())
     trial = raw["trial"]
     arms = {str(k): int(v) for k, v in _value(raw["arms"], "arms", path).items()}

@@ -129,7 +129,7 @@ class MarginalModel:
         k_inv = np.linalg.inv(zz)
         chol = np.linalg.cholesky(zz)
         logdet_k = 2 * np.log(np.diagonal(chol, axis1=1, axis2=2)).sum()
-        corr = np.einsum("jak,jab,jbl->kl", zr, k_inv, zr)
+        corr = (zr.transpose(0, 2, 1) @ (k_inv @ zr)).sum(axis=0)
         omega = team.sum(axis=0) - corr  # [X, Z, y]' Omega^-1 [X, Z, y]
         xx = omega[:p, :p]
         xy = omega[:p, -1]
@@ -152,9 +152,15 @@ class MarginalModel:
 
     def log_posterior(self, phi: np.ndarray) -> float:
         """log p(phi | y) up to a constant (half-normal priors on the SDs, log-scale Jacobian)."""
+        return self.conditional(phi)[0] + self._log_prior(phi)
+
+    def _log_prior(self, phi: np.ndarray) -> float:
+        """Half-normal priors on the SDs exp(phi), with the log-scale Jacobian."""
         sd = np.exp(phi)
-        prior = stats.halfnorm.logpdf(sd, scale=self.scales).sum() + phi.sum()
-        return self.conditional(phi)[0] + prior
+        return float(
+            (0.5 * np.log(2 / np.pi) - np.log(self.scales) - 0.5 * (sd / self.scales) ** 2).sum()
+            + phi.sum()
+        )
 
     # ------------------------------------------------------------------ the approximation
     def fit(self) -> dict:
@@ -187,8 +193,7 @@ class MarginalModel:
             u = x[list(idx)]
             phi = mode + chol @ u
             loglik, m, c = self.conditional(phi)
-            sd = np.exp(phi)
-            lp = loglik + stats.halfnorm.logpdf(sd, scale=self.scales).sum() + phi.sum()
+            lp = loglik + self._log_prior(phi)
             logw.append(np.log(np.prod(w[list(idx)])) + lp - log_q_norm.logpdf(phi))
             nodes.append(phi)
             means.append(m)

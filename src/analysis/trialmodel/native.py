@@ -169,10 +169,13 @@ def _lkj_log_norm(eta: float, n: int) -> float:
     return out + sum(0.5 * k * math.log(math.pi) + lg(eta + 0.5 * (n - 1 - k)) for k in range(1, n))
 
 
-def group_statistics(data: TrialData, spec: ModelSpec) -> dict[str, np.ndarray]:
+def group_statistics(
+    data: TrialData, spec: ModelSpec, aggregate: bool = True
+) -> dict[str, np.ndarray]:
     """Sufficient statistics of the groups the density sums over.
 
-    Normal likelihood: patients sharing attendance pattern, site and arm form one group.
+    Normal likelihood: patients sharing attendance pattern, site and arm form one group (with
+    ``aggregate=False``, one group per patient: the same density, for checks).
     Student-t: one group per patient. Returns arrays ``pattern, site, treat, n`` (group) and
     ``sz`` (group x visit), ``szz`` (group x visit x visit), ``sx``, ``sxx``, ``szx``; unattended
     visits hold zeros.
@@ -186,7 +189,7 @@ def group_statistics(data: TrialData, spec: ModelSpec) -> dict[str, np.ndarray]:
         pattern_of[values[f"rows_{p}"]] = p
     site = values["site_idx"] if spec.site_effects != "none" else np.zeros(len(z), dtype=np.int64)
     treat = values["treat_idx"]
-    if spec.likelihood == "normal":
+    if spec.likelihood == "normal" and aggregate:
         keys = np.stack([pattern_of, site, treat], axis=1)
         uniq, group = np.unique(keys, axis=0, return_inverse=True)
         group = group.ravel()
@@ -214,7 +217,9 @@ def group_statistics(data: TrialData, spec: ModelSpec) -> dict[str, np.ndarray]:
     }
 
 
-def data_block(data: TrialData, spec: ModelSpec, priors: Priors) -> np.ndarray:
+def data_block(
+    data: TrialData, spec: ModelSpec, priors: Priors, aggregate: bool = True
+) -> np.ndarray:
     """Everything the native density needs, in one C-contiguous ``float64`` array.
 
     Header (see ``_HEADER``), then the pattern table (pattern x visit indicators), then one
@@ -223,7 +228,7 @@ def data_block(data: TrialData, spec: ModelSpec, priors: Priors) -> np.ndarray:
     """
     lay = layout(spec)
     t, a, c, j = len(spec.visits), len(spec.treatments), len(spec.covariates), len(spec.sites)
-    stats = group_statistics(data, spec)
+    stats = group_statistics(data, spec, aggregate)
     patterns = all_patterns(t)
     table = np.zeros((len(patterns), t))
     for p, obs in enumerate(patterns):
@@ -931,6 +936,12 @@ def compile_native(data: TrialData, spec: ModelSpec, priors: Priors):
         _shapes=dict(zip(names, shapes, strict=True)),
         _coords=coords,
     )
+
+
+def compiled_here() -> bool:
+    """Whether this process compiled the native callbacks (numba's on-disk cache missed: the
+    first run on a machine, or after this module changed)."""
+    return _logp_cfunc.cache_hits == 0 or _expand_cfunc.cache_hits == 0
 
 
 def log_density(block: np.ndarray, x: np.ndarray) -> tuple[float, np.ndarray]:

@@ -1,0 +1,187 @@
+"""The native density: the same log density, gradient and draws as the PyMC model, for every
+variant the report fits, and the same posterior."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from analysis.trialmodel import fit, model, native
+
+RG, CP = ("resource_groups", "empowerment"), ("consumer_providers", "symptoms")
+PRIORS = model.Priors(effect_sd=0.7, site_sd=0.4, site_effect_sd=0.25, residual_sd=1.3)
+
+
+def _data(df, which, sites="as is"):
+    trial, outcome = which
+    if sites == "one":
+        df = df.assign(site="only")
+    return model.prepare_trial_data(df, trial, outcome)
+
+
+def _variants():
+    """Every covariance x likelihood with random sites and slopes (resource groups), with fixed
+    site effects and three arms (consumer providers), and with a single site; covariates on and
+    off."""
+    out = []
+    for which, sites in ((RG, "as is"), (CP, "as is"), (RG, "one")):
+        for cov, lik, cv in itertools.product(model.COVARIANCES, model.LIKELIHOODS, (False, True)):
+            out.append(
+                pytest.param(
+                    which,
+                    sites,
+                    cov,
+                    lik,
+                    cv,
+                    id=f"{which[0]}-{sites}-{cov}-{lik}-{'x' if cv else 'nox'}",
+                )
+            )
+    return out
+
+
+def _pymc_point(m, x):
+    """The PyMC model's value variables (transformed) from the native unconstrained vector."""
+    point, pos = {}, 0
+    start = m.initial_point()
+    for v in m.value_vars:
+        shape = start[v.name].shape
+        size = int(np.prod(shape))
+        point[v.name] = x[pos : pos + size].reshape(shape)
+        pos += size
+    assert pos == len(x)
+    return point
+
+
+@pytest.mark.parametrize("which, sites, cov, lik, cv", _variants())
+def test_density_and_gradient_match_the_pymc_graph(default_data, which, sites, cov, lik, cv):
+    data = _data(default_data, which, sites)
+    spec = model.model_spec(data, cov, lik, None, PRIORS, cv)
+    assert bool(spec.covariates) == cv
+    expected_sites = {"as is": "random" if which == RG else "fixed", "one": "none"}[sites]
+    assert spec.site_effects == expected_sites
+    m = model.build_trial_model(data, cov, lik, None, PRIORS, covariates=cv)
+    lay = native.layout(spec)
+    assert [v.name.split("_log__")[0].split("_interval__")[0] for v in m.value_vars][0] == "alpha"
+    # PyMC's own log density and gradient over the raveled value variables (x's layout)
+    reference = m.logp_dlogp_function(ravel_inputs=True, mode="FAST_COMPILE")
+    reference.set_extra_values({})
+    block = native.data_block(data, spec, PRIORS)
+    rng = np.random.default_rng(7)
+    for _ in range(3):
+        x = rng.normal(0.0, 0.6, lay.n_dim)
+        _pymc_point(m, x)  # the layouts agree
+        want, want_grad = reference(x)
+        value, grad = native.log_density(block, x)
+        assert value == pytest.approx(float(want), abs=1e-6)
+        np.testing.assert_allclose(grad, want_grad, atol=1e-6, rtol=0)
+
+
+@pytest.mark.parametrize("lik", model.LIKELIHOODS)
+def test_expansion_matches_pymc_transforms_and_deterministics(default_data, lik):
+    for which in (RG, CP):
+        data = _data(default_data, which)
+        spec = model.model_spec(data, "unstructured", lik, None, PRIORS, True)
+        m = model.build_trial_model(data, "unstructured", lik, None, PRIORS, covariates=True)
+        lay = native.layout(spec)
+        names = [name for name, _, _ in lay.variables]
+        outs = m.replace_rvs_by_values([m[name] for name in names])
+        fn = m.compile_fn(
+            outs,
+            inputs=m.value_vars,
+            mode="FAST_COMPILE",
+            point_fn=False,
+            on_unused_input="ignore",
+        )
+        x = np.random.default_rng(3).normal(0.0, 0.5, lay.n_dim)
+        point = _pymc_point(m, x)
+        want = fn(*[point[v.name] for v in m.value_vars])
+        got = native.expanded(native.data_block(data, spec, PRIORS), x)
+        pos = 0
+        for (name, shape, _), ref in zip(lay.variables, want, strict=True):
+            size = int(np.prod(shape))
+            np.testing.assert_allclose(
+                got[pos : pos + size].reshape(shape), ref, atol=1e-10, err_msg=name
+            )
+            pos += size
+
+
+@pytest.mark.parametrize("cov", model.COVARIANCES)
+def test_sufficient_statistics_give_the_per_patient_density(default_data, cov):
+    data = _data(default_data, RG)
+    spec = model.model_spec(data, cov, "normal", None, PRIORS, True)
+    grouped = native.data_block(data, spec, PRIORS)
+    per_patient = native.data_block(data, spec, PRIORS, aggregate=False)
+    assert grouped[10] < per_patient[10] == data.n_patients  # fewer groups than patients
+    x = np.random.default_rng(5).normal(0.0, 0.5, native.layout(spec).n_dim)
+    a, ga = native.log_density(grouped, x)
+    b, gb = native.log_density(per_patient, x)
+    assert a == pytest.approx(b, abs=1e-8)
+    np.testing.assert_allclose(ga, gb, atol=1e-8)
+
+
+def test_a_new_process_loads_the_compiled_callbacks_from_disk():
+    """After one process has compiled them, the next one reads numba's cache (no compile)."""
+    code = "from analysis.trialmodel import native; print(int(native.compiled_here()))"
+    env = {**os.environ, "PYTHONHASHSEED": "0"}
+    subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, env=env)
+    again = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, env=env)
+    assert again.stdout.decode().strip() == "0"
+
+
+#: Each branch of the native density at least once: covariance, likelihood, site effects
+#: (random with slopes, fixed, none), covariates.
+REFERENCE_VARIANTS = [
+    (RG, "as is", "unstructured", "normal", False),
+    (RG, "as is", "unstructured", "student", True),
+    (RG, "as is", "ar1", "normal", True),
+    (CP, "as is", "intercept", "normal", True),
+    (CP, "as is", "ar1", "student", False),
+    (RG, "one", "intercept", "student", False),
+]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "which, sites, cov, lik, cv",
+    [
+        pytest.param(*v, id=f"{v[0][0]}-{v[1]}-{v[2]}-{v[3]}-{'x' if v[4] else 'nox'}")
+        for v in REFERENCE_VARIANTS
+    ],
+)
+def test_posterior_agrees_with_the_pymc_reference(default_data, which, sites, cov, lik, cv):
+    """Native path vs PyMC's graph compiled by nutpie: means within 0.1 posterior SD, SDs
+    within 10%, for every scalar of every population-level parameter."""
+    data = _data(default_data, which, sites)
+    settings = fit.SamplerSettings(draws=1000, tune=1000, chains=4, seed=11)
+    fits = {
+        backend: fit.fit_trial_model(
+            data,
+            settings,
+            cov,
+            lik,
+            priors=PRIORS,
+            covariates=cv,
+            cache=fit.ModelCache(backend=backend),
+        )[0]
+        for backend in ("native", "numba")
+    }
+    names = [n for n in fits["native"].posterior.data_vars if not n.endswith("__")]
+    assert set(names) <= set(fits["numba"].posterior.data_vars)
+    checked = 0
+    for name in names:
+        a = fits["native"].posterior[name].values.reshape(4000, -1)
+        b = fits["numba"].posterior[name].values.reshape(4000, -1)
+        keep = b.std(axis=0) > 1e-9  # the unit diagonal of visit_corr
+        a, b = a[:, keep], b[:, keep]
+        sd = b.std(axis=0)
+        np.testing.assert_array_less(
+            np.abs(a.mean(axis=0) - b.mean(axis=0)), 0.1 * sd, err_msg=name
+        )
+        np.testing.assert_array_less(np.abs(a.std(axis=0) / sd - 1), 0.10, err_msg=name)
+        checked += a.shape[1]
+    assert checked >= 10
