@@ -28,20 +28,39 @@ def _results():
             "compiled": [True, False],
         }
     )
-    report = pd.DataFrame({"run": ["cold", "warm"], "seconds": [250.0, 130.0]})
-    return {"formulation": form, "scale": scale, "report": report}
+    report = pd.DataFrame({"run": ["cold", "warm", "smoke warm"], "seconds": [250.0, 80.0, 50.0]})
+    cold = pd.DataFrame(
+        {
+            "method": ["native, first run", "native, warm", "numba", "brms (Stan), cold Rscript"],
+            "seconds": [15.0, 6.0, 45.0, 51.0],
+        }
+    )
+    explorer = pd.DataFrame({"covariance": ["unstructured", "ar1"], "seconds": [0.8, 2.5]})
+    return {
+        "cold_fit": cold,
+        "formulation": form,
+        "scale": scale,
+        "explorer": explorer,
+        "report": report,
+    }
 
 
 def test_summary_lines_compare_each_target():
     lines = bench.summary_lines(_results())
-    assert lines[0].startswith("ESS/s vs naive (default backend, compiled model reused): 50.0x")
-    assert lines[0].endswith("MET")
-    assert "incl. compile): 5.0x (target >= 20x) MISSED" in lines[1]
-    assert "10000-patient fit: 70.0 s (target <= 60 s) MISSED" in lines[2]
-    assert lines[3].endswith("MISSED") and "warm" in lines[3]
-    assert lines[4].endswith("MET") and "cold" in lines[4]
+    assert lines[0] == "fit, cold process, machine has run it: 6.0 s (target <= 5 s) MISSED"
+    assert lines[1] == "fit, machine's first run: 15.0 s (target <= 20 s) MET"
+    assert lines[2] == "previous formulation / native, cold process: 7.5x"
+    assert lines[3] == "brms / native, cold process: 8.5x (target >= 10x) MISSED"
+    assert lines[4] == "slowest explorer refit: 2.5 s (target <= 2 s) MISSED"
+    assert lines[5].startswith("ESS/s vs naive (default backend, compiled model reused): 50.0x")
+    assert lines[5].endswith("MET")
+    assert "incl. compile): 5.0x (target >= 20x) MISSED" in lines[6]
+    assert "10000-patient fit: 70.0 s (target <= 30 s) MISSED" in lines[7]
+    assert lines[8] == "make report warm: 80.0 s (target <= 90 s) MET"
+    assert lines[9] == "make report cold: 250.0 s (target <= 180 s) MISSED"
+    assert lines[10] == "make smoke warm: 50.0 s (target <= 60 s) MET"
 
 
 def test_bench_figure_has_a_panel_per_part():
     fig = bench.plot_bench(_results(), bench.TARGETS)
-    assert len(fig.axes) == 3 and fig.axes[1].get_xlabel() == "patients (log scale)"
+    assert len(fig.axes) == 4 and fig.axes[2].get_xlabel() == "patients (log scale)"

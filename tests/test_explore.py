@@ -131,13 +131,13 @@ def test_every_trial_control_triggers_a_refit_with_its_value(monkeypatch):
 
 
 @pytest.mark.slow
-def test_refits_are_warm_after_one_compile_and_compared_with_the_report():
-    """A warm refit answers within 10 s; a change of structure compiles once (and says so)."""
+def test_every_refit_is_warm_and_compared_with_the_report():
+    """Every control, structure changes included, refits without compiling within 10 s (the
+    native density is compiled once per machine, not per structure)."""
     from analysis import config
 
     report = config.ROOT / "tests" / "data"  # tests/data/tables: a smoke run's result tables
     panel = explore.trial_panel(explore.TrialRefit(None, report, "smoke"))
-    assert panel.answer.compiled  # the first fit of the primary structure compiles it
     assert "report_estimate" in panel.answer.effects
     default_prior = panel.answer.effects["estimate"].iloc[0]
     for name, value in [("effect_prior_sd", 0.2), ("outcome", "quality_of_life")]:
@@ -145,8 +145,10 @@ def test_refits_are_warm_after_one_compile_and_compared_with_the_report():
         assert changed and not panel.answer.compiled and seconds < 10, (name, seconds)
     panel.controls["outcome"].value = "empowerment"
     assert abs(panel.answer.effects["estimate"].iloc[0]) <= abs(default_prior) + 1e-9  # shrunk
-    seconds, changed = _change(panel, "covariance", "intercept")
-    assert changed and panel.answer.compiled and "Compiled" in panel.table.value
+    for name, value in [("covariance", "intercept"), ("likelihood", "student")]:
+        seconds, changed = _change(panel, name, value)
+        assert changed and not panel.answer.compiled and seconds < 10, (name, seconds)
+    assert "Refitted in" in panel.table.value
     eff = panel.answer.effects
     assert {"estimate", "lower", "upper", "prob_benefit", "prob_mcid", "change"} <= set(eff)
     assert (eff["lower"] <= eff["estimate"]).all() and (eff["estimate"] <= eff["upper"]).all()

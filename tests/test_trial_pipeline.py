@@ -37,6 +37,7 @@ def results(default_data):
 
     mp = pytest.MonkeyPatch()
     mp.setattr(fit, "compile_model", _fake_compile)
+    mp.setattr(fit, "_DEFAULT_CACHE", fit.ModelCache(backend="numba"))  # via compile_model
     mp.setattr(nutpie, "sample", _fake_sample)
     logged = []
     try:
@@ -129,6 +130,7 @@ def test_covariate_adjustment_reaches_every_fit(default_data):
 
     mp = pytest.MonkeyPatch()
     mp.setattr(fit, "compile_model", _fake_compile)
+    mp.setattr(fit, "_DEFAULT_CACHE", fit.ModelCache(backend="numba"))  # via compile_model
     mp.setattr(nutpie, "sample", _fake_sample)
     try:
         res = tp.run_trial(

@@ -1,16 +1,20 @@
 """Benchmark: measured side by side in one run, printed as ratios, written to reports/bench/.
 
-Three parts (``python -m analysis bench``, ``make bench``):
+Parts (``python -m analysis bench``, ``make bench``):
 
-1. **Naive vs project** on the resource-group primary outcome: the latent formulation (one random
-   intercept per patient) sampled with PyMC's default NUTS, against the project's marginal model
-   sampled by nutpie; wall time including compilation, smallest bulk ESS over the
-   population-level parameters, ESS per second and their ratio. The project's model is also timed
-   with the other backend and with the compiled model reused (sampling only).
-2. **Scale sweep** of the project's model over trial sizes (patients in teams), full-profile
-   sampler settings, one compilation for all sizes (reported separately).
-3. **Report durations**: ``python -m analysis report --profile full`` into a temporary folder,
-   twice (cold: empty compile cache; warm: the cache of the first run).
+1. **Cold-process fit**, as a user runs it: ``python -m analysis fit`` of one outcome of the
+   158-patient trial (import, validation, fit, tables and fits written), full profile, in fresh
+   processes: the native density on a machine's very first run (empty compile caches), again
+   once the machine has run it (caches warm), and the previous formulation (PyMC's graph
+   compiled by nutpie's numba in every process); brms on the same data when R and brms are
+   installed.
+2. **Naive vs project** on the same outcome in one process: the latent formulation (one random
+   intercept per patient) with PyMC's default NUTS against the marginal model with nutpie, each
+   backend, including and excluding compilation; ESS per second and their ratios.
+3. **Scale sweep** of the project's model over trial sizes (patients in teams), full profile.
+4. **Explorer refits**: the live explorer's one-trial panel, every structure.
+5. **Report durations**: ``python -m analysis report --profile full`` into a temporary folder
+   with empty caches (cold), then again (warm), and ``--profile smoke`` warm.
 """
 
 from __future__ import annotations
@@ -32,11 +36,128 @@ from analysis.studies.runner import _client, _run_chunk
 from analysis.trialmodel import diagnostics, fit, model
 
 TARGETS = {
+    "fit_cold_process_seconds": 5.0,  # a machine that has run the project before
+    "fit_first_run_seconds": 20.0,  # a machine's very first run
+    "brms_ratio": 10.0,
     "ess_per_second_ratio": 20.0,
-    "scale_10000_seconds": 60.0,
-    "report_warm_seconds": 120.0,
-    "report_cold_seconds": 300.0,
+    "scale_10000_seconds": 30.0,
+    "explorer_refit_seconds": 2.0,
+    "report_warm_seconds": 90.0,
+    "report_cold_seconds": 180.0,
+    "smoke_warm_seconds": 60.0,
 }
+#: What the cold-process fit runs, as a user would.
+FIT_COMMAND = "fit --trial resource_groups --outcome empowerment --profile full --out {out}".split()
+
+
+def _cold_env(tmp: Path) -> dict:
+    """Environment whose compile caches (numba, PyTensor, studies) live under ``tmp``."""
+    env = dict(os.environ)
+    env["NUMBA_CACHE_DIR"] = str(tmp / "numba")
+    env["PYTENSOR_FLAGS"] = f"compiledir={tmp / 'pytensor'}"
+    env["TRIALBAYES_CACHE"] = str(tmp / "cache")
+    return env
+
+
+def _timed(cmd: list[str], env: dict) -> tuple[float, int, str]:
+    t0 = time.perf_counter()
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
+    return time.perf_counter() - t0, proc.returncode, proc.stdout[-1500:] + proc.stderr[-1500:]
+
+
+def cold_process_fits(log=print) -> pd.DataFrame:
+    """``python -m analysis fit`` of one outcome in fresh processes (see the module docstring)."""
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="trialbayes-bench-") as tmp:
+        tmp = Path(tmp)
+        env = _cold_env(tmp)
+        runs = [
+            ("native, machine's first run (empty caches)", "native"),
+            ("native, machine has run it before", "native"),
+            ("previous: PyMC graph compiled by nutpie (numba)", "numba"),
+        ]
+        for i, (label, backend) in enumerate(runs):
+            out = tmp / f"out{i}"
+            cmd = [sys.executable, "-m", "analysis", *[a.format(out=out) for a in FIT_COMMAND]]
+            seconds, rc, tail = _timed(cmd, {**env, "TRIALBAYES_BACKEND": backend})
+            rows.append({"method": label, "seconds": seconds, "exit_code": rc})
+            log(f"  {label:<52} {seconds:6.1f} s (exit code {rc})")
+            if rc:
+                log(tail)
+        brms = brms_fit(tmp, env, log)
+        if brms is not None:
+            rows.append(brms)
+    out = pd.DataFrame(rows)
+    warm = out["seconds"].iloc[1]
+    out["ratio_to_native"] = out["seconds"] / warm
+    return out
+
+
+BRMS_SCRIPT = """
+suppressMessages(library(brms))
+d <- read.csv(commandArgs(TRUE)[1])
+d$visit <- factor(d$month)
+effects <- c()
+for (m in setdiff(sort(unique(d$month)), 0)) {
+  name <- paste0("treated_", m)
+  d[[name]] <- as.numeric(d$arm != "{comparator}" & d$month == m)
+  effects <- c(effects, name)
+}
+form <- as.formula(paste("value ~ 0 + visit +", paste(effects, collapse = " + "),
+                         "+ (1 | site) + unstr(time = visit, gr = patient_id)"))
+fit <- brm(form, data = d, chains = 4, iter = 2000, warmup = 1000, cores = 2, refresh = 0,
+           seed = 1)
+print(fixef(fit))
+"""
+
+
+def brms_fit(tmp: Path, env: dict, log=print) -> dict | None:
+    """The same outcome fitted by brms (unstructured covariance, team intercepts) from a cold
+    ``Rscript``, when R and brms are installed; None (and a note) otherwise."""
+    import shutil
+
+    from analysis import registry
+    from analysis.contract import validate
+
+    if shutil.which("Rscript") is None:
+        log("  brms: R is not installed; skipped")
+        return None
+    probe = subprocess.run(
+        ["Rscript", "-e", "library(brms)"], capture_output=True, text=True, check=False
+    )
+    if probe.returncode:
+        log("  brms: not installed (apt install r-cran-brms); skipped")
+        return None
+    df = validate.load_trial_data()
+    df = df[(df["trial"] == "resource_groups") & (df["outcome"] == "empowerment")]
+    data_file, script = tmp / "brms.csv", tmp / "brms.R"
+    df.to_csv(data_file, index=False)
+    script.write_text(BRMS_SCRIPT.replace("{comparator}", registry.comparator("resource_groups")))
+    seconds, rc, tail = _timed(["Rscript", str(script), str(data_file)], env)
+    log(f"  {'brms (Stan), same data, cold Rscript':<52} {seconds:6.1f} s (exit code {rc})")
+    if rc:
+        log(tail)
+    return {"method": "brms (Stan), same data, cold Rscript", "seconds": seconds, "exit_code": rc}
+
+
+def explorer_refits(log=print) -> pd.DataFrame:
+    """Seconds per answer of the explorer's one-trial panel: each structure after the first."""
+    from analysis.explore import TrialControls, TrialRefit
+
+    refit = TrialRefit(None, None, "smoke")
+    rows = []
+    for cov, lik in [
+        ("unstructured", "normal"),
+        ("intercept", "normal"),
+        ("ar1", "normal"),
+        ("unstructured", "student"),
+    ]:
+        ans = refit.answer(TrialControls("resource_groups", covariance=cov, likelihood=lik))
+        rows.append(
+            {"covariance": cov, "likelihood": lik, "seconds": ans.seconds, "compiled": ans.compiled}
+        )
+        log(f"  explorer refit {cov}/{lik}: {ans.seconds:5.2f} s")
+    return pd.DataFrame(rows)
 
 
 def _min_ess(idata, name: str) -> float:
@@ -125,34 +246,19 @@ def scale_sweep(
 
 
 def report_durations(log=print) -> pd.DataFrame:
-    """Wall time of two full-profile report runs: empty compile cache, then warm."""
+    """Wall time of full-profile report runs with empty caches (cold) and again (warm), and of a
+    warm smoke run."""
     rows = []
     with tempfile.TemporaryDirectory(prefix="trialbayes-bench-") as tmp:
-        env = dict(os.environ)
-        env["PYTENSOR_FLAGS"] = f"compiledir={Path(tmp) / 'compiledir'}"
-        for label in ("cold", "warm"):
-            t0 = time.perf_counter()
-            proc = subprocess.run(
-                [
-                    sys.executable,
-                    "-m",
-                    "analysis",
-                    "report",
-                    "--profile",
-                    "full",
-                    "--out",
-                    str(Path(tmp) / "reports"),
-                ],
-                env=env,
-                capture_output=True,
-                text=True,
-                check=False,
-            )
-            seconds = time.perf_counter() - t0
-            rows.append({"run": label, "seconds": seconds, "exit_code": proc.returncode})
-            log(f"  make report ({label}): {seconds:6.1f} s, exit code {proc.returncode}")
-            if proc.returncode != 0:
-                log(proc.stdout[-2000:] + proc.stderr[-2000:])
+        tmp = Path(tmp)
+        env = _cold_env(tmp)
+        for label, profile in (("cold", "full"), ("warm", "full"), ("smoke warm", "smoke")):
+            cmd = [sys.executable, "-m", "analysis", "report", "--profile", profile]
+            seconds, rc, tail = _timed([*cmd, "--out", str(tmp / label.replace(" ", "-"))], env)
+            rows.append({"run": label, "seconds": seconds, "exit_code": rc})
+            log(f"  report {profile} ({label}): {seconds:6.1f} s, exit code {rc}")
+            if rc:
+                log(tail)
     return pd.DataFrame(rows)
 
 
@@ -173,12 +279,16 @@ def run_bench(
         f"trialbayes bench: {os.cpu_count()} cores; {settings.chains} chains x "
         f"{settings.draws} draws after {settings.tune} tuning steps"
     )
-    log("1. naive vs project (resource groups, empowerment)")
-    results = {"formulation": naive_vs_project(validate.load_trial_data(), settings, log)}
-    log("2. scale sweep (project model, simulated resource-group trials)")
+    log("1. one outcome from a cold process: python -m analysis fit (full profile)")
+    results = {"cold_fit": cold_process_fits(log)}
+    log("2. naive vs project in one process (resource groups, empowerment)")
+    results["formulation"] = naive_vs_project(validate.load_trial_data(), settings, log)
+    log("3. scale sweep (project model, simulated resource-group trials)")
     results["scale"] = scale_sweep(sizes, settings, settings.seed, log)
+    log("4. explorer refits (smoke profile, as the explorer fits)")
+    results["explorer"] = explorer_refits(log)
     if with_report:
-        log("3. make report, full profile (cold, then warm)")
+        log("5. the report: full profile cold, then warm; smoke warm")
         results["report"] = report_durations(log)
     for name, table in results.items():
         table.to_csv(out_dir / f"bench_{name}.csv", index=False, float_format="%.4g")
@@ -194,6 +304,50 @@ def run_bench(
 def summary_lines(results: dict[str, pd.DataFrame]) -> list[str]:
     """Each target: measured value, target, met or missed."""
     out = []
+    cold = results.get("cold_fit")
+    if cold is not None:
+        secs = cold.set_index("method")["seconds"]
+        first, warm = secs.iloc[0], secs.iloc[1]
+        out.append(
+            _target(
+                "fit, cold process, machine has run it",
+                warm,
+                TARGETS["fit_cold_process_seconds"],
+                higher=False,
+                unit=" s",
+            )
+        )
+        out.append(
+            _target(
+                "fit, machine's first run",
+                first,
+                TARGETS["fit_first_run_seconds"],
+                higher=False,
+                unit=" s",
+            )
+        )
+        out.append(f"previous formulation / native, cold process: {secs.iloc[2] / warm:.1f}x")
+        brms = [m for m in secs.index if m.startswith("brms")]
+        if brms:
+            out.append(
+                _target(
+                    "brms / native, cold process",
+                    secs[brms[0]] / warm,
+                    TARGETS["brms_ratio"],
+                    higher=True,
+                    unit="x",
+                )
+            )
+    if "explorer" in results:
+        out.append(
+            _target(
+                "slowest explorer refit",
+                results["explorer"]["seconds"].max(),
+                TARGETS["explorer_refit_seconds"],
+                higher=False,
+                unit=" s",
+            )
+        )
     form = results["formulation"]
     best = form.iloc[1:]["ratio_to_naive"].max()
     default = form[form["method"] == f"project: marginal, nutpie ({fit.DEFAULT_BACKEND})"]
@@ -249,6 +403,16 @@ def summary_lines(results: dict[str, pd.DataFrame]) -> list[str]:
                 unit=" s",
             )
         )
+        if "smoke warm" in rep:
+            out.append(
+                _target(
+                    "make smoke warm",
+                    rep["smoke warm"],
+                    TARGETS["smoke_warm_seconds"],
+                    higher=False,
+                    unit=" s",
+                )
+            )
     return out
 
 
@@ -313,12 +477,24 @@ def plot_bench(results: dict, targets: dict):
 
     Dashed red lines mark the targets (see :data:`analysis.bench.TARGETS`).
     """
-    parts = [k for k in ("formulation", "scale", "report") if k in results]
+    parts = [k for k in ("cold_fit", "formulation", "scale", "report") if k in results]
     fig, axes = plt.subplots(1, len(parts), figsize=(5.2 * len(parts), 3.8), squeeze=False)
     axes = axes[0]
     for ax, part in zip(axes, parts, strict=True):
         tab = results[part]
-        if part == "formulation":
+        if part == "cold_fit":
+            ax.barh(tab["method"], tab["seconds"], color="#56B4E9")
+            ax.axvline(
+                targets["fit_cold_process_seconds"],
+                color="#D55E00",
+                ls="--",
+                label="target once the machine has run it",
+            )
+            ax.invert_yaxis()
+            ax.set_xlabel("wall time of python -m analysis fit, one outcome (s)")
+            ax.legend(fontsize=8, loc="lower right")
+            ax.set_title("One outcome from a cold process")
+        elif part == "formulation":
             ax.barh(tab["method"], tab["ess_per_second"], color="#0072B2")
             ax.set_xscale("log")
             ax.set_xlabel("min bulk ESS per second of wall time (log scale)")
@@ -355,10 +531,12 @@ def plot_bench(results: dict, targets: dict):
             ax.set_title("Project model by trial size")
         else:
             ax.bar(tab["run"], tab["seconds"], color="#CC79A7")
-            for x, key in enumerate(("report_cold_seconds", "report_warm_seconds")):
+            for x, key in enumerate(
+                ("report_cold_seconds", "report_warm_seconds", "smoke_warm_seconds")
+            ):
                 if x < len(tab):
                     ax.hlines(targets[key], x - 0.4, x + 0.4, color="#D55E00", ls="--")
-            ax.set_ylabel("wall time of make report, full profile (s)")
+            ax.set_ylabel("wall time of the report (s)")
             ax.set_title("Whole report (dashes: targets)")
     fig.tight_layout()
     return fig

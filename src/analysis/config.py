@@ -32,7 +32,8 @@ NOTEBOOKS = ROOT / "notebooks"
 PARAMS = ROOT / "params"
 REPORTS = ROOT / "reports"
 SMOKE_REPORTS = REPORTS / "_smoke"
-CACHE = ROOT / ".cache"
+#: Study chunks and compiled code (``TRIALBAYES_CACHE`` moves it, e.g. for a cold benchmark).
+CACHE = Path(os.environ.get("TRIALBAYES_CACHE") or ROOT / ".cache")
 
 #: The trials of the embedded simulated data (each has a scenario in data/scenarios/); the
 #: trials a run analyses are those of the trial registry (:func:`analysis.registry.trials`).

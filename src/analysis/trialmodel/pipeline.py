@@ -421,7 +421,7 @@ def run_trial(
     source : str
         Where the data come from (recorded in the synthesis evidence rows).
     cache : analysis.trialmodel.fit.ModelCache, optional
-        Compiled models to reuse.
+        Models to reuse (its ``log`` defaults to ``log``).
     log : callable
         Progress messages (one line per fit).
     truth : pandas.DataFrame, optional
@@ -439,6 +439,8 @@ def run_trial(
     from analysis.trialmodel.fit import ModelCache
 
     cache = cache if cache is not None else ModelCache()
+    if cache.log is None:
+        cache.log = log  # say when something is compiled, and why
     fitted = resolve_outcomes(df, trial, outcomes)
     key = key_outcome(trial, fitted)
     fits = fit_outcomes(df, trial, fitted, settings, cache, log=log, covariates=covariates)
