@@ -37,7 +37,6 @@ def results(default_data):
 
     mp = pytest.MonkeyPatch()
     mp.setattr(fit, "compile_model", _fake_compile)
-    mp.setattr(fit, "_DEFAULT_CACHE", fit.ModelCache(backend="numba"))  # via compile_model
     mp.setattr(nutpie, "sample", _fake_sample)
     logged = []
     try:
@@ -49,6 +48,7 @@ def results(default_data):
             outcomes=["symptoms", "satisfaction"],
             sensitivity=False,
             log=logged.append,
+            cache=fit.ModelCache(backend="numba"),  # the PyMC model, via _fake_compile
         )
     finally:
         mp.undo()
@@ -59,7 +59,13 @@ def test_fits_the_outcomes_asked_with_the_settings_given(results):
     res, logged = results
     assert list(res.fits) == ["symptoms", "satisfaction"]  # registry order
     assert res.key == "symptoms" and res.trial == "consumer_providers"
-    assert len(logged) == 2 and all("consumer_providers/" in m for m in logged)
+    fitted = [m for m in logged if m.startswith("fitted")]
+    assert len(fitted) == 2 and all("consumer_providers/" in m for m in fitted)
+    # the one compile is announced, with what and why
+    assert [m for m in logged if m not in fitted] == [
+        "compiling the unstructured/normal model with PyTensor (numba): a structure new to "
+        "this process"
+    ]
     assert CALLS and all(c == dict(draws=20, tune=5, chains=2, seed=11) for c in CALLS)
 
 
@@ -130,7 +136,6 @@ def test_covariate_adjustment_reaches_every_fit(default_data):
 
     mp = pytest.MonkeyPatch()
     mp.setattr(fit, "compile_model", _fake_compile)
-    mp.setattr(fit, "_DEFAULT_CACHE", fit.ModelCache(backend="numba"))  # via compile_model
     mp.setattr(nutpie, "sample", _fake_sample)
     try:
         res = tp.run_trial(
@@ -141,6 +146,7 @@ def test_covariate_adjustment_reaches_every_fit(default_data):
             sensitivity=True,
             log=lambda *_: None,
             covariates=True,
+            cache=fit.ModelCache(backend="numba"),  # the PyMC model, via _fake_compile
         )
     finally:
         mp.undo()
