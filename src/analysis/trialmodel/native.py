@@ -431,10 +431,12 @@ def _pattern_inverses(cov, table, n_pat, t):
 
 
 @numba.njit(**_JIT)
-def logp_and_grad(x, grad, block):
+def logp_and_grad(x, grad, block, pointwise):
     """Log posterior density (unnormalised only by the data) at the unconstrained ``x``.
 
     Writes the gradient into ``grad`` and returns the log density (``-inf`` outside the support).
+    If ``pointwise`` is not empty, each group's log likelihood is written into it (one entry per
+    group: per patient with a per-patient block, for PSIS-LOO).
     """
     t, a, c, j = int(block[2]), int(block[3]), int(block[4]), int(block[5])
     site_mode, slopes, cov_mode = int(block[6]), block[7] > 0, int(block[8])
@@ -598,7 +600,7 @@ def logp_and_grad(x, grad, block):
                 q += inv[p, i, k2] * val
         if student:
             half = 0.5 * (nu + k)
-            lp += (
+            term = (
                 math.lgamma(half)
                 - math.lgamma(0.5 * nu)
                 - 0.5 * k * math.log(nu * math.pi)
@@ -614,8 +616,11 @@ def logp_and_grad(x, grad, block):
                 + half * q / (nu * (nu + q))
             )
         else:
-            lp += -0.5 * n * k * _LOG_2PI - 0.5 * n * logdet[p] - 0.5 * q
+            term = -0.5 * n * k * _LOG_2PI - 0.5 * n * logdet[p] - 0.5 * q
             s = -0.5
+        lp += term
+        if len(pointwise) > 0:
+            pointwise[g] = term
         count[p] += n
         for i in range(t):
             for k2 in range(t):
@@ -830,7 +835,7 @@ def _logp_cfunc(dim, x_, grad_, logp_, block_):
     x = numba.carray(x_, (n_dim,))
     grad = numba.carray(grad_, (n_dim,))
     out = numba.carray(logp_, (1,))
-    value = logp_and_grad(x, grad, block)
+    value = logp_and_grad(x, grad, block, np.empty(0))
     out[0] = value
     for i in range(n_dim):
         if not np.isfinite(grad[i]):
@@ -947,7 +952,60 @@ def compiled_here() -> bool:
 def log_density(block: np.ndarray, x: np.ndarray) -> tuple[float, np.ndarray]:
     """The native log density and gradient at ``x`` (for tests and checks)."""
     grad = np.zeros(int(block[12]))
-    return float(logp_and_grad(np.asarray(x, dtype=float), grad, block)), grad
+    return float(logp_and_grad(np.asarray(x, dtype=float), grad, block, np.empty(0))), grad
+
+
+@numba.njit(**_JIT)
+def _pointwise(draws, block, out):
+    grad = np.zeros(draws.shape[1])
+    for s in range(draws.shape[0]):
+        logp_and_grad(draws[s], grad, block, out[s])
+
+
+def unconstrained_draws(posterior, lay: Layout) -> np.ndarray:
+    """The unconstrained vectors (sample x ``lay.n_dim``) of posterior draws: PyMC's transforms
+    inverted (log for scales, log-odds for the AR(1) correlation, zero-sum, packed Cholesky with
+    log diagonal).
+
+    Parameters
+    ----------
+    posterior : xarray.Dataset
+        The ``posterior`` group of a fit of ``lay.spec`` (chain, draw, ...).
+    """
+    n = posterior.sizes["chain"] * posterior.sizes["draw"]
+    out = np.empty((n, lay.n_dim))
+    t = len(lay.spec.visits)
+    for name, start, size in lay.blocks:
+        v = np.asarray(posterior[name]).reshape(n, -1)
+        if name in ("sigma_site", "sigma_site_effect", "sigma", "sigma_patient", "nu"):
+            v = np.log(v)
+        elif name == "rho":
+            v = np.log1p(v) - np.log1p(-v)  # logit((rho + 1) / 2)
+        elif name == "site_fixed":
+            j = v.shape[1]
+            v = v[:, :-1] - v[:, -1:] * np.sqrt(j) / (np.sqrt(j) + j)
+        elif name == "visit_cov":
+            v = v.copy()
+            diag = np.cumsum(np.arange(1, t + 1)) - 1
+            v[:, diag] = np.log(v[:, diag])
+        out[:, start : start + size] = v
+    return out
+
+
+def pointwise_log_likelihood(idata, data: TrialData, spec: ModelSpec) -> np.ndarray:
+    """Each patient's log likelihood at each posterior draw (chain x draw x patient), computed
+    once after sampling by the native density with one group per patient."""
+    lay = layout(spec)
+    draws = unconstrained_draws(idata.posterior, lay)
+    block = data_block(data, spec, PRIOR_PLACEHOLDER, aggregate=False)
+    out = np.zeros((len(draws), data.n_patients))
+    _pointwise(draws, block, out)
+    shape = (idata.posterior.sizes["chain"], idata.posterior.sizes["draw"], data.n_patients)
+    return out.reshape(shape)
+
+
+#: The likelihood does not depend on the prior scales: any valid set fills the block.
+PRIOR_PLACEHOLDER = Priors()
 
 
 def expanded(block: np.ndarray, x: np.ndarray) -> np.ndarray:

@@ -245,7 +245,7 @@ def loo_table(fits: dict[str, OutcomeFit]) -> pd.DataFrame:
     loos = {}
     for label, fit in fits.items():
         if "log_likelihood" not in fit.idata:
-            add_log_likelihood(fit.idata, fit.model)
+            add_log_likelihood(fit.idata, fit.model, fit.data)
         loos[label] = fit.idata
     cmp = az.compare(loos, ic="loo")
     kmax = {label: float(np.max(az.loo(i, pointwise=True).pareto_k)) for label, i in loos.items()}
