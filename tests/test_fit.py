@@ -14,7 +14,7 @@ import pytest
 from analysis.contract.scenario import load_scenario
 from analysis.contract.simulate import simulate_trial
 from analysis.trialmodel.fit import ModelCache, SamplerSettings, fit_trial_model
-from analysis.trialmodel.model import prepare_trial_data
+from analysis.trialmodel.model import Priors, prepare_trial_data
 
 pytestmark = pytest.mark.slow
 TRUTH = {9: 0.30, 18: 0.54}
@@ -112,3 +112,66 @@ def test_marginal_model_matches_latent_formulation(default_data):
         assert np.allclose(a.std(axis=0), sd, rtol=0.1), name
         compared += a.shape[1]
     assert compared >= 9  # alpha (3), beta (2), sigma, sigma_patient, sigma_site, slope SD
+
+
+RG, CP = ("resource_groups", "empowerment"), ("consumer_providers", "symptoms")
+#: Prior scales away from the defaults, so that the priors' code paths are exercised too.
+PRIORS = Priors(effect_sd=0.7, site_sd=0.4, site_effect_sd=0.25, residual_sd=1.3)
+
+
+def _trial_data(df, which, sites="as is"):
+    return prepare_trial_data(df.assign(site="only") if sites == "one" else df, *which)
+
+
+#: Each branch of the native density at least once: covariance, likelihood, site effects
+#: (random with slopes, fixed, none), covariates. (``tests/test_native.py`` checks the density
+#: and gradient of every combination against PyMC's graph; compiling that graph for nutpie
+#: takes 20-40 s per variant, so the posteriors are compared on these.)
+REFERENCE_VARIANTS = [
+    (RG, "as is", "unstructured", "normal", False),  # the primary model
+    (RG, "as is", "unstructured", "student", True),
+    (CP, "as is", "intercept", "normal", True),
+    (RG, "one", "ar1", "student", False),
+]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "which, sites, cov, lik, cv",
+    [
+        pytest.param(*v, id=f"{v[0][0]}-{v[1]}-{v[2]}-{v[3]}-{'x' if v[4] else 'nox'}")
+        for v in REFERENCE_VARIANTS
+    ],
+)
+def test_posterior_agrees_with_the_pymc_reference(default_data, which, sites, cov, lik, cv):
+    """Native path vs PyMC's graph compiled by nutpie: means within 0.1 posterior SD, SDs
+    within 10%, for every scalar of every population-level parameter."""
+    data = _trial_data(default_data, which, sites)
+    settings = SamplerSettings(draws=1000, tune=1000, chains=4, seed=11)
+    fits = {
+        backend: fit_trial_model(
+            data,
+            settings,
+            cov,
+            lik,
+            priors=PRIORS,
+            covariates=cv,
+            cache=ModelCache(backend=backend),
+        )[0]
+        for backend in ("native", "numba")
+    }
+    names = [n for n in fits["native"].posterior.data_vars if not n.endswith("__")]
+    assert set(names) <= set(fits["numba"].posterior.data_vars)
+    checked = 0
+    for name in names:
+        a = fits["native"].posterior[name].values.reshape(4000, -1)
+        b = fits["numba"].posterior[name].values.reshape(4000, -1)
+        keep = b.std(axis=0) > 1e-9  # the unit diagonal of visit_corr
+        a, b = a[:, keep], b[:, keep]
+        sd = b.std(axis=0)
+        np.testing.assert_array_less(
+            np.abs(a.mean(axis=0) - b.mean(axis=0)), 0.1 * sd, err_msg=name
+        )
+        np.testing.assert_array_less(np.abs(a.std(axis=0) / sd - 1), 0.10, err_msg=name)
+        checked += a.shape[1]
+    assert checked >= 5

@@ -133,60 +133,6 @@ def test_a_new_process_loads_the_compiled_callbacks_from_disk():
     assert again.stdout.decode().strip() == "0"
 
 
-#: Each branch of the native density at least once: covariance, likelihood, site effects
-#: (random with slopes, fixed, none), covariates.
-REFERENCE_VARIANTS = [
-    (RG, "as is", "unstructured", "normal", False),
-    (RG, "as is", "unstructured", "student", True),
-    (RG, "as is", "ar1", "normal", True),
-    (CP, "as is", "intercept", "normal", True),
-    (CP, "as is", "ar1", "student", False),
-    (RG, "one", "intercept", "student", False),
-]
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize(
-    "which, sites, cov, lik, cv",
-    [
-        pytest.param(*v, id=f"{v[0][0]}-{v[1]}-{v[2]}-{v[3]}-{'x' if v[4] else 'nox'}")
-        for v in REFERENCE_VARIANTS
-    ],
-)
-def test_posterior_agrees_with_the_pymc_reference(default_data, which, sites, cov, lik, cv):
-    """Native path vs PyMC's graph compiled by nutpie: means within 0.1 posterior SD, SDs
-    within 10%, for every scalar of every population-level parameter."""
-    data = _data(default_data, which, sites)
-    settings = fit.SamplerSettings(draws=1000, tune=1000, chains=4, seed=11)
-    fits = {
-        backend: fit.fit_trial_model(
-            data,
-            settings,
-            cov,
-            lik,
-            priors=PRIORS,
-            covariates=cv,
-            cache=fit.ModelCache(backend=backend),
-        )[0]
-        for backend in ("native", "numba")
-    }
-    names = [n for n in fits["native"].posterior.data_vars if not n.endswith("__")]
-    assert set(names) <= set(fits["numba"].posterior.data_vars)
-    checked = 0
-    for name in names:
-        a = fits["native"].posterior[name].values.reshape(4000, -1)
-        b = fits["numba"].posterior[name].values.reshape(4000, -1)
-        keep = b.std(axis=0) > 1e-9  # the unit diagonal of visit_corr
-        a, b = a[:, keep], b[:, keep]
-        sd = b.std(axis=0)
-        np.testing.assert_array_less(
-            np.abs(a.mean(axis=0) - b.mean(axis=0)), 0.1 * sd, err_msg=name
-        )
-        np.testing.assert_array_less(np.abs(a.std(axis=0) / sd - 1), 0.10, err_msg=name)
-        checked += a.shape[1]
-    assert checked >= 5
-
-
 @pytest.mark.parametrize(
     "which, cov, lik, cv",
     [(RG, "unstructured", "student", True), (CP, "ar1", "normal", False)],
