@@ -242,11 +242,9 @@ def validate_frame(df: pd.DataFrame, path: str | Path = "<data>", row_word: str 
         _codes_and_labels(registry.trial_labels()),
         "unknown trial (declare a new one in data/registry/trials.csv)",
     )
+    declared = set(zip(arms["trial"], arms["arm"], strict=True))
     arm_ok = pd.Series(
-        [
-            (t, a) in set(zip(arms["trial"], arms["arm"], strict=True))
-            for t, a in zip(df["trial"], df["arm"], strict=True)
-        ],
+        [(t, a) in declared for t, a in zip(df["trial"], df["arm"], strict=True)],
         index=df.index,
     )
     bad_arm = ~arm_ok & df["trial"].isin(known_trials) & df["arm"].ne("")
