@@ -48,6 +48,7 @@ NBVAL := cd notebooks && ../$(PY) -m pytest -q --nbval-lax --nbval-current-env \
 # (two workers); their log is printed when both are done.
 test: $(STAMP) ## library tests (pytest) and notebook tests (nbval) at smoke defaults
 	@mkdir -p .cache
+	@$(PY) -c "from analysis.trialmodel import native" # compile (or load) the native density once
 	@( $(NBVAL) > ../.cache/nbval.log 2>&1; echo $$? > ../.cache/nbval.rc ) & \
 	$(PY) -m pytest -q -n 2 --dist loadfile tests; rc=$$?; wait; \
 	echo "==> notebooks (nbval)"; cat .cache/nbval.log; \
