@@ -1,6 +1,8 @@
 """Simulation studies: seeds, the fast analysis, Dask runner (worker-independent, resumable),
 assurance under a null effect, SBC ranks, tipping points."""
 
+import os
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -154,6 +156,31 @@ def test_cache_key_covers_the_code(tmp_path, monkeypatch):
     monkeypatch.setattr(runner, "code_fingerprint", lambda: "changed code")
     changed = runner.run_study("c", tasks, tmp_path, workers=1, chunk_size=2, progress=None)
     assert changed.from_cache == 0 and changed.computed == 2
+
+
+def test_cache_key_is_the_same_in_every_process():
+    """A chunk's key does not depend on the process's hash seed (dict and set order): a report
+    run outside make (no PYTHONHASHSEED) still finds the replicates of the last run."""
+    import subprocess
+    import sys
+
+    code = (
+        "from analysis.contract import validate; from analysis.studies import sbc, runner; "
+        "from analysis.trialmodel import model; "
+        "d = model.prepare_trial_data(validate.load_trial_data(), 'resource_groups', 'empowerment'); "
+        "print(runner.chunk_key(b'', sbc.sbc_tasks(sbc.SBCSpec(), d, 3, 1)))"
+    )
+    keys = {
+        subprocess.run(
+            [sys.executable, "-c", code],
+            env={**os.environ, "PYTHONHASHSEED": seed},
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        for seed in ("1", "2")
+    }
+    assert len(keys) == 1 and len(keys.pop()) == 64
 
 
 def test_sbc_covers_every_population_parameter_and_states_its_power():

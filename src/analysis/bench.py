@@ -15,7 +15,8 @@ Parts (``python -m analysis bench``, ``make bench``):
 3. **Scale sweep** of the project's model over trial sizes (patients in teams), full profile.
 4. **Explorer refits**: the live explorer's one-trial panel, every structure.
 5. **Report durations**: ``python -m analysis report --profile full`` into a temporary folder
-   with empty caches (cold), then again (warm), and ``--profile smoke`` warm.
+   with empty caches (cold), then again (warm), then ``--profile smoke`` twice (the second
+   warm).
 """
 
 from __future__ import annotations
@@ -254,13 +255,14 @@ def scale_sweep(
 
 
 def report_durations(log=print) -> pd.DataFrame:
-    """Wall time of full-profile report runs with empty caches (cold) and again (warm), and of a
-    warm smoke run."""
+    """Wall time of full-profile report runs with empty caches (cold) and again (warm), then of
+    two smoke runs (the second warm)."""
     rows = []
     with tempfile.TemporaryDirectory(prefix="trialbayes-bench-") as tmp:
         tmp = Path(tmp)
         env = _cold_env(tmp)
-        for label, profile in (("cold", "full"), ("warm", "full"), ("smoke warm", "smoke")):
+        runs = (("cold", "full"), ("warm", "full"), ("smoke", "smoke"), ("smoke warm", "smoke"))
+        for label, profile in runs:
             cmd = [sys.executable, "-m", "analysis", "report", "--profile", profile]
             seconds, rc, tail = _timed([*cmd, "--out", str(tmp / label.replace(" ", "-"))], env)
             rows.append({"run": label, "seconds": seconds, "exit_code": rc})

@@ -45,6 +45,33 @@ def code_fingerprint() -> str:
     return h.hexdigest()
 
 
+def canonical(obj):
+    """A form of ``obj`` whose pickle does not depend on dict or set order (nor on the hash
+    seed of the process): the cache key of a chunk is the same in every process."""
+    import dataclasses
+
+    if isinstance(obj, dict):
+        return ("dict", tuple(sorted((repr(k), canonical(v)) for k, v in obj.items())))
+    if isinstance(obj, set | frozenset):
+        return ("set", tuple(sorted(repr(canonical(v)) for v in obj)))
+    if isinstance(obj, list | tuple):
+        return tuple(canonical(v) for v in obj)
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return (type(obj).__qualname__, canonical(dict(vars(obj))))
+    if isinstance(obj, np.ndarray):
+        return ("array", str(obj.dtype), obj.shape, np.ascontiguousarray(obj).tobytes())
+    return obj
+
+
+def chunk_key(code: bytes, chunk: list) -> str:
+    """SHA-256 of a chunk's tasks (keys, function names, arguments) and the code fingerprint."""
+    import hashlib
+    import pickle
+
+    tasks = canonical([(k, f.__name__, a) for k, f, a in chunk])
+    return hashlib.sha256(code + pickle.dumps(tasks)).hexdigest()
+
+
 def _run_chunk(chunk: list) -> list[dict]:
     """Run a chunk of tasks in a worker; a failing replicate is recorded, not raised."""
     os.environ.setdefault("TRIALBAYES_SAMPLER_CORES", "1")  # one core per worker process
@@ -157,8 +184,6 @@ def run_study(
     StudyRun
         ``results`` sorted by task order, whatever the order of completion.
     """
-    import hashlib
-    import pickle
 
     from distributed import as_completed
 
@@ -172,8 +197,7 @@ def run_study(
     paths = {}
     code = code_fingerprint().encode() if folder else b""
     for i, chunk in enumerate(chunks):
-        key = code + pickle.dumps([(k, f.__name__, a) for k, f, a in chunk])
-        digest = hashlib.sha256(key).hexdigest()
+        digest = chunk_key(code, chunk)
         paths[i] = folder / f"chunk-{digest[:20]}.json" if folder else None
         if paths[i] is not None and paths[i].exists():
             done[i] = json.loads(paths[i].read_text())
