@@ -115,7 +115,8 @@ def plan_run(
 
     A step whose ``runs`` is ``per_trial`` runs once per trial of :func:`analysed_trials`.
     Runs with a ``trial`` parameter are kept only for the ``trials`` present in the data (all
-    when ``trials`` is None).
+    when ``trials`` is None). A step with ``with_previous: true`` runs beside the step before it
+    (the same group): for notebooks that do not read each other's results.
     """
     spec = load_profile(profile)
     seed = int(config.DEFAULT_SEED if seed is None else seed)
@@ -126,7 +127,9 @@ def plan_run(
         "profile": profile,
         "output_dir": str(build_dir),
     }
-    for group, entry in enumerate(spec["steps"]):
+    group = -1
+    for entry in spec["steps"]:
+        group += 0 if entry.get("with_previous") and group >= 0 else 1
         nb = config.NOTEBOOKS / f"{entry['notebook']}.ipynb"
         runs = entry.get("runs") or [{}]
         if runs == PER_TRIAL:
