@@ -81,12 +81,13 @@ def test_density_and_gradient_match_the_pymc_graph(default_data, which, sites, c
         np.testing.assert_allclose(grad, want_grad, atol=1e-6, rtol=0)
 
 
+@pytest.mark.parametrize("cov", model.COVARIANCES)
 @pytest.mark.parametrize("lik", model.LIKELIHOODS)
-def test_expansion_matches_pymc_transforms_and_deterministics(default_data, lik):
-    for which in (RG, CP):
-        data = _data(default_data, which)
-        spec = model.model_spec(data, "unstructured", lik, None, PRIORS, True)
-        m = model.build_trial_model(data, "unstructured", lik, None, PRIORS, covariates=True)
+def test_expansion_matches_pymc_transforms_and_deterministics(default_data, cov, lik):
+    for which, sites in ((RG, "as is"), (CP, "as is"), (RG, "one")):
+        data = _data(default_data, which, sites)
+        spec = model.model_spec(data, cov, lik, None, PRIORS, True)
+        m = model.build_trial_model(data, cov, lik, None, PRIORS, covariates=True)
         lay = native.layout(spec)
         names = [name for name, _, _ in lay.variables]
         outs = m.replace_rvs_by_values([m[name] for name in names])

@@ -312,118 +312,59 @@ def run_bench(
 
 
 def summary_lines(results: dict[str, pd.DataFrame]) -> list[str]:
-    """Each target: measured value, target, met or missed."""
-    out = []
+    """Each target: measured value, target, met or missed (in the order of the parts)."""
+    checks = []  # (name, value, target key, higher is better, unit); None key: a ratio only
     cold = results.get("cold_fit")
     if cold is not None:
         secs = cold.set_index("method")["seconds"]
         first, warm = secs.iloc[0], secs.iloc[1]
-        out.append(
-            _target(
+        checks += [
+            (
                 "fit, cold process, machine has run it",
                 warm,
-                TARGETS["fit_cold_process_seconds"],
-                higher=False,
-                unit=" s",
-            )
-        )
-        out.append(
-            _target(
-                "fit, machine's first run",
-                first,
-                TARGETS["fit_first_run_seconds"],
-                higher=False,
-                unit=" s",
-            )
-        )
-        out.append(f"previous formulation / native, cold process: {secs.iloc[2] / warm:.1f}x")
-        brms = [m for m in secs.index if m.startswith("brms")]
-        if brms:
-            out.append(
-                _target(
-                    "brms / native, cold process",
-                    secs[brms[0]] / warm,
-                    TARGETS["brms_ratio"],
-                    higher=True,
-                    unit="x",
-                )
-            )
+                "fit_cold_process_seconds",
+                False,
+                " s",
+            ),
+            ("fit, machine's first run", first, "fit_first_run_seconds", False, " s"),
+            ("previous formulation / native, cold process", secs.iloc[2] / warm, None, True, "x"),
+        ]
+        checks += [
+            ("brms / native, cold process", secs[m] / warm, "brms_ratio", True, "x")
+            for m in secs.index
+            if m.startswith("brms")
+        ][:1]
     if "explorer" in results:
-        out.append(
-            _target(
-                "slowest explorer refit",
-                results["explorer"]["seconds"].max(),
-                TARGETS["explorer_refit_seconds"],
-                higher=False,
-                unit=" s",
-            )
-        )
-    form = results["formulation"]
-    best = form.iloc[1:]["ratio_to_naive"].max()
-    default = form[form["method"] == f"project: marginal, nutpie ({fit.DEFAULT_BACKEND})"]
-    ratio = float(default["ratio_to_naive"].iloc[0]) if not default.empty else best
-    reused = form[form["method"] == f"project: marginal, nutpie ({fit.DEFAULT_BACKEND}), reused"]
-    if not reused.empty:
-        out.append(
-            _target(
-                "ESS/s vs naive (default backend, compiled model reused)",
-                float(reused["ratio_to_naive"].iloc[0]),
-                TARGETS["ess_per_second_ratio"],
-                higher=True,
-                unit="x",
-            )
-        )
-    out.append(
-        _target(
-            "ESS/s vs naive (default backend, incl. compile)",
-            ratio,
-            TARGETS["ess_per_second_ratio"],
-            higher=True,
-            unit="x",
-        )
-    )
+        slowest = results["explorer"]["seconds"].max()
+        checks.append(("slowest explorer refit", slowest, "explorer_refit_seconds", False, " s"))
+    form = results["formulation"].set_index("method")["ratio_to_naive"]
+    default = f"project: marginal, nutpie ({fit.DEFAULT_BACKEND})"
+    for method, name in (
+        (f"{default}, reused", "ESS/s vs naive (default backend, compiled model reused)"),
+        (default, "ESS/s vs naive (default backend, incl. compile)"),
+    ):
+        if method in form:
+            checks.append((name, float(form[method]), "ess_per_second_ratio", True, "x"))
     scale = results["scale"]
     big = scale[scale["patients"] == scale["patients"].max()].iloc[0]
-    out.append(
-        _target(
-            f"{int(big['patients'])}-patient fit",
-            big["seconds"],
-            TARGETS["scale_10000_seconds"],
-            higher=False,
-            unit=" s",
-        )
+    checks.append(
+        (f"{int(big['patients'])}-patient fit", big["seconds"], "scale_10000_seconds", False, " s")
     )
     if "report" in results:
         rep = results["report"].set_index("run")["seconds"]
-        out.append(
-            _target(
-                "make report warm",
-                rep["warm"],
-                TARGETS["report_warm_seconds"],
-                higher=False,
-                unit=" s",
-            )
-        )
-        out.append(
-            _target(
-                "make report cold",
-                rep["cold"],
-                TARGETS["report_cold_seconds"],
-                higher=False,
-                unit=" s",
-            )
-        )
-        if "smoke warm" in rep:
-            out.append(
-                _target(
-                    "make smoke warm",
-                    rep["smoke warm"],
-                    TARGETS["smoke_warm_seconds"],
-                    higher=False,
-                    unit=" s",
-                )
-            )
-    return out
+        for run, name, key in (
+            ("warm", "make report warm", "report_warm_seconds"),
+            ("cold", "make report cold", "report_cold_seconds"),
+            ("smoke warm", "make smoke warm", "smoke_warm_seconds"),
+        ):
+            if run in rep:
+                checks.append((name, rep[run], key, False, " s"))
+    return [
+        f"{name}: {value:.1f}{unit}"
+        if key is None
+        else _target(name, value, TARGETS[key], higher=higher, unit=unit)
+        for name, value, key, higher, unit in checks
+    ]
 
 
 def _target(name, value, target, higher, unit):

@@ -340,6 +340,37 @@ def _half_normal(value, scale):
 
 
 @numba.njit(**_JIT)
+def _scale_prior(x, o, scale, grad):
+    """The scale exp(x[o]) and its log HalfNormal(scale) prior plus log Jacobian; the prior's
+    gradient is added to ``grad``."""
+    value = math.exp(x[o])
+    hn, dhn = _half_normal(value, scale)
+    grad[o] += dhn * value + 1.0
+    return value, hn + x[o]
+
+
+@numba.njit(**_JIT)
+def _noncentred(x, o_sigma, o_offset, j, scale, grad, out):
+    """Non-centred effects ``out = sigma * offset`` (offsets N(0, 1)); returns sigma and the
+    log prior (gradients of the priors added to ``grad``)."""
+    sigma, lp = _scale_prior(x, o_sigma, scale, grad)
+    lp += _normal_prior(x, o_offset, j, 1.0, grad)
+    for s in range(j):
+        out[s] = sigma * x[o_offset + s]
+    return sigma, lp
+
+
+@numba.njit(**_JIT)
+def _noncentred_grad(x, o_sigma, o_offset, j, sigma, d_effect, grad):
+    """Chain rule from the gradient of the effects to their log scale and offsets."""
+    d_sigma = 0.0
+    for s in range(j):
+        grad[o_offset + s] += d_effect[s] * sigma
+        d_sigma += d_effect[s] * x[o_offset + s]
+    grad[o_sigma] += d_sigma * sigma
+
+
+@numba.njit(**_JIT)
 def _normal_prior(x, off, size, scale, grad):
     """Sum of log N(x | 0, scale) over ``x[off:off+size]``, gradient added to ``grad``."""
     lp = 0.0
@@ -472,13 +503,8 @@ def logp_and_grad(x, grad, block, pointwise):
     u = np.zeros(j)  # site intercepts
     sigma_site = 0.0
     if site_mode == 1:
-        sigma_site = math.exp(x[o_ssite])
-        hn, dhn = _half_normal(sigma_site, site_sd)
-        lp += hn + x[o_ssite]
-        grad[o_ssite] += dhn * sigma_site + 1.0
-        lp += _normal_prior(x, o_soff, j, 1.0, grad)
-        for s in range(j):
-            u[s] = sigma_site * x[o_soff + s]
+        sigma_site, lp_site = _noncentred(x, o_ssite, o_soff, j, site_sd, grad, u)
+        lp += lp_site
     elif site_mode == 2:
         total = 0.0
         for s in range(j - 1):
@@ -495,24 +521,15 @@ def logp_and_grad(x, grad, block, pointwise):
     v = np.zeros(j)  # site x treatment slopes
     sigma_se = 0.0
     if slopes:
-        sigma_se = math.exp(x[o_sse])
-        hn, dhn = _half_normal(sigma_se, site_effect_sd)
-        lp += hn + x[o_sse]
-        grad[o_sse] += dhn * sigma_se + 1.0
-        lp += _normal_prior(x, o_seoff, j, 1.0, grad)
-        for s in range(j):
-            v[s] = sigma_se * x[o_seoff + s]
+        sigma_se, lp_slope = _noncentred(x, o_sse, o_seoff, j, site_effect_sd, grad, v)
+        lp += lp_slope
     sigma_cov = np.zeros(2)
     cov, chol = _covariance(x, block, t, cov_mode, sigma_cov)
     if cov_mode == 1:
-        for slot, value in ((33, sigma_cov[0]), (34, sigma_cov[1])):
-            hn, dhn = _half_normal(value, residual_sd)
-            lp += hn + x[int(block[slot])]
-            grad[int(block[slot])] += dhn * value + 1.0
+        lp += _scale_prior(x, int(block[33]), residual_sd, grad)[1]
+        lp += _scale_prior(x, int(block[34]), residual_sd, grad)[1]
     elif cov_mode == 2:
-        hn, dhn = _half_normal(sigma_cov[0], residual_sd)
-        lp += hn + x[int(block[33])]
-        grad[int(block[33])] += dhn * sigma_cov[0] + 1.0
+        lp += _scale_prior(x, int(block[33]), residual_sd, grad)[1]
         ur = x[int(block[35])]
         lp += -2.0 * _softplus(-ur) - ur  # Uniform(-1, 1) density times the Jacobian
         grad[int(block[35])] += 1.0 - 2.0 / (1.0 + math.exp(-ur))
@@ -657,11 +674,7 @@ def logp_and_grad(x, grad, block, pointwise):
     for q1 in range(c):
         grad[o_gamma + q1] += dgamma[q1]
     if site_mode == 1:
-        dsig = 0.0
-        for s2 in range(j):
-            grad[o_soff + s2] += du[s2] * sigma_site
-            dsig += du[s2] * x[o_soff + s2]
-        grad[o_ssite] += dsig * sigma_site
+        _noncentred_grad(x, o_ssite, o_soff, j, sigma_site, du, grad)
     elif site_mode == 2:
         gu = np.zeros(j)
         for s2 in range(j):
@@ -673,11 +686,7 @@ def logp_and_grad(x, grad, block, pointwise):
         for s2 in range(j - 1):
             grad[o_fixed + s2] += gu[s2] - head / (sq + j) - gu[j - 1] / sq
     if slopes:
-        dsig = 0.0
-        for s2 in range(j):
-            grad[o_seoff + s2] += dv[s2] * sigma_se
-            dsig += dv[s2] * x[o_seoff + s2]
-        grad[o_sse] += dsig * sigma_se
+        _noncentred_grad(x, o_sse, o_seoff, j, sigma_se, dv, grad)
     if student:
         grad[o_nu] += dnu * nu
     # dL/dSigma, summed over the patterns
