@@ -151,3 +151,72 @@ def test_pointwise_log_likelihood_matches_pymc(default_data, which, cov, lik, cv
     assert mine.dims == reference.dims == ("chain", "draw", "patient")
     assert list(mine["patient"].values) == list(reference["patient"].values)
     np.testing.assert_allclose(mine.values, reference.values, atol=1e-9)
+
+
+def _intermittent(df, which):
+    """The trial with every third patient missing the middle visits but attending the last:
+    non-monotone attendance patterns (baseline and last visit only)."""
+    trial, outcome = which
+    sub = df[(df["trial"] == trial) & (df["outcome"] == outcome)]
+    visits = sorted(sub["month"].unique())
+    patients = sorted(sub["patient_id"].unique())[::3]
+    drop = df["patient_id"].isin(patients) & df["month"].isin(visits[1:-1])
+    return model.prepare_trial_data(df[~drop], trial, outcome)
+
+
+@pytest.mark.parametrize("eta", [1.0, 4.5])
+@pytest.mark.parametrize("cov", model.COVARIANCES)
+@pytest.mark.parametrize("lik", model.LIKELIHOODS)
+def test_density_matches_pymc_with_intermittent_visits_and_other_lkj_shapes(
+    default_data, eta, cov, lik
+):
+    data = _intermittent(default_data, RG)
+    observed = data.mask
+    assert (observed[:, 0] & ~observed[:, 1] & observed[:, -1]).sum() > 10  # patterns exist
+    priors = model.Priors(effect_sd=0.7, residual_sd=1.3, lkj_eta=eta)
+    spec = model.model_spec(data, cov, lik, None, priors, True)
+    m = model.build_trial_model(data, cov, lik, None, priors, covariates=True)
+    reference = m.logp_dlogp_function(ravel_inputs=True, mode=UNOPTIMISED)
+    reference.set_extra_values({})
+    block = native.data_block(data, spec, priors)
+    rng = np.random.default_rng(11)
+    for _ in range(3):
+        x = rng.normal(0.0, 0.6, native.layout(spec).n_dim)
+        want, want_grad = reference(x)
+        value, grad = native.log_density(block, x)
+        assert value == pytest.approx(float(want), abs=1e-6)
+        np.testing.assert_allclose(grad, want_grad, atol=1e-6, rtol=0)
+
+
+def test_a_block_of_another_layout_is_refused(default_data):
+    data = _data(default_data, RG)
+    spec = model.model_spec(data)
+    block = native.data_block(data, spec, PRIORS)
+    assert native.header(block).layout == native.LAYOUT
+    stale = block.copy()
+    stale[native.HEADER_FIELDS.index("layout")] += 1.0
+    x = np.zeros(native.layout(spec).n_dim)
+    import ctypes
+
+    fn = ctypes.CFUNCTYPE(
+        ctypes.c_int64,
+        ctypes.c_uint64,
+        ctypes.POINTER(ctypes.c_double),
+        ctypes.POINTER(ctypes.c_double),
+        ctypes.POINTER(ctypes.c_double),
+        ctypes.c_void_p,
+    )(native._logp_cfunc.address)
+    grad, out = np.zeros_like(x), np.zeros(1)
+
+    def call(b):
+        ptr = ctypes.POINTER(ctypes.c_double)
+        return fn(
+            len(x),
+            x.ctypes.data_as(ptr),
+            grad.ctypes.data_as(ptr),
+            out.ctypes.data_as(ptr),
+            b.ctypes.data,
+        )
+
+    assert call(block) == 0 and np.isfinite(out[0])
+    assert call(stale) == -1

@@ -42,50 +42,23 @@ import pymc as pm
 import pytensor.tensor as pt
 
 from analysis import registry
-
-#: Within-patient covariance structures; the first is the primary analysis (MMRM style), the
-#: others are sensitivity analyses compared with it by PSIS-LOO.
-COVARIANCES = ("unstructured", "intercept", "ar1")
-DEFAULT_COVARIANCE = COVARIANCES[0]
-#: Reader-facing names of the covariance structures.
-COVARIANCE_LABELS = {
-    "unstructured": "unstructured",
-    "intercept": "compound symmetry",
-    "ar1": "AR(1)",
-}
-#: Baseline characteristics of the contract that can adjust the model (see :func:`covariate_matrix`).
-COVARIATE_COLUMNS = ("age", "sex", "diagnosis")
-#: Fewer sites than this get fixed (sum-to-zero) site effects: a between-site SD cannot be
-#: learnt from a handful of sites, and large sites make the random-effect funnel hard to sample.
-MIN_RANDOM_SITES = 8
-LIKELIHOODS = ("normal", "student")
-FORMULATIONS = ("marginal", "latent")
-#: Gamma(shape, rate) prior on the Student-t degrees of freedom.
-STUDENT_NU_PRIOR = (2.0, 0.1)
-
-
-@dataclass(frozen=True)
-class Priors:
-    """Prior scales in baseline-SD units (see the module docstring)."""
-
-    visit_sd: float = 1.0
-    effect_sd: float = 1.0
-    site_sd: float = 0.3
-    site_effect_sd: float = 0.2
-    residual_sd: float = 1.0
-    lkj_eta: float = 2.0
-
-    def __post_init__(self):
-        for name, value in self.__dict__.items():
-            if not (np.isfinite(value) and value > 0):
-                raise ValueError(f"prior scale {name} must be a positive number, got {value!r}")
-
-
-PRIOR_SETS = {
-    "default": Priors(),
-    "sceptical": Priors(effect_sd=0.3),
-    "vague": Priors(effect_sd=5.0),
-}
+from analysis.trialmodel.spec import (  # noqa: F401  (the model's names, re-exported)
+    COVARIANCE_LABELS,
+    COVARIANCES,
+    COVARIATE_COLUMNS,
+    DEFAULT_COVARIANCE,
+    FIXED_SITE_SD,
+    FORMULATIONS,
+    LIKELIHOODS,
+    MIN_RANDOM_SITES,
+    PRIOR_FIELDS,
+    PRIOR_SETS,
+    STUDENT_NU_PRIOR,
+    ModelSpec,
+    Priors,
+    site_mode,
+    slope_code,
+)
 
 
 @dataclass
@@ -329,21 +302,6 @@ def _marginal_random(likelihood: str):
     return random
 
 
-@dataclass(frozen=True)
-class ModelSpec:
-    """The structure of a model: data sets with equal specs share one compiled model."""
-
-    visits: tuple[int, ...]
-    treatments: tuple[str, ...]
-    sites: tuple[str, ...]
-    site_effects: str
-    site_slopes: bool
-    covariance: str
-    likelihood: str
-    lkj_eta: float
-    covariates: tuple[str, ...] = ()
-
-
 def model_spec(
     data: TrialData,
     covariance: str = DEFAULT_COVARIANCE,
@@ -356,13 +314,8 @@ def model_spec(
 
     ``covariates=True`` adjusts for every baseline covariate term of ``data`` (none if the data
     have none)."""
-    if covariance not in COVARIANCES:
-        raise ValueError(f"covariance must be one of {COVARIANCES}, got {covariance!r}")
-    if likelihood not in LIKELIHOODS:
-        raise ValueError(f"likelihood must be one of {LIKELIHOODS}, got {likelihood!r}")
     priors = priors or PRIOR_SETS["default"]
-    n_site = len(data.sites)
-    site_effects = "random" if n_site >= MIN_RANDOM_SITES else "fixed" if n_site > 1 else "none"
+    site_effects = site_mode(len(data.sites))
     if site_slopes is None:
         site_slopes = registry.site_slopes(data.trial)
     return ModelSpec(
@@ -411,7 +364,7 @@ def model_data(
         want = np.zeros(len(data.visits), dtype=bool)
         want[obs] = True
         out[f"rows_{p}"] = np.flatnonzero((mask == want).all(axis=1)).astype("int64")
-    for name in ("visit_sd", "effect_sd", "site_sd", "site_effect_sd", "residual_sd"):
+    for name in PRIOR_FIELDS[:-1]:  # the scales (the LKJ shape is structural)
         out[f"prior_{name}"] = np.asarray(getattr(priors, name), dtype=float)
     if covariates:
         out["x"] = np.asarray(data.x, dtype=float)
@@ -505,14 +458,13 @@ def build_trial_model(
             site_offset = pm.Normal("site_offset", 0.0, 1.0, dims="site")
             mu = mu + (sigma_site * site_offset)[d["site_idx"]][:, None]
         elif spec.site_effects == "fixed":
-            site_fixed = pm.ZeroSumNormal("site_fixed", sigma=0.5, dims="site")
+            site_fixed = pm.ZeroSumNormal("site_fixed", sigma=FIXED_SITE_SD, dims="site")
             mu = mu + site_fixed[d["site_idx"]][:, None]
         if spec.site_slopes:
             sigma_se = pm.HalfNormal("sigma_site_effect", d["prior_site_effect_sd"])
             se_offset = pm.Normal("site_effect_offset", 0.0, 1.0, dims="site")
-            # +/- 1/2 coding: the team's deviation v_j moves the two arms apart symmetrically,
-            # so neither arm's variance is forced to exceed the other's
-            slope = (sigma_se * se_offset)[d["site_idx"]] * (d["is_treated"] - 0.5)
+            # coded as the specification says (spec.SLOPE_CODE)
+            slope = (sigma_se * se_offset)[d["site_idx"]] * slope_code(d["is_treated"])
             mu = mu + slope[:, None] * followup_mask[None, :]
         if spec.covariance == "intercept":
             sigma = pm.HalfNormal("sigma", d["prior_residual_sd"])

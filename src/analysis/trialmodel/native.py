@@ -42,104 +42,56 @@ gradient against PyMC's graph to 1e-6 for every variant, and the posteriors agai
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+import zlib
 
 import numba
 import numpy as np
 import pandas as pd
 
-from analysis.trialmodel.model import (
+from analysis.trialmodel.model import TrialData, all_patterns, model_data
+from analysis.trialmodel.spec import (
     COVARIANCES,
+    FIXED_SITE_SD,
+    PARAMETERS,
+    PRIOR_FIELDS,
+    SITE_MODES,
+    SLOPE_CODE,
     STUDENT_NU_PRIOR,
+    Layout,
     ModelSpec,
     Priors,
-    TrialData,
-    all_patterns,
-    model_data,
+    parameter_layout,
 )
 
-#: Version of the data block's layout: bump it with any change to the header.
-LAYOUT_VERSION = 3.0
-SITE_MODES = ("none", "random", "fixed")
-#: Standard deviation of the fixed (zero-sum) site effects, as in the PyMC model.
-FIXED_SITE_SD = 0.5
-_HEADER = 48  # header slots before the pattern table
 _LOG_2PI = math.log(2.0 * math.pi)
 
-
 # ----------------------------------------------------------------------------------------------
-# Layout: where each parameter sits in the unconstrained vector and the expanded draw
+# The data block's header: named fields derived from the specification
 # ----------------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Layout:
-    """Positions of the model's parameters for one :class:`~analysis.trialmodel.model.ModelSpec`.
-
-    ``blocks`` lists ``(name, start, size)`` of the unconstrained vector; ``variables`` lists
-    ``(name, shape, dims)`` of the expanded (constrained) draw, in the order the expansion
-    writes them. Names and dims are those of the PyMC model's posterior.
-    """
-
-    spec: ModelSpec
-    blocks: tuple
-    variables: tuple
-
-    @property
-    def n_dim(self) -> int:
-        """Length of the unconstrained vector."""
-        return sum(size for _, _, size in self.blocks)
-
-    @property
-    def n_expanded(self) -> int:
-        """Length of one expanded draw."""
-        return sum(int(np.prod(shape)) for _, shape, _ in self.variables)
-
-    def offset(self, name: str) -> int:
-        """Start of block ``name`` in the unconstrained vector (-1 if absent)."""
-        for block, start, _ in self.blocks:
-            if block == name:
-                return start
-        return -1
+#: Header fields: the structure, the specification's prior scales (``prior_<field>``), the
+#: constants of the density, and the offset of every free parameter (``o_<parameter>``, -1 when
+#: the variant does not have it). The kernels read them by name from a record.
+HEADER_FIELDS = (
+    ("size", "layout", "t", "a", "c", "j", "site_mode", "slopes", "cov_mode", "student")
+    + ("n_groups", "n_patterns", "n_dim", "n_expanded", "record_size")
+    + ("slope_treated", "slope_comparator", "lkj_log_norm", "nu_shape", "nu_rate", "fixed_sd")
+    + tuple(f"prior_{name}" for name in PRIOR_FIELDS)
+    + tuple(f"o_{name}" for name in PARAMETERS)
+)
+HEADER_DTYPE = np.dtype([(name, np.float64) for name in HEADER_FIELDS])
+N_HEADER = len(HEADER_FIELDS)
+#: Fingerprint of the header's fields: a block built by another layout is refused.
+LAYOUT = float(zlib.crc32(",".join(HEADER_FIELDS).encode()))
 
 
 def layout(spec: ModelSpec) -> Layout:
-    """The parameter layout of ``spec`` (the PyMC model's free variables, in its order)."""
-    t, a, c, j = len(spec.visits), len(spec.treatments), len(spec.covariates), len(spec.sites)
-    sizes = [("alpha", t), ("beta", a * (t - 1))]
-    variables = [("alpha", (t,), ("visit",)), ("beta", (a, t - 1), ("treatment", "followup"))]
-    if c:
-        sizes.append(("gamma", c))
-        variables.append(("gamma", (c,), ("covariate",)))
-    if spec.site_effects == "random":
-        sizes += [("sigma_site", 1), ("site_offset", j)]
-        variables += [("sigma_site", (), ()), ("site_offset", (j,), ("site",))]
-    elif spec.site_effects == "fixed":
-        sizes.append(("site_fixed", j - 1))
-        variables.append(("site_fixed", (j,), ("site",)))
-    if spec.site_slopes:
-        sizes += [("sigma_site_effect", 1), ("site_effect_offset", j)]
-        variables += [("sigma_site_effect", (), ()), ("site_effect_offset", (j,), ("site",))]
-    if spec.covariance == "intercept":
-        sizes += [("sigma", 1), ("sigma_patient", 1)]
-        variables += [("sigma", (), ()), ("sigma_patient", (), ())]
-    elif spec.covariance == "ar1":
-        sizes += [("sigma", 1), ("rho", 1)]
-        variables += [("sigma", (), ()), ("rho", (), ())]
-    else:
-        packed = t * (t + 1) // 2
-        sizes.append(("visit_cov", packed))
-        variables += [
-            ("visit_cov", (packed,), ("visit_cov_dim_0",)),
-            ("visit_sd", (t,), ("visit",)),
-            ("visit_corr", (t, t), ("visit", "visit_bis")),
-        ]
-    if spec.likelihood == "student":
-        sizes.append(("nu", 1))
-        variables.append(("nu", (), ()))
-    blocks, start = [], 0
-    for name, size in sizes:
-        blocks.append((name, start, size))
-        start += size
-    return Layout(spec=spec, blocks=tuple(blocks), variables=tuple(variables))
+    """The parameter layout of ``spec`` (:func:`analysis.trialmodel.spec.parameter_layout`)."""
+    return parameter_layout(spec)
+
+
+def header(block: np.ndarray):
+    """The header record of a data block (fields :data:`HEADER_FIELDS`)."""
+    return block[:N_HEADER].view(HEADER_DTYPE).view(np.recarray)[0]
 
 
 # ----------------------------------------------------------------------------------------------
@@ -222,7 +174,7 @@ def data_block(
 ) -> np.ndarray:
     """Everything the native density needs, in one C-contiguous ``float64`` array.
 
-    Header (see ``_HEADER``), then the pattern table (pattern x visit indicators), then one
+    Header (the named fields of :data:`HEADER_FIELDS`), then the pattern table (pattern x visit indicators), then one
     record per group: pattern, site, treatment, count, then the statistics of
     :func:`group_statistics` flattened.
     """
@@ -247,56 +199,38 @@ def data_block(
             stats["szx"].reshape(n_groups, -1),
         ]
     )
-    head = np.zeros(_HEADER)
-    names = [b for b, _, _ in lay.blocks]
-    head[1] = LAYOUT_VERSION
-    head[2:15] = [
-        t,
-        a,
-        c,
-        j,
-        SITE_MODES.index(spec.site_effects),
-        float(spec.site_slopes),
-        COVARIANCES.index(spec.covariance),
-        float(spec.likelihood == "student"),
-        n_groups,
-        len(patterns),
-        lay.n_dim,
-        lay.n_expanded,
-        records.shape[1],
-    ]
-    head[15:25] = [
-        priors.visit_sd,
-        priors.effect_sd,
-        priors.site_sd,
-        priors.site_effect_sd,
-        priors.residual_sd,
-        spec.lkj_eta,
-        _lkj_log_norm(spec.lkj_eta, t) if spec.covariance == "unstructured" else 0.0,
-        STUDENT_NU_PRIOR[0],
-        STUDENT_NU_PRIOR[1],
-        FIXED_SITE_SD,
-    ]
-    for slot, name in enumerate(
-        (
-            "alpha",
-            "beta",
-            "gamma",
-            "sigma_site",
-            "site_offset",
-            "site_fixed",
-            "sigma_site_effect",
-            "site_effect_offset",
-            "sigma",
-            "sigma_patient",
-            "rho",
-            "visit_cov",
-            "nu",
-        )
-    ):
-        head[25 + slot] = lay.offset(name) if name in names else -1
-    block = np.concatenate([head, table.ravel(), records.ravel()])
-    block[0] = len(block)
+    head = np.zeros(1, dtype=HEADER_DTYPE)
+    values = {
+        "layout": LAYOUT,
+        "t": t,
+        "a": a,
+        "c": c,
+        "j": j,
+        "site_mode": SITE_MODES.index(spec.site_effects),
+        "slopes": float(spec.site_slopes),
+        "cov_mode": COVARIANCES.index(spec.covariance),
+        "student": float(spec.likelihood == "student"),
+        "n_groups": n_groups,
+        "n_patterns": len(patterns),
+        "n_dim": lay.n_dim,
+        "n_expanded": lay.n_expanded,
+        "record_size": records.shape[1],
+        "slope_treated": SLOPE_CODE["treated"],
+        "slope_comparator": SLOPE_CODE["comparator"],
+        "lkj_log_norm": (
+            _lkj_log_norm(spec.lkj_eta, t) if spec.covariance == "unstructured" else 0.0
+        ),
+        "nu_shape": STUDENT_NU_PRIOR[0],
+        "nu_rate": STUDENT_NU_PRIOR[1],
+        "fixed_sd": FIXED_SITE_SD,
+        **{f"prior_{name}": getattr(priors, name) for name in PRIOR_FIELDS},
+        **{f"o_{name}": lay.offset(name) for name in PARAMETERS},
+    }
+    values["prior_lkj_eta"] = spec.lkj_eta
+    for name, value in values.items():
+        head[name] = value
+    block = np.concatenate([head.view(np.float64), table.ravel(), records.ravel()])
+    block[HEADER_FIELDS.index("size")] = len(block)
     return np.ascontiguousarray(block)
 
 
@@ -381,27 +315,27 @@ def _normal_prior(x, off, size, scale, grad):
 
 
 @numba.njit(**_JIT)
-def _covariance(x, block, t, cov_mode, sigma_cov):
+def _covariance(x, h, t, cov_mode, sigma_cov):
     """The visit covariance (t x t) and its parameters from the unconstrained vector."""
     out = np.zeros((t, t))
     chol = np.zeros((t, t))
     if cov_mode == 1:  # compound symmetry
-        s = math.exp(x[int(block[33])])
-        sp = math.exp(x[int(block[34])])
+        s = math.exp(x[int(h.o_sigma)])
+        sp = math.exp(x[int(h.o_sigma_patient)])
         sigma_cov[0], sigma_cov[1] = s, sp
         for i in range(t):
             for k in range(t):
                 out[i, k] = sp * sp + (s * s if i == k else 0.0)
     elif cov_mode == 2:  # AR(1)
-        s = math.exp(x[int(block[33])])
-        u = x[int(block[35])]
+        s = math.exp(x[int(h.o_sigma)])
+        u = x[int(h.o_rho)]
         rho = -1.0 + 2.0 / (1.0 + math.exp(-u))
         sigma_cov[0], sigma_cov[1] = s, rho
         for i in range(t):
             for k in range(t):
                 out[i, k] = s * s * rho ** abs(i - k)
     else:  # unstructured: packed Cholesky factor, row by row, log diagonal
-        off = int(block[36])
+        off = int(h.o_visit_cov)
         pos = 0
         for i in range(t):
             for k in range(i + 1):
@@ -462,36 +396,38 @@ def _pattern_inverses(cov, table, n_pat, t):
 
 
 @numba.njit(**_JIT)
-def logp_and_grad(x, grad, block, pointwise):
+def logp_and_grad(x, grad, h, body, pointwise):
     """Log posterior density (unnormalised only by the data) at the unconstrained ``x``.
 
     Writes the gradient into ``grad`` and returns the log density (``-inf`` outside the support).
     If ``pointwise`` is not empty, each group's log likelihood is written into it (one entry per
     group: per patient with a per-patient block, for PSIS-LOO).
     """
-    t, a, c, j = int(block[2]), int(block[3]), int(block[4]), int(block[5])
-    site_mode, slopes, cov_mode = int(block[6]), block[7] > 0, int(block[8])
-    student = block[9] > 0
-    n_groups, n_pat, n_dim, rec = int(block[10]), int(block[11]), int(block[12]), int(block[14])
-    visit_sd, effect_sd, site_sd, site_effect_sd, residual_sd = (
-        block[15],
-        block[16],
-        block[17],
-        block[18],
-        block[19],
+    t, a, c, j = int(h.t), int(h.a), int(h.c), int(h.j)
+    site_mode, slopes, cov_mode = int(h.site_mode), h.slopes > 0, int(h.cov_mode)
+    student = h.student > 0
+    n_groups, n_pat, n_dim, rec = (
+        int(h.n_groups),
+        int(h.n_patterns),
+        int(h.n_dim),
+        int(h.record_size),
     )
+    visit_sd, effect_sd, site_sd = h.prior_visit_sd, h.prior_effect_sd, h.prior_site_sd
+    site_effect_sd, residual_sd = h.prior_site_effect_sd, h.prior_residual_sd
     eta, lkj_norm, nu_shape, nu_rate, fixed_sd = (
-        block[20],
-        block[21],
-        block[22],
-        block[23],
-        block[24],
+        h.prior_lkj_eta,
+        h.lkj_log_norm,
+        h.nu_shape,
+        h.nu_rate,
+        h.fixed_sd,
     )
-    o_alpha, o_beta, o_gamma = int(block[25]), int(block[26]), int(block[27])
-    o_ssite, o_soff, o_fixed = int(block[28]), int(block[29]), int(block[30])
-    o_sse, o_seoff, o_nu = int(block[31]), int(block[32]), int(block[37])
-    table = block[_HEADER : _HEADER + n_pat * t].reshape((n_pat, t))
-    groups = block[_HEADER + n_pat * t : _HEADER + n_pat * t + n_groups * rec]
+    code_t, code_c = h.slope_treated, h.slope_comparator
+    o_alpha, o_beta, o_gamma = int(h.o_alpha), int(h.o_beta), int(h.o_gamma)
+    o_ssite, o_soff, o_fixed = int(h.o_sigma_site), int(h.o_site_offset), int(h.o_site_fixed)
+    o_sse, o_seoff, o_nu = int(h.o_sigma_site_effect), int(h.o_site_effect_offset), int(h.o_nu)
+    o_sigma, o_second = int(h.o_sigma), int(h.o_sigma_patient) if cov_mode == 1 else int(h.o_rho)
+    table = body[: n_pat * t].reshape((n_pat, t))
+    groups = body[n_pat * t : n_pat * t + n_groups * rec]
     for i in range(n_dim):
         grad[i] = 0.0
 
@@ -524,15 +460,15 @@ def logp_and_grad(x, grad, block, pointwise):
         sigma_se, lp_slope = _noncentred(x, o_sse, o_seoff, j, site_effect_sd, grad, v)
         lp += lp_slope
     sigma_cov = np.zeros(2)
-    cov, chol = _covariance(x, block, t, cov_mode, sigma_cov)
+    cov, chol = _covariance(x, h, t, cov_mode, sigma_cov)
     if cov_mode == 1:
-        lp += _scale_prior(x, int(block[33]), residual_sd, grad)[1]
-        lp += _scale_prior(x, int(block[34]), residual_sd, grad)[1]
+        lp += _scale_prior(x, o_sigma, residual_sd, grad)[1]
+        lp += _scale_prior(x, o_second, residual_sd, grad)[1]
     elif cov_mode == 2:
-        lp += _scale_prior(x, int(block[33]), residual_sd, grad)[1]
-        ur = x[int(block[35])]
+        lp += _scale_prior(x, o_sigma, residual_sd, grad)[1]
+        ur = x[o_second]
         lp += -2.0 * _softplus(-ur) - ur  # Uniform(-1, 1) density times the Jacobian
-        grad[int(block[35])] += 1.0 - 2.0 / (1.0 + math.exp(-ur))
+        grad[o_second] += 1.0 - 2.0 / (1.0 + math.exp(-ur))
     nu = 0.0
     if student:
         nu = math.exp(x[o_nu])
@@ -574,7 +510,7 @@ def logp_and_grad(x, grad, block, pointwise):
         o_sxx = o_sx + c
         o_szx = o_sxx + c * c
         k = 0.0
-        h = (1.0 if tr < a else 0.0) - 0.5
+        code = code_t if tr < a else code_c  # the slope's coding (spec.SLOPE_CODE)
         for i in range(t):
             obs = table[p, i]
             k += obs
@@ -583,7 +519,7 @@ def logp_and_grad(x, grad, block, pointwise):
                 if tr < a:
                     mean += x[o_beta + tr * (t - 1) + i - 1]
                 if slopes:
-                    mean += v[site] * h
+                    mean += v[site] * code
             m[i] = mean * obs
             sz[i] = groups[o_sz + i]
         sw = 0.0
@@ -657,7 +593,7 @@ def logp_and_grad(x, grad, block, pointwise):
                 if tr < a:
                     grad[o_beta + tr * (t - 1) + i - 1] += pr[i]
         du[site] += tot
-        dv[site] += h * tot_follow
+        dv[site] += code * tot_follow
         if c > 0:
             # E P 1 with E = Szx^T - Sx m^T - (Sxx gamma) 1^T over the attended visits
             for i in range(t):
@@ -711,8 +647,8 @@ def logp_and_grad(x, grad, block, pointwise):
             trace += gmat[i, i]
             for k2 in range(t):
                 total += gmat[i, k2]
-        grad[int(block[33])] += 2.0 * s_ * trace * s_
-        grad[int(block[34])] += 2.0 * sp * total * sp
+        grad[o_sigma] += 2.0 * s_ * trace * s_
+        grad[o_second] += 2.0 * sp * total * sp
     elif cov_mode == 2:
         s_, rho = sigma_cov[0], sigma_cov[1]
         dsig = 0.0
@@ -723,12 +659,12 @@ def logp_and_grad(x, grad, block, pointwise):
                 dsig += gmat[i, k2] * 2.0 * s_ * rho**lag
                 if lag > 0:
                     drho += gmat[i, k2] * s_ * s_ * lag * rho ** (lag - 1)
-        grad[int(block[33])] += dsig * s_
-        ur = x[int(block[35])]
+        grad[o_sigma] += dsig * s_
+        ur = x[o_second]
         sg = 1.0 / (1.0 + math.exp(-ur))
-        grad[int(block[35])] += drho * 2.0 * sg * (1.0 - sg)
+        grad[o_second] += drho * 2.0 * sg * (1.0 - sg)
     else:
-        off = int(block[36])
+        off = int(h.o_visit_cov)
         # LKJ prior on the correlation, HalfNormal on the SDs, the Jacobians (PyMC's logp)
         lp += lkj_norm
         pos = 0
@@ -759,25 +695,24 @@ def logp_and_grad(x, grad, block, pointwise):
 
 
 @numba.njit(**_JIT)
-def expand(x, out, block):
+def expand(x, out, h):
     """Write the named (constrained) variables of the unconstrained point ``x`` into ``out``,
     in the order of :func:`layout`'s ``variables``."""
-    t, a, c, j = int(block[2]), int(block[3]), int(block[4]), int(block[5])
-    site_mode, slopes, cov_mode = int(block[6]), block[7] > 0, int(block[8])
-    student = block[9] > 0
+    t, a, c, j = int(h.t), int(h.a), int(h.c), int(h.j)
+    site_mode, slopes, cov_mode = int(h.site_mode), h.slopes > 0, int(h.cov_mode)
+    student = h.student > 0
     pos = 0
     for i in range(t + a * (t - 1) + c):  # alpha, beta, gamma are unconstrained
         out[pos] = x[i]
         pos += 1
     if site_mode == 1:
-        o = int(block[28])
-        out[pos] = math.exp(x[o])
+        out[pos] = math.exp(x[int(h.o_sigma_site)])
         pos += 1
         for s in range(j):
-            out[pos] = x[int(block[29]) + s]
+            out[pos] = x[int(h.o_site_offset) + s]
             pos += 1
     elif site_mode == 2:
-        o = int(block[30])
+        o = int(h.o_site_fixed)
         total = 0.0
         for s in range(j - 1):
             total += x[o + s]
@@ -788,13 +723,13 @@ def expand(x, out, block):
         out[pos] = -total / sq
         pos += 1
     if slopes:
-        out[pos] = math.exp(x[int(block[31])])
+        out[pos] = math.exp(x[int(h.o_sigma_site_effect)])
         pos += 1
         for s in range(j):
-            out[pos] = x[int(block[32]) + s]
+            out[pos] = x[int(h.o_site_effect_offset) + s]
             pos += 1
     sigma_cov = np.zeros(2)
-    cov, chol = _covariance(x, block, t, cov_mode, sigma_cov)
+    cov, chol = _covariance(x, h, t, cov_mode, sigma_cov)
     if cov_mode == 1 or cov_mode == 2:
         out[pos] = sigma_cov[0]
         out[pos + 1] = sigma_cov[1]
@@ -812,10 +747,30 @@ def expand(x, out, block):
                 out[pos] = cov[i, k] / math.sqrt(cov[i, i] * cov[k, k])
                 pos += 1
     if student:
-        out[pos] = math.exp(x[int(block[37])])
+        out[pos] = math.exp(x[int(h.o_nu)])
         pos += 1
     return pos
 
+
+@numba.njit(cache=True)
+def _compiled_layout():
+    return LAYOUT
+
+
+def _clear_stale_cache() -> None:
+    """numba keys its cache on this file alone: if the specification changed the header since
+    the cache was written, drop this module's cached kernels so that they compile afresh."""
+    if _compiled_layout() == LAYOUT:
+        return
+    import pathlib
+
+    folder = pathlib.Path(_compiled_layout._cache.cache_path)
+    for path in folder.glob(f"{pathlib.Path(__file__).stem}.*.nb[ic]"):
+        path.unlink(missing_ok=True)
+    _compiled_layout.recompile()
+
+
+_clear_stale_cache()  # before the callbacks below compile or load
 
 _LOGP_SIG = numba.types.int64(
     numba.types.uint64,
@@ -835,16 +790,17 @@ _EXPAND_SIG = numba.types.int64(
 
 @numba.cfunc(_LOGP_SIG, cache=True, nogil=True, error_model="numpy")
 def _logp_cfunc(dim, x_, grad_, logp_, block_):
-    """nutpie's C log-density callback: 0 on success, 3/4 for a non-finite gradient/density."""
-    size = int(numba.carray(block_, (1,), np.float64)[0])
-    block = numba.carray(block_, (size,), np.float64)
-    n_dim = int(block[12])
-    if dim != n_dim:
+    """nutpie's C log-density callback: 0 on success, 3/4 for a non-finite gradient/density,
+    -1 for a block of another dimension or layout."""
+    h = numba.carray(block_, (1,), HEADER_DTYPE)[0]
+    if h.layout != LAYOUT or dim != int(h.n_dim):
         return -1
+    block = numba.carray(block_, (int(h.size),), np.float64)
+    n_dim = int(h.n_dim)
     x = numba.carray(x_, (n_dim,))
     grad = numba.carray(grad_, (n_dim,))
     out = numba.carray(logp_, (1,))
-    value = logp_and_grad(x, grad, block, np.empty(0))
+    value = logp_and_grad(x, grad, h, block[N_HEADER:], np.empty(0))
     out[0] = value
     for i in range(n_dim):
         if not np.isfinite(grad[i]):
@@ -857,14 +813,12 @@ def _logp_cfunc(dim, x_, grad_, logp_, block_):
 @numba.cfunc(_EXPAND_SIG, cache=True, nogil=True, error_model="numpy")
 def _expand_cfunc(dim, n_expanded, x_, out_, block_):
     """nutpie's C expansion callback."""
-    size = int(numba.carray(block_, (1,), np.float64)[0])
-    block = numba.carray(block_, (size,), np.float64)
-    n_dim = int(block[12])
-    if dim != n_dim or n_expanded != int(block[13]):
+    h = numba.carray(block_, (1,), HEADER_DTYPE)[0]
+    if h.layout != LAYOUT or dim != int(h.n_dim) or n_expanded != int(h.n_expanded):
         return -1
-    x = numba.carray(x_, (n_dim,))
-    out = numba.carray(out_, (int(block[13]),))
-    expand(x, out, block)
+    x = numba.carray(x_, (int(h.n_dim),))
+    out = numba.carray(out_, (int(h.n_expanded),))
+    expand(x, out, h)
     return 0
 
 
@@ -960,15 +914,17 @@ def compiled_here() -> bool:
 
 def log_density(block: np.ndarray, x: np.ndarray) -> tuple[float, np.ndarray]:
     """The native log density and gradient at ``x`` (for tests and checks)."""
-    grad = np.zeros(int(block[12]))
-    return float(logp_and_grad(np.asarray(x, dtype=float), grad, block, np.empty(0))), grad
+    h = header(block)
+    grad = np.zeros(int(h.n_dim))
+    value = logp_and_grad(np.asarray(x, dtype=float), grad, h, block[N_HEADER:], np.empty(0))
+    return float(value), grad
 
 
 @numba.njit(**_JIT)
-def _pointwise(draws, block, out):
+def _pointwise(draws, h, body, out):
     grad = np.zeros(draws.shape[1])
     for s in range(draws.shape[0]):
-        logp_and_grad(draws[s], grad, block, out[s])
+        logp_and_grad(draws[s], grad, h, body, out[s])
 
 
 def unconstrained_draws(posterior, lay: Layout) -> np.ndarray:
@@ -1008,7 +964,7 @@ def pointwise_log_likelihood(idata, data: TrialData, spec: ModelSpec) -> np.ndar
     draws = unconstrained_draws(idata.posterior, lay)
     block = data_block(data, spec, PRIOR_PLACEHOLDER, aggregate=False)
     out = np.zeros((len(draws), data.n_patients))
-    _pointwise(draws, block, out)
+    _pointwise(draws, header(block), block[N_HEADER:], out)
     shape = (idata.posterior.sizes["chain"], idata.posterior.sizes["draw"], data.n_patients)
     return out.reshape(shape)
 
@@ -1019,6 +975,7 @@ PRIOR_PLACEHOLDER = Priors()
 
 def expanded(block: np.ndarray, x: np.ndarray) -> np.ndarray:
     """The expanded draw of ``x`` (for tests and checks)."""
-    out = np.zeros(int(block[13]))
-    expand(np.asarray(x, dtype=float), out, block)
+    h = header(block)
+    out = np.zeros(int(h.n_expanded))
+    expand(np.asarray(x, dtype=float), out, h)
     return out
