@@ -1,39 +1,68 @@
-"""The fast exact-marginal analysis: exact against dense linear algebra, calibrated against MCMC."""
+"""The design analysis: the report's primary model, exact against dense linear algebra built
+here from first principles, equal to the PyMC model's likelihood, calibrated against MCMC."""
 
 import numpy as np
 import pytest
+from pytensor.compile.mode import Mode
 from scipy import stats
 
 from analysis.contract import simulate
 from analysis.studies import laplace
-from analysis.studies.marginal import MarginalModel, _design
+from analysis.studies.marginal import MarginalModel
 from analysis.trialmodel import model
 
 
-def _data(n, k, seed, trial="resource_groups"):
+def _data(n, k, seed, trial="resource_groups", intermittent=False):
     sc = simulate.scaled_scenario(trial, n, k, ["empowerment"])
-    return model.prepare_trial_data(simulate.simulate_trial(sc, seed), trial, "empowerment")
+    df = simulate.simulate_trial(sc, seed)
+    if intermittent:  # every fourth patient misses the middle visit, attends the last
+        ids = sorted(df["patient_id"].unique())[::4]
+        df = df[~(df["patient_id"].isin(ids) & (df["month"] == 9))]
+    return model.prepare_trial_data(df, trial, "empowerment")
 
 
-@pytest.mark.parametrize("phi", [(0.6, 0.5, 0.2, 0.15), (1.1, 0.05, 0.6, 0.01)])
-def test_conditional_posterior_equals_dense_linear_algebra(phi):
+def _by_hand(data, theta):
+    """Observed rows with X (alpha_t, then beta at 9 and 18), Z (team intercept, slope coded
+    -1/2 comparator, +1/2 resource group, at follow-up) and the unstructured covariance from
+    its packed log-Cholesky parameters: written here, not taken from the package."""
+    t_dim = len(data.visits)
+    treated = np.array(data.arms)[data.arm_idx] != data.comparator
+    rows = [(i, t) for i in range(len(data.z)) for t in range(t_dim) if data.mask[i, t]]
+    x = np.zeros((len(rows), 2 * t_dim - 1))
+    z = np.zeros((len(rows), 2))
+    for r, (i, t) in enumerate(rows):
+        x[r, t] = 1.0
+        if t > 0 and treated[i]:
+            x[r, t_dim + t - 1] = 1.0
+        z[r, 0] = 1.0
+        z[r, 1] = (0.5 if treated[i] else -0.5) if t > 0 else 0.0
+    chol = np.zeros((t_dim, t_dim))
+    k = 0
+    for i in range(t_dim):
+        for j in range(i + 1):
+            chol[i, j] = np.exp(theta[k]) if i == j else theta[k]
+            k += 1
+    return rows, x, z, chol @ chol.T
+
+
+@pytest.mark.parametrize("intermittent", [False, True])
+@pytest.mark.parametrize("team_sd", [(0.3, 0.15), (0.6, 0.01)])
+def test_conditional_posterior_equals_dense_linear_algebra(intermittent, team_sd):
     """log p(y | phi) and p(gamma | y, phi) against the dense N x N multivariate normal with
     every random effect and the fixed effects integrated out by brute force."""
-    data = _data(60, 10, 5)
+    data = _data(60, 10, 5, intermittent=intermittent)
     mm = MarginalModel(data)
-    phi = np.log(phi)
+    theta = np.array([-0.2, 0.3, -0.1, 0.2, 0.1, -0.3])
+    phi = np.r_[theta, np.log(team_sd)]
     loglik, mean, cov = mm.conditional(phi)
-    w, _, p, q, _ = _design(data, True)
-    rows = [(i, t) for i in range(len(data.z)) for t in range(len(data.visits)) if data.mask[i, t]]
-    x = np.array([w[i, t, :p] for i, t in rows])
-    z = np.array([w[i, t, p : p + q] for i, t in rows])
+    rows, x, z, sigma_t = _by_hand(data, theta)
     y = np.array([data.z[i, t] for i, t in rows])
     pid = np.array([i for i, _ in rows])
+    vis = np.array([t for _, t in rows])
     site = data.site_idx[pid]
-    s2, sp2, su2, sv2 = np.exp(2 * phi)
-    sigma = s2 * np.eye(len(y)) + sp2 * (pid[:, None] == pid[None, :])
-    sigma += (site[:, None] == site[None, :]) * (z @ np.diag([su2, sv2]) @ z.T)
-    prior = np.diag(mm.prior_var)
+    sigma = np.where(pid[:, None] == pid[None, :], sigma_t[vis][:, vis], 0.0)
+    sigma += (site[:, None] == site[None, :]) * (z @ np.diag(np.square(team_sd)) @ z.T)
+    prior = np.eye(x.shape[1])  # default priors: visit and effect SDs 1
     assert loglik == pytest.approx(
         stats.multivariate_normal.logpdf(y, np.zeros(len(y)), sigma + x @ prior @ x.T), abs=1e-8
     )
@@ -41,6 +70,46 @@ def test_conditional_posterior_equals_dense_linear_algebra(phi):
     post_cov = np.linalg.inv(np.linalg.inv(prior) + x.T @ inv @ x)
     np.testing.assert_allclose(cov, post_cov, atol=1e-10)
     np.testing.assert_allclose(mean, post_cov @ x.T @ inv @ y, atol=1e-10)
+
+
+def test_design_model_is_the_pymc_model():
+    """At random parameter values, the design model's mean (X gamma + Z b) and covariance give
+    the PyMC model's log likelihood of every patient: the same coding, the same model."""
+    data = _data(80, 10, 3, intermittent=True)
+    mm = MarginalModel(data)
+    m = model.build_trial_model(data)
+    loglik = m.compile_logp(vars=[m["y"]], jacobian=False, mode=Mode(linker="py", optimizer=None))
+    rng = np.random.default_rng(1)
+    j = len(data.sites)
+    for _ in range(3):
+        point = {v.name: rng.normal(0, 0.4, m.initial_point()[v.name].shape) for v in m.value_vars}
+        alpha, beta = point["alpha"], point["beta"].ravel()
+        u = np.exp(point["sigma_site_log__"]) * point["site_offset"]
+        v = np.exp(point["sigma_site_effect_log__"]) * point["site_effect_offset"]
+        assert u.shape == v.shape == (j,)
+        packed = point["visit_cov_cholesky-cov-packed__"]
+        sigma = mm.covariance(packed)
+        rows, x, z, _ = _by_hand(data, packed)
+        # the package's design, not the hand-written one, against PyMC
+        from analysis.trialmodel import spec
+
+        values = model.model_data(data)
+        big_x, big_z = spec.mean_design(mm.spec, values["treat_idx"])
+        mean = big_x @ np.r_[alpha, beta] + np.einsum(
+            "ntq,nq->nt", big_z, np.c_[u, v][data.site_idx]
+        )
+        total = 0.0
+        for i in range(len(data.z)):
+            obs = data.mask[i]
+            total += stats.multivariate_normal.logpdf(
+                data.z[i, obs], mean[i, obs], sigma[np.ix_(obs, obs)]
+            )
+        assert float(loglik(point)) == pytest.approx(total, abs=1e-6)
+        # and the hand-written design agrees with the package's on the observed rows
+        hand = x @ np.r_[alpha, beta] + (z * np.c_[u, v][data.site_idx[[i for i, _ in rows]]]).sum(
+            1
+        )
+        np.testing.assert_allclose(hand, [mean[i, t] for i, t in rows], atol=1e-12)
 
 
 def test_too_few_teams_for_random_effects_is_refused():
@@ -54,7 +123,7 @@ def test_effect_mixture_moments_and_probability():
     fitted = mm.fit()
     mean, sd, prob = mm.effect(fitted, 18)
     assert fitted["converged"] and fitted["weights"].sum() == pytest.approx(1.0)
-    assert len(fitted["weights"]) == 3**4  # Gauss-Hermite nodes over the four log-SDs
+    assert fitted["ess"] > 10  # the importance sample is not one point
     # P(effect > cut) decreases with the cut and is 1/2 near the mean
     probs = [mm.effect(fitted, 18, cut=c)[2] for c in (mean - sd, mean, mean + sd)]
     assert probs[0] > probs[1] > probs[2] and probs[1] == pytest.approx(0.5, abs=0.03)
@@ -62,16 +131,18 @@ def test_effect_mixture_moments_and_probability():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("n, k", [(80, 10), (158, 20), (480, 40)])
-def test_posterior_sd_agrees_with_mcmc(n, k):
-    """The old joint-mode Laplace was 1.2-1.6x too wide at these designs; this stays within 10%."""
+@pytest.mark.parametrize("n, k", [(80, 10), (158, 20)])
+def test_posterior_agrees_with_mcmc_of_the_primary_model(n, k):
+    """Over 20 simulated trials per design, the design analysis' posterior SD is within 10% of
+    MCMC's and its mean within 0.1 posterior SD (on average), as the full report's check."""
     from analysis.trialmodel import fit
 
-    data = _data(n, k, 11)
-    table = laplace.laplace_check([(n, k, data)], fit.SamplerSettings(1000, 1000, 2, 3), 18)
+    datasets = [(n, k, _data(n, k, 100 + s)) for s in range(20)]
+    table = laplace.laplace_check(datasets, fit.SamplerSettings(1000, 1000, 2, 3), 18)
     row = table.iloc[0]
+    assert row["datasets"] == 20 and "unstructured" in row["model"]
     assert 0.9 <= row["sd_ratio"] <= 1.1, row.to_dict()
-    assert abs(row["mean_diff_in_mcmc_sd"]) < 0.15, row.to_dict()
+    assert abs(row["mean_diff_in_mcmc_sd"]) < 0.1, row.to_dict()
 
 
 @pytest.mark.slow

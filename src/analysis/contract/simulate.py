@@ -32,6 +32,7 @@ import pandas as pd
 from analysis import registry
 from analysis.contract.scenario import Scenario, load_scenario
 from analysis.contract.schema import OPTIONAL, REQUIRED
+from analysis.trialmodel.spec import slope_code
 
 
 def allocate_within_sites(
@@ -133,7 +134,7 @@ def simulate_trial(
         for t, month in enumerate(visits):
             trend = o.time_trend.get(month, 0.0) if month > 0 else 0.0
             eff = np.array([o.effect.get(a, {}).get(month, 0.0) if month > 0 else 0.0 for a in arm])
-            slope = v[site_idx] * treated * (month > 0)
+            slope = v[site_idx] * slope_code(treated) * (month > 0)  # as the model codes it
             z[:, t] = trend + eff + u[site_idx] + slope + b + e[:, t]
         latent[name] = z
 

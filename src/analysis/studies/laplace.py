@@ -45,9 +45,9 @@ def laplace_check(
     Returns
     -------
     pandas.DataFrame
-        Columns ``patients, teams, datasets, laplace_mean, mcmc_mean, laplace_sd, mcmc_sd,
+        Columns ``model, patients, teams, datasets, laplace_mean, mcmc_mean, laplace_sd, mcmc_sd,
         sd_ratio, mean_diff_in_mcmc_sd, laplace_prob, mcmc_prob``: means over the design's data
-        sets; ``sd_ratio`` = Laplace SD / MCMC SD of the effect; ``mean_diff_in_mcmc_sd`` the
+        sets; ``model`` names the analysis both methods ran; ``sd_ratio`` = Laplace SD / MCMC SD of the effect; ``mean_diff_in_mcmc_sd`` the
         mean difference of the posterior means in MCMC posterior SDs.
     """
     from analysis.trialmodel.summarise import contrast_draws
@@ -55,8 +55,8 @@ def laplace_check(
     rows = []
     for n, k, data in datasets:
         lm, ls, lp, _ = fast_effect(data, month)
-        # the design model (compound symmetry) that the exact marginal integrates
-        idata, _ = fit.fit_trial_model(data, settings, covariance="intercept", cache=mcmc_cache())
+        # the same model, the report's primary analysis, by MCMC
+        idata, _ = fit.fit_trial_model(data, settings, cache=mcmc_cache())
         sign = 1.0 if data.meta["higher_is_better"] else -1.0
         d = sign * contrast_draws(idata, data, data.treatments[0], data.comparator, month).ravel()
         rows.append(
@@ -89,7 +89,19 @@ def laplace_check(
         )
         .reset_index()
     )
+    out.insert(0, "model", model_label())
     return out
+
+
+def model_label() -> str:
+    """The analysis of each simulated trial, in words (the primary model's specification)."""
+    from analysis.trialmodel import spec
+
+    code = spec.SLOPE_CODE
+    return (
+        f"{spec.COVARIANCE_LABELS[spec.DEFAULT_COVARIANCE]} covariance, team intercepts and "
+        f"team x treatment slopes coded {code['comparator']:+g}/{code['treated']:+g}"
+    )
 
 
 #: The range the Laplace/MCMC SD ratio must stay in at every design.

@@ -1,69 +1,53 @@
-r"""The fast analysis of a simulated trial with everything linear integrated out exactly.
+r"""The design analysis: the report's primary trial model with everything linear integrated out.
 
-For the project's primary trial model (normal likelihood, patient random intercept, team random
-intercepts and, where teams deliver the intervention, team x treatment slopes) the data are
-linear-Gaussian given the variance parameters
-:math:`\phi = (\log\sigma, \log\sigma_{patient}, \log\sigma_{site}, \log\sigma_{site\,effect})`:
+Each simulated replication trial is analysed by the model the report fits (one specification,
+:mod:`analysis.trialmodel.spec`): unstructured within-patient covariance by default, team random
+intercepts and team x treatment slopes coded as :data:`~analysis.trialmodel.spec.SLOPE_CODE`,
+the same priors. Given the variance parameters :math:`\phi` (the covariance's parameters on
+PyMC's unconstrained scale and the log team SDs) the data are linear-Gaussian:
 
 .. math::
 
     z = X\gamma + Z b + \epsilon, \qquad \gamma = (\alpha, \beta) \sim N(0, P),\quad
-    b_j = (u_j, v_j) \sim N(0, G),\quad \epsilon_i \sim N(0, \sigma^2 I + \sigma_{patient}^2 J)
+    b_j = (u_j, v_j) \sim N(0, G),\quad \epsilon_i \sim N(0, \Sigma_{O_i O_i})
 
-so :math:`p(y \mid \phi)` and :math:`p(\gamma \mid y, \phi)` are closed form. Each patient's
-covariance inverts by Sherman-Morrison and each team's random effects by a Woodbury update,
-from per-patient sufficient statistics computed once per data set. The Laplace approximation
-acts only on :math:`\phi` (four log-SDs): the effect's posterior is the mixture of its exact
-conditional normals over a Gauss-Hermite rule on that approximation, re-weighted by the exact
-:math:`p(\phi \mid y)` (an importance-weighted rule). Taking the joint mode over the team
-offsets instead (the earlier approach) inflates the team SDs and the effect's SD; this does not.
+with :math:`X, Z` from :func:`analysis.trialmodel.spec.mean_design`, so :math:`p(y \mid \phi)`
+and :math:`p(\gamma \mid y, \phi)` are closed form: each attendance pattern's block of
+:math:`\Sigma` is inverted once, each team's random effects by a Woodbury update, from
+sufficient statistics per team and pattern computed once per data set.
+
+The integral over :math:`\phi` is a Laplace approximation refined by importance sampling: the
+mode and the curvature of :math:`\log p(\phi \mid y)` (SciPy's optimiser and finite-difference
+Hessian) define a multivariate t proposal; a fixed set of scrambled Sobol points drawn from it is
+re-weighted by the exact :math:`p(\phi \mid y)`. The effect's posterior is the weighted mixture
+of its exact conditional normals. :func:`analysis.studies.laplace.laplace_check` compares it with
+MCMC of the same model on many simulated trials per design.
 """
 
 from __future__ import annotations
 
-import itertools
-
 import numpy as np
-from scipy import optimize, special, stats
+from scipy import differentiate, optimize, special, stats
 
-from analysis.trialmodel import model
+from analysis.trialmodel import model, spec
 
-#: Gauss-Hermite points per variance parameter.
-GH_POINTS = 3
+#: Importance-sampling points over the variance parameters (scrambled Sobol, a power of 2).
+IS_POINTS = 64
+#: Degrees of freedom of the multivariate t proposal (heavier tails than the Laplace normal).
+PROPOSAL_DF = 5
 
 
-def _design(data: model.TrialData, slopes: bool):
-    """Per patient: W_i = [X_i, Z_i, z_i] on the attended visits (rows), with its size."""
-    t_dim = len(data.visits)
-    n_treat = len(data.treatments)
-    p = t_dim + n_treat * (t_dim - 1)
-    q = 2 if slopes else 1
-    arms = np.array(data.arms)[data.arm_idx]
-    treat = np.array([data.treatments.index(a) if a in data.treatments else -1 for a in arms])
-    z = data.z
-    mask = data.mask
-    n = len(z)
-    w = np.zeros((n, t_dim, p + q + 1))
-    for t in range(t_dim):
-        w[:, t, t] = 1.0  # alpha_t
-        if t > 0:
-            for k in range(n_treat):
-                w[treat == k, t, t_dim + k * (t_dim - 1) + (t - 1)] = 1.0  # beta_kt
-        w[:, t, p] = 1.0  # team intercept
-        if slopes and t > 0:
-            w[:, t, p + 1] = (treat >= 0).astype(float)  # team x treatment slope
-        w[:, t, -1] = np.where(mask[:, t], z[:, t], 0.0)
-    w *= mask[:, :, None]
-    beta_index = {
-        (data.treatments[k], data.visits[t]): t_dim + k * (t_dim - 1) + (t - 1)
-        for k in range(n_treat)
-        for t in range(1, t_dim)
-    }
-    return w, mask.sum(axis=1), p, q, beta_index
+def _sobol_t(dim: int, n: int, df: float, seed: int = 20261129) -> np.ndarray:
+    """``n`` quasi-random points of a standard multivariate t (scrambled Sobol, fixed seed)."""
+    u = stats.qmc.Sobol(dim + 1, scramble=True, seed=seed).random(n)
+    u = np.clip(u, 1e-12, 1 - 1e-12)
+    normal = stats.norm.ppf(u[:, :dim])
+    chi2 = stats.chi2.ppf(u[:, dim], df)
+    return normal / np.sqrt(chi2 / df)[:, None]
 
 
 class MarginalModel:
-    """The exact marginal posterior of the primary trial model given the variance parameters.
+    """The exact marginal posterior of the trial model given its variance parameters.
 
     Parameters
     ----------
@@ -71,75 +55,136 @@ class MarginalModel:
         One outcome of a trial with random team effects (8 or more teams).
     priors : Priors, optional
         Prior scales (default set).
+    covariance : str, optional
+        Within-patient covariance (default: the primary analysis').
     """
 
-    def __init__(self, data: model.TrialData, priors: model.Priors | None = None):
-        spec = model.model_spec(data)
-        if spec.site_effects != "random":
+    def __init__(
+        self,
+        data: model.TrialData,
+        priors: model.Priors | None = None,
+        covariance: str = spec.DEFAULT_COVARIANCE,
+    ):
+        self.priors = priors or model.PRIOR_SETS["default"]
+        self.spec = model.model_spec(data, covariance=covariance, priors=self.priors)
+        if self.spec.site_effects != "random":
             raise ValueError(
                 f"{data.trial}: the exact marginal analysis needs random team effects "
                 f"({model.MIN_RANDOM_SITES}+ teams), got {len(data.sites)} teams"
             )
-        self.priors = priors or model.PRIOR_SETS["default"]
+        if self.spec.likelihood != "normal":
+            raise ValueError("the exact marginal analysis needs the normal likelihood")
         self.data = data
-        w, n_i, p, q, beta_index = _design(data, spec.site_slopes)
-        self.p, self.q, self.beta_index = p, q, beta_index
-        # Sufficient statistics: per team and number of attended visits m, the sums of W_i'W_i
-        # and of (1'W_i)'(1'W_i) over its patients; Sigma_i^-1 depends on i only through m.
-        ww = np.einsum("ntk,ntl->nkl", w, w)
-        sw = w.sum(axis=1)
-        sws = np.einsum("nk,nl->nkl", sw, sw)
+        values = model.model_data(data, self.priors)
+        big_x, big_z = spec.mean_design(self.spec, values["treat_idx"])
+        mask = data.mask
+        zt = np.where(mask, data.z, 0.0)
+        w = np.concatenate([big_x, big_z, zt[:, :, None]], axis=2) * mask[:, :, None]
+        self.p, self.q = big_x.shape[2], big_z.shape[2]
+        names = spec.fixed_effect_names(self.spec)
+        self.beta_index = {(n[1], n[2]): i for i, n in enumerate(names) if n[0] == "beta"}
+        t = len(data.visits)
+        self.t = t
+        # attendance patterns and their patients
+        patterns, pattern_of = np.unique(mask, axis=0, return_inverse=True)
+        self.patterns = patterns.astype(bool)
         self.n_sites = len(data.sites)
-        self.counts = np.arange(1, len(data.visits) + 1)
-        onehot = np.zeros((self.n_sites * len(self.counts), len(w)))
-        onehot[data.site_idx * len(self.counts) + (n_i - 1), np.arange(len(w))] = 1.0
-        shape = (self.n_sites, len(self.counts), *ww.shape[1:])
-        self.team_ww = (onehot @ ww.reshape(len(w), -1)).reshape(shape)
-        self.team_sws = (onehot @ sws.reshape(len(w), -1)).reshape(shape)
-        self.patients_by_count = np.bincount(n_i - 1, minlength=len(self.counts)).astype(float)
-        self.n_obs = float(n_i.sum())
+        # S[j, p] = sum over team j's patients of pattern p of W_i (x) W_i (visit, visit, col, col)
+        k = self.p + self.q + 1
+        cell = data.site_idx * len(patterns) + pattern_of.ravel()
+        outer = np.einsum("nsk,nul->nsukl", w, w).reshape(len(w), -1)
+        onehot = np.zeros((self.n_sites * len(patterns), len(w)))
+        onehot[cell, np.arange(len(w))] = 1.0
+        stats_ = (onehot @ outer).reshape(self.n_sites, len(patterns), t, t, k, k)
+        # (team, col x col, pattern x visit x visit): one product with the precisions per call
+        self.stats = np.ascontiguousarray(
+            stats_.transpose(0, 4, 5, 1, 2, 3).reshape(self.n_sites, k * k, -1)
+        )
+        self.patients_by_pattern = np.bincount(pattern_of.ravel(), minlength=len(patterns))
+        self.n_obs = float(mask.sum())
         pr = self.priors
-        t_dim = len(data.visits)
-        self.prior_var = np.r_[np.full(t_dim, pr.visit_sd**2), np.full(p - t_dim, pr.effect_sd**2)]
-        self.scales = np.array(
-            [pr.residual_sd, pr.residual_sd, pr.site_sd, pr.site_effect_sd][: 2 + q]
+        self.prior_var = np.r_[np.full(t, pr.visit_sd**2), np.full(self.p - t, pr.effect_sd**2)]
+        self.team_scales = np.array([pr.site_sd, pr.site_effect_sd][: self.q])
+        self.n_cov = {"unstructured": t * (t + 1) // 2, "intercept": 2, "ar1": 2}[covariance]
+        self.lkj_log_norm = spec.lkj_log_norm(self.spec.lkj_eta, t)
+
+    # ------------------------------------------------------------------ the covariance
+    def covariance(self, theta: np.ndarray) -> np.ndarray:
+        """The visit covariance from its unconstrained parameters (PyMC's transforms)."""
+        t = self.t
+        if self.spec.covariance == "intercept":
+            s2, sp2 = np.exp(2 * theta[0]), np.exp(2 * theta[1])
+            return sp2 * np.ones((t, t)) + s2 * np.eye(t)
+        if self.spec.covariance == "ar1":
+            rho = 2.0 * special.expit(theta[1]) - 1.0
+            lag = np.abs(np.subtract.outer(np.arange(t), np.arange(t)))
+            return np.exp(2 * theta[0]) * rho**lag
+        chol = np.zeros((t, t))
+        chol[np.tril_indices(t)] = theta
+        chol[np.diag_indices(t)] = np.exp(np.diag(chol))
+        return chol @ chol.T
+
+    def _log_prior_covariance(self, theta: np.ndarray) -> float:
+        """The covariance parameters' prior with the Jacobian of PyMC's transforms."""
+        scale = self.priors.residual_sd
+        if self.spec.covariance == "intercept":
+            return float(_log_half_normal(np.exp(theta), scale).sum() + theta.sum())
+        if self.spec.covariance == "ar1":
+            sg = special.expit(theta[1])
+            rho_term = np.log(sg) + np.log1p(-sg)  # Uniform(-1, 1) through 2 expit(u) - 1
+            return float(_log_half_normal(np.exp(theta[0]), scale) + theta[0] + rho_term)
+        t, eta = self.t, self.spec.lkj_eta
+        chol = np.zeros((t, t))
+        chol[np.tril_indices(t)] = theta
+        diag = np.diag(chol).copy()
+        chol[np.diag_indices(t)] = np.exp(diag)
+        sd = np.sqrt((chol**2).sum(axis=1))
+        i = np.arange(t)
+        ci = 2.0 * eta - 3.0 + t - i
+        return float(
+            self.lkj_log_norm
+            + ((ci + 1.0) * np.log(np.diag(chol) / sd) - i * np.log(sd)).sum()
+            + _log_half_normal(sd, scale).sum()
+            + diag.sum()
         )
 
     # ------------------------------------------------------------------ exact pieces
-    def _team_terms(self, phi: np.ndarray):
-        """Per-team M_j = sum_i W_i' Sigma_i^-1 W_i and the log-determinants of Sigma."""
-        s2, sp2 = np.exp(2 * phi[0]), np.exp(2 * phi[1])
-        c = sp2 / (s2 + self.counts * sp2)  # Sherman-Morrison, by number of visits attended
-        team = (self.team_ww - c[None, :, None, None] * self.team_sws).sum(axis=1) / s2
-        logdet = float(
-            (
-                self.patients_by_count
-                * ((self.counts - 1) * np.log(s2) + np.log(s2 + self.counts * sp2))
-            ).sum()
-        )
+    def _team_terms(self, theta: np.ndarray):
+        """Per team M_j = sum_i W_i' Sigma_{O_i}^-1 W_i, and sum_i log|Sigma_{O_i}|."""
+        cov = self.covariance(theta)
+        precisions = np.zeros((len(self.patterns), self.t, self.t))
+        logdet = 0.0
+        for p, obs in enumerate(self.patterns):
+            block = cov[np.ix_(obs, obs)]
+            sign, ld = np.linalg.slogdet(block)
+            if sign <= 0:
+                return None, np.inf
+            precisions[p][np.ix_(obs, obs)] = np.linalg.inv(block)
+            logdet += self.patients_by_pattern[p] * ld
+        k = self.p + self.q + 1
+        team = (self.stats @ precisions.ravel()).reshape(self.n_sites, k, k)
         return team, logdet
 
     def conditional(self, phi: np.ndarray):
         """log p(y | phi) and the exact normal p(gamma | y, phi): (loglik, mean, cov)."""
         p, q = self.p, self.q
-        team, logdet_sigma = self._team_terms(phi)
-        g_inv = np.exp(-2 * phi[2 : 2 + q])
-        zz = team[:, p : p + q, p : p + q] + np.diag(g_inv)[None]
+        team, logdet_sigma = self._team_terms(phi[: self.n_cov])
+        if team is None:
+            return -np.inf, None, None
+        log_g = 2 * phi[self.n_cov :]
+        zz = team[:, p : p + q, p : p + q] + np.diag(np.exp(-log_g))[None]
         zr = team[:, p : p + q, :]  # Z' Sigma^-1 [X, Z, y]
-        k_inv = np.linalg.inv(zz)
         chol = np.linalg.cholesky(zz)
         logdet_k = 2 * np.log(np.diagonal(chol, axis1=1, axis2=2)).sum()
-        corr = (zr.transpose(0, 2, 1) @ (k_inv @ zr)).sum(axis=0)
+        corr = (zr.transpose(0, 2, 1) @ np.linalg.solve(zz, zr)).sum(axis=0)
         omega = team.sum(axis=0) - corr  # [X, Z, y]' Omega^-1 [X, Z, y]
-        xx = omega[:p, :p]
-        xy = omega[:p, -1]
-        yy = omega[-1, -1]
-        logdet_omega = logdet_sigma + self.n_sites * (2 * phi[2 : 2 + q]).sum() + logdet_k
+        xx, xy, yy = omega[:p, :p], omega[:p, -1], omega[-1, -1]
+        logdet_omega = logdet_sigma + self.n_sites * log_g.sum() + logdet_k
         prec = np.diag(1 / self.prior_var) + xx
         cov = np.linalg.inv(prec)
         cov = 0.5 * (cov + cov.T)
         mean = cov @ xy
-        sign, logdet_prec = np.linalg.slogdet(prec)
+        _, logdet_prec = np.linalg.slogdet(prec)
         loglik = -0.5 * (
             yy
             - mean @ prec @ mean
@@ -151,50 +196,65 @@ class MarginalModel:
         return float(loglik), mean, cov
 
     def log_posterior(self, phi: np.ndarray) -> float:
-        """log p(phi | y) up to a constant (half-normal priors on the SDs, log-scale Jacobian)."""
-        return self.conditional(phi)[0] + self._log_prior(phi)
+        """log p(phi | y) up to a constant (the model's priors with PyMC's Jacobians)."""
+        loglik = self.conditional(phi)[0]
+        return loglik + self._log_prior(phi) if np.isfinite(loglik) else -np.inf
 
     def _log_prior(self, phi: np.ndarray) -> float:
-        """Half-normal priors on the SDs exp(phi), with the log-scale Jacobian."""
-        sd = np.exp(phi)
-        return float(
-            (0.5 * np.log(2 / np.pi) - np.log(self.scales) - 0.5 * (sd / self.scales) ** 2).sum()
-            + phi.sum()
+        team = phi[self.n_cov :]
+        return self._log_prior_covariance(phi[: self.n_cov]) + float(
+            _log_half_normal(np.exp(team), self.team_scales).sum() + team.sum()
         )
+
+    def start(self) -> np.ndarray:
+        """Starting point: the covariance at the observed one, team SDs at half their prior."""
+        obs = np.where(self.data.mask, self.data.z, np.nan)
+        var = np.nanvar(obs, axis=0)
+        t = self.t
+        if self.spec.covariance == "unstructured":
+            theta = np.zeros(t * (t + 1) // 2)
+            theta[np.cumsum(np.arange(1, t + 1)) - 1] = 0.5 * np.log(var)
+        else:
+            theta = np.array([0.5 * np.log(var.mean() / 2), 0.5 * np.log(var.mean() / 2)])
+            if self.spec.covariance == "ar1":
+                theta[1] = 1.0
+        return np.r_[theta, np.log(self.team_scales * 0.5)]
 
     # ------------------------------------------------------------------ the approximation
     def fit(self) -> dict:
-        """Laplace on phi, then the effect posterior as an importance-weighted normal mixture.
+        """Laplace on phi, refined by importance sampling; the effect as a normal mixture.
 
         Returns
         -------
         dict
-            ``mode`` and ``cov`` of phi, the Gauss-Hermite ``nodes`` with their normalised
-            ``weights`` and conditional ``means``/``covs`` of gamma, and ``converged``.
+            ``mode`` and ``cov`` of phi, the ``nodes`` with their normalised ``weights``, the
+            conditional ``means``/``covs`` of gamma, ``ess`` (the importance sample's effective
+            size) and ``converged``.
         """
-        x0 = np.log(self.scales * 0.5)
 
         def neg(x):
             value = self.log_posterior(x)
             return -value if np.isfinite(value) else 1e300
 
-        res = optimize.minimize(neg, x0, method="BFGS", options={"maxiter": 500, "gtol": 1e-6})
+        res = optimize.minimize(
+            neg, self.start(), method="BFGS", options={"maxiter": 1000, "gtol": 1e-5}
+        )
         mode = res.x
         hess = _hessian(neg, mode)
-        ok = bool(res.success or res.status == 2) and bool(np.all(np.linalg.eigvalsh(hess) > 0))
-        cov = np.linalg.inv(hess) if ok else np.diag(np.full(len(mode), 0.25))
+        eig = np.linalg.eigvalsh(hess)
+        ok = bool(res.success or res.status == 2) and bool(np.all(eig > 0))
+        cov = np.linalg.inv(hess) if ok else np.eye(len(mode)) * 0.25
         cov = 0.5 * (cov + cov.T)
         chol = np.linalg.cholesky(cov)
-        x, w = special.roots_hermitenorm(GH_POINTS)
-        w = w / w.sum()
+        points = np.vstack([np.zeros(len(mode)), _sobol_t(len(mode), IS_POINTS, PROPOSAL_DF)])
+        proposal = stats.multivariate_t(mode, cov, df=PROPOSAL_DF)
         nodes, logw, means, covs = [], [], [], []
-        log_q_norm = stats.multivariate_normal(mode, cov)
-        for idx in itertools.product(range(GH_POINTS), repeat=len(mode)):
-            u = x[list(idx)]
+        for u in points:
             phi = mode + chol @ u
             loglik, m, c = self.conditional(phi)
-            lp = loglik + self._log_prior(phi)
-            logw.append(np.log(np.prod(w[list(idx)])) + lp - log_q_norm.logpdf(phi))
+            if not np.isfinite(loglik):
+                continue
+            logw.append(loglik + self._log_prior(phi) - proposal.logpdf(phi))
             nodes.append(phi)
             means.append(m)
             covs.append(c)
@@ -208,6 +268,7 @@ class MarginalModel:
             "weights": weights,
             "means": np.array(means),
             "covs": np.array(covs),
+            "ess": float(1.0 / (weights**2).sum()),
             "converged": ok,
         }
 
@@ -230,25 +291,25 @@ class MarginalModel:
         return mean, float(np.sqrt(max(var, 0.0))), prob
 
     def variance_parameters(self, fitted: dict) -> dict:
-        """Posterior means of the SDs (sigma, sigma_patient, sigma_site[, sigma_site_effect])."""
-        names = ["sigma", "sigma_patient", "sigma_site", "sigma_site_effect"][: len(self.scales)]
-        sd = np.exp(fitted["nodes"])
+        """Posterior means of the team SDs (``sigma_site`` and, with slopes,
+        ``sigma_site_effect``)."""
+        names = ["sigma_site", "sigma_site_effect"][: self.q]
+        sd = np.exp(fitted["nodes"][:, self.n_cov :])
         return {n: float(fitted["weights"] @ sd[:, i]) for i, n in enumerate(names)}
 
 
-def _hessian(f, x: np.ndarray, h: float = 1e-3) -> np.ndarray:
-    """Central finite-difference Hessian of a scalar function."""
-    n = len(x)
-    out = np.empty((n, n))
-    f0 = f(x)
-    for i in range(n):
-        ei = np.zeros(n)
-        ei[i] = h
-        out[i, i] = (f(x + ei) - 2 * f0 + f(x - ei)) / h**2
-        for j in range(i + 1, n):
-            ej = np.zeros(n)
-            ej[j] = h
-            out[i, j] = out[j, i] = (
-                f(x + ei + ej) - f(x + ei - ej) - f(x - ei + ej) + f(x - ei - ej)
-            ) / (4 * h**2)
-    return out
+def _log_half_normal(value, scale):
+    return 0.5 * np.log(2 / np.pi) - np.log(scale) - 0.5 * (value / scale) ** 2
+
+
+def _hessian(f, x: np.ndarray) -> np.ndarray:
+    """Hessian of a scalar function of a vector by SciPy's finite differences."""
+
+    def vectorised(xi):
+        flat = xi.reshape(len(x), -1)
+        out = np.array([f(flat[:, i]) for i in range(flat.shape[1])])
+        return out.reshape(xi.shape[1:])
+
+    res = differentiate.hessian(vectorised, x, order=2, maxiter=1, initial_step=0.02)
+    hess = res.ddf
+    return 0.5 * (hess + hess.T)

@@ -60,6 +60,7 @@ from analysis.trialmodel.spec import (
     Layout,
     ModelSpec,
     Priors,
+    lkj_log_norm,
     parameter_layout,
 )
 
@@ -97,30 +98,6 @@ def header(block: np.ndarray):
 # ----------------------------------------------------------------------------------------------
 # The data block
 # ----------------------------------------------------------------------------------------------
-def _lkj_log_norm(eta: float, n: int) -> float:
-    """Log normalising constant of the LKJ(eta) density over n x n correlation matrices, as
-    PyMC writes it (``pymc.distributions.multivariate._lkj_normalizing_constant``)."""
-    lg = math.lgamma
-    if eta == 1:
-        out = sum(lg(2.0 * k) for k in range(1, int((n - 1) / 2) + 1))
-        if n % 2 == 1:
-            return (
-                out
-                + 0.25 * (n**2 - 1) * math.log(math.pi)
-                - 0.25 * (n - 1) ** 2 * math.log(2.0)
-                - (n - 1) * lg(int((n + 1) / 2))
-            )
-        return (
-            out
-            + 0.25 * n * (n - 2) * math.log(math.pi)
-            + 0.25 * (3 * n**2 - 4 * n) * math.log(2.0)
-            + n * lg(n / 2)
-            - (n - 1) * lg(n)
-        )
-    out = -(n - 1) * lg(eta + 0.5 * (n - 1))
-    return out + sum(0.5 * k * math.log(math.pi) + lg(eta + 0.5 * (n - 1 - k)) for k in range(1, n))
-
-
 def group_statistics(
     data: TrialData, spec: ModelSpec, aggregate: bool = True
 ) -> dict[str, np.ndarray]:
@@ -218,7 +195,7 @@ def data_block(
         "slope_treated": SLOPE_CODE["treated"],
         "slope_comparator": SLOPE_CODE["comparator"],
         "lkj_log_norm": (
-            _lkj_log_norm(spec.lkj_eta, t) if spec.covariance == "unstructured" else 0.0
+            lkj_log_norm(spec.lkj_eta, t) if spec.covariance == "unstructured" else 0.0
         ),
         "nu_shape": STUDENT_NU_PRIOR[0],
         "nu_rate": STUDENT_NU_PRIOR[1],

@@ -15,6 +15,7 @@ Adding a covariance structure is one entry in :data:`COVARIANCES` (with its free
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, fields
 
 import numpy as np
@@ -209,6 +210,30 @@ def parameter_layout(spec: ModelSpec) -> Layout:
             variables += var
             start += size
     return Layout(spec=spec, blocks=tuple(blocks), variables=tuple(variables))
+
+
+def lkj_log_norm(eta: float, n: int) -> float:
+    """Log normalising constant of the LKJ(eta) density over n x n correlation matrices, as
+    PyMC writes it (``pymc.distributions.multivariate._lkj_normalizing_constant``)."""
+    lg = math.lgamma
+    if eta == 1:
+        out = sum(lg(2.0 * k) for k in range(1, int((n - 1) / 2) + 1))
+        if n % 2 == 1:
+            return (
+                out
+                + 0.25 * (n**2 - 1) * math.log(math.pi)
+                - 0.25 * (n - 1) ** 2 * math.log(2.0)
+                - (n - 1) * lg(int((n + 1) / 2))
+            )
+        return (
+            out
+            + 0.25 * n * (n - 2) * math.log(math.pi)
+            + 0.25 * (3 * n**2 - 4 * n) * math.log(2.0)
+            + n * lg(n / 2)
+            - (n - 1) * lg(n)
+        )
+    out = -(n - 1) * lg(eta + 0.5 * (n - 1))
+    return out + sum(0.5 * k * math.log(math.pi) + lg(eta + 0.5 * (n - 1 - k)) for k in range(1, n))
 
 
 # ----------------------------------------------------------------------------------------------
