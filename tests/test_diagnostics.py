@@ -53,3 +53,24 @@ def test_full_profile_raises_and_smoke_warns():
         warnings.simplefilter("always")
         fails = diagnostics.enforce_gate(table, "smoke")
     assert len(fails) == 3 and any("warning only" in str(w.message) for w in caught)
+
+
+def test_one_verdict_gives_the_table_message_and_exit_status():
+    """The CLI, the notebooks and the report read the same verdict."""
+    table = pd.concat(
+        [
+            diagnostics.convergence_table(_idata(), "good"),
+            diagnostics.convergence_table(_idata(shift=3.0, diverging=2), "bad"),
+        ],
+        ignore_index=True,
+    )
+    full = diagnostics.gate_verdict(table, "full")
+    smoke = diagnostics.gate_verdict(table, "smoke")
+    assert list(full.table["model"]) == ["good", "bad"]
+    assert list(full.table["gate"]) == ["pass", "FAIL"]
+    assert full.table.loc[1, "divergences"] == 2 and full.table.loc[0, "parameters"] == 3
+    assert not full.ok and full.exit_status == 1 and smoke.exit_status == 0
+    assert "**FAILED**" in full.markdown() and "short chains" in smoke.markdown()
+    assert "1 of 2 fit(s)" in full.headline() and "not results" in full.headline()
+    passed = diagnostics.gate_verdict(table[table["model"] == "good"], "full")
+    assert passed.ok and passed.exit_status == 0 and "**PASSED**" in passed.markdown()

@@ -74,6 +74,9 @@ def test_every_runtime_dependency_is_imported_by_the_library_or_notebooks():
         "scikit_learn": "sklearn",
         "nbconvert": "nbconvert",
         "latex2mathml": "latex2mathml",
+        "beautifulsoup4": "bs4",
+        "ipython": "IPython",
+        "python_docx": "docx",
     }
     code = "\n".join(p.read_text() for p in (config.ROOT / "src").rglob("*.py"))
     code += "\n".join(p.read_text() for p in config.NOTEBOOKS.glob("*.ipynb"))
@@ -84,3 +87,63 @@ def test_every_runtime_dependency_is_imported_by_the_library_or_notebooks():
         if module is None:  # used as a program or a notebook magic, not imported
             continue
         assert re.search(rf"\b(import|from) {module}\b|import_module\(.{module}", code), req.name
+
+
+def _imported_top_level(paths) -> set[str]:
+    """Top-level modules imported by Python files and notebooks' code cells."""
+    import ast
+    import json
+
+    names = set()
+    for path in paths:
+        if path.suffix == ".ipynb":
+            cells = json.loads(path.read_text())["cells"]
+            lines = [
+                line
+                for c in cells
+                if c["cell_type"] == "code"
+                for line in "".join(c["source"]).splitlines()
+                if not line.lstrip().startswith(("%", "!"))
+            ]
+            text = "\n".join(lines)
+        else:
+            text = path.read_text()
+        for node in ast.walk(ast.parse(text)):
+            if isinstance(node, ast.Import):
+                names |= {a.name.split(".")[0] for a in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names.add(node.module.split(".")[0])
+    return names
+
+
+def test_every_imported_third_party_package_is_declared():
+    """The converse: a package the code imports is a declared dependency (runtime for the
+    library and notebooks, runtime or dev for the tests and scripts), not a lucky transitive."""
+    from importlib.metadata import packages_distributions
+
+    py = tomllib.loads((config.ROOT / "pyproject.toml").read_text())["project"]
+    runtime = {Requirement(d).name.lower().replace("_", "-") for d in py["dependencies"]}
+    dev = {
+        Requirement(d).name.lower().replace("_", "-") for d in py["optional-dependencies"]["dev"]
+    }
+    dists = packages_distributions()
+    local = {"analysis", "conftest", "make_corpus"}
+    groups = (
+        (
+            list((config.ROOT / "src").rglob("*.py")) + list(config.NOTEBOOKS.glob("*.ipynb")),
+            runtime,
+        ),
+        (
+            list((config.ROOT / "tests").rglob("*.py"))
+            + list((config.ROOT / "scripts").glob("*.py")),
+            runtime | dev,
+        ),
+    )
+    for paths, allowed in groups:
+        for module in sorted(_imported_top_level(paths) - local):
+            if module in sys.stdlib_module_names or module not in dists:
+                continue
+            declared = {d.lower().replace("_", "-") for d in dists[module]}
+            assert declared & allowed, (
+                f"{module} is imported but {sorted(declared)} is not declared"
+            )

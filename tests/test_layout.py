@@ -12,7 +12,17 @@ from analysis import catalogue, config, profiles, rules
 
 SRC = config.ROOT / "src" / "analysis"
 #: Ground modules (any stage may import them) and tools on top (may import anything).
-GROUND = {"config", "registry", "catalogue", "profiles", "rules", "output", "figures"}
+GROUND = {
+    "config",
+    "registry",
+    "catalogue",
+    "profiles",
+    "rules",
+    "output",
+    "figures",
+    "commandline",
+    "modelspec",
+}
 TOOLS = {"cli", "bench", "__main__", "__init__"}
 
 
@@ -186,6 +196,40 @@ def test_the_contract_columns_have_one_home():
     assert [t for _, t in listed] == [t for t, _ in schema.REQUIRED_COLUMNS.values()]
 
 
-def test_one_decision_rule():
-    for nb in ("04-replication-design", "05-calibration"):
-        assert _default(_parameters(nb)["threshold"]) == rules.DECISION_THRESHOLD, nb
+def test_notebooks_default_to_the_projects_rules():
+    """Parameters that are project rules default to None (use the rule), never to a copy."""
+    for nb, names in (
+        ("03-synthesis", ["tau_prior_scale"]),
+        ("04-replication-design", ["threshold", "sceptical_sd"]),
+        ("05-calibration", ["threshold"]),
+    ):
+        for name in names:
+            assert _default(_parameters(nb)[name]) is None, (nb, name)
+
+
+def test_rules_are_written_out_only_in_their_home():
+    """The decision threshold, the interval quantiles and the interpreted profile's name appear
+    as literals only in ``rules.py`` and ``profiles.py``: everything else reads them."""
+    literals = {
+        repr(rules.DECISION_THRESHOLD),
+        repr(rules.LOWER),
+        repr(rules.UPPER),
+        f"{rules.Z_INTERVAL:.2f}",
+    }
+    homes = {SRC / "rules.py", SRC / "profiles.py"}
+    offenders = []
+    for path in sorted(SRC.rglob("*.py")):
+        if path in homes:
+            continue
+        text = path.read_text()
+        for lit in literals:
+            if re.search(rf"(?<![\w.]){re.escape(lit)}(?![\w])", text):
+                offenders.append(f"{path.name}: {lit}")
+        if re.search(r"""profile\s*[!=]=\s*["']""", text):
+            offenders.append(f"{path.name}: tests a profile's name")
+    for path in sorted(config.NOTEBOOKS.glob("*.ipynb")):
+        text = path.read_text()
+        for lit in literals:
+            if re.search(rf"(?<![\w.]){re.escape(lit)}(?![\w])", text):
+                offenders.append(f"{path.name}: {lit}")
+    assert not offenders, offenders

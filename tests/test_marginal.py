@@ -91,7 +91,7 @@ def test_design_model_is_the_pymc_model():
         sigma = mm.covariance(packed)
         rows, x, z, _ = _by_hand(data, packed)
         # the package's design, not the hand-written one, against PyMC
-        from analysis.trialmodel import spec
+        from analysis import modelspec as spec
 
         values = model.model_data(data)
         big_x, big_z = spec.mean_design(mm.spec, values["treat_idx"])

@@ -220,3 +220,12 @@ def test_a_block_of_another_layout_is_refused(default_data):
 
     assert call(block) == 0 and np.isfinite(out[0])
     assert call(stale) == -1
+
+
+def test_nutpie_private_names_are_where_the_project_reaches_them(monkeypatch):
+    """The private names the native path uses exist in the installed nutpie; a release that
+    renames one makes this (and every fit) fail with a message naming it."""
+    native.check_nutpie()
+    monkeypatch.setitem(native.NUTPIE_PRIVATE, "nutpie.compile_pymc", ("_gone_in_a_release",))
+    with pytest.raises(ImportError, match="_gone_in_a_release"):
+        native.check_nutpie()

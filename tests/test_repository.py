@@ -4,7 +4,6 @@ import json
 import subprocess
 
 import pytest
-import yaml
 
 from analysis import config
 
@@ -39,11 +38,3 @@ def test_no_participant_data_or_reports_tracked():
         "reports/_smoke/tables/x.csv",
     )
     assert len(ignored) == 3
-
-
-def test_pre_commit_strips_notebooks_and_runs_ruff():
-    cfg = yaml.safe_load((config.ROOT / ".pre-commit-config.yaml").read_text())
-    hooks = {h["id"]: h for repo in cfg["repos"] for h in repo["hooks"]}
-    assert {"nbstripout", "ruff-check", "ruff-format", "no-raw-data"} <= set(hooks)
-    assert all(repo["repo"] == "local" for repo in cfg["repos"])  # nothing fetched at commit
-    assert hooks["nbstripout"]["files"] == r"\.ipynb$"

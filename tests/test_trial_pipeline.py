@@ -7,7 +7,7 @@ import pymc as pm
 import pytest
 
 from analysis import catalogue
-from analysis.trialmodel import fit
+from analysis.trialmodel import diagnostics, fit
 from analysis.trialmodel import pipeline as tp
 
 CALLS = []
@@ -121,8 +121,11 @@ def test_save_writes_parts_and_aggregated_fits_without_patient_ids(results, tmp_
 
 def test_gate_over_every_fit(results):
     res, _ = results
-    assert res.all_diagnostics()["model"].nunique() == 2
-    assert isinstance(res.gate_failures(), list)
+    diag = res.all_diagnostics()
+    assert diag["model"].nunique() == 2
+    verdict = diagnostics.gate_verdict(diag, "smoke")
+    assert list(verdict.table["model"]) == list(dict.fromkeys(diag["model"]))
+    assert list(res.gate_failures()) == list(verdict.failures)
 
 
 def test_unknown_outcome_is_refused(default_data):

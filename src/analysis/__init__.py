@@ -19,13 +19,15 @@ config      every path and the one seed
 registry    outcome and arm registries (the data contract's vocabularies)
 catalogue   every result table: name, columns, writer, readers
 profiles    execution profiles (``params/*.yaml``)
-rules       decision rule and reporting thresholds
+rules       decision rule, interval level and reporting thresholds
+modelspec   the one specification of the trial model (variants, coding, priors, parameters)
+commandline exit codes and helpers shared by every stage's commands
 output      writing tables, figures and timings
 figures     shared figure helpers
 
 Tools
 -----
-cli         ``python -m analysis``
+cli         ``python -m analysis``: gathers each stage's ``commands``
 bench       ``python -m analysis bench`` (outside the report path)
 """
 

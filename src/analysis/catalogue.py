@@ -423,8 +423,10 @@ BRIDGE_SENSITIVITY = _t(
 # ----------------------------------------------------------------------------- studies
 LAPLACE_CHECK = _t(
     "laplace_check",
-    "One row per replication design: the fast analysis' effect SD and mean against full MCMC.",
+    "One row per replication design: the design analysis' effect SD and mean against MCMC of the "
+    "same model (named in ``model``).",
     (
+        "model",
         "patients",
         "teams",
         "datasets",
@@ -438,6 +440,31 @@ LAPLACE_CHECK = _t(
         "mcmc_prob",
     ),
     "studies",
+)
+RECOVERY_RUNS = _t(
+    "recovery_runs",
+    "One row per simulated trial x covariance model: the final-visit SMD against the truth.",
+    ("seed", "covariance", "estimate", "lower", "upper", "sd", "truth", "covered"),
+    "studies",
+    (),
+)
+RECOVERY_SUMMARY = _t(
+    "recovery_summary",
+    "One row per covariance model: bias and interval coverage over the simulated trials.",
+    (
+        "covariance",
+        "datasets",
+        "bias",
+        "bias_se",
+        "bias_in_posterior_sd",
+        "coverage",
+        "covered",
+        "band_low",
+        "band_high",
+        "coverage_ok",
+    ),
+    "studies",
+    (),
 )
 ASSURANCE = _t(
     "assurance",

@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from analysis import catalogue, config, figures, registry
+from analysis import catalogue, config, figures, registry, rules
 
 #: Exact posterior draws per answer of the cross-trial panel (the report uses 20,000).
 EXPLORE_DRAWS = 4000
@@ -60,7 +60,7 @@ class CrossTrialControls:
     bridge_mean: float = registry.network()["bridge"]["mean"]
     bridge_sd: float = registry.network()["bridge"]["sd"]
     tau_prior: str = "half-normal"
-    tau_scale: float = 0.3
+    tau_scale: float = rules.HETEROGENEITY_SCALE
     effect_prior_sd: float = 1.0
     map_prior: bool = False
     map_weight: float = registry.network()["map_prior"]["weight"]
@@ -479,7 +479,7 @@ class DesignControls:
     n_teams: int = 20
     design_prior: str = "posterior"  # posterior (this analysis) or sceptical (centred on 0)
     rule: str = "benefit"  # benefit: P(SMD > 0) > threshold; mcid: P(effect > MCID) > threshold
-    threshold: float = 0.975
+    threshold: float = rules.DECISION_THRESHOLD
     replicates: int = 40
 
 

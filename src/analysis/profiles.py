@@ -46,3 +46,12 @@ def sampler_parameters(profile: str) -> dict:
     out = {k: params[k] for k in SAMPLER_KEYS if k in params}
     out["seed"] = config.DEFAULT_SEED
     return out
+
+
+#: The one profile whose numbers are for interpretation (the others are quick checks).
+INTERPRETED_PROFILE = "full"
+
+
+def for_interpretation(profile: str) -> bool:
+    """Whether a run of ``profile`` gives numbers to interpret (otherwise the report says so)."""
+    return profile == INTERPRETED_PROFILE

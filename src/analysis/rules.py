@@ -6,6 +6,8 @@ checks that they agree.
 
 from __future__ import annotations
 
+from statistics import NormalDist
+
 #: Benefit is concluded when the posterior probability of benefit exceeds this (the summary,
 #: the replication design and the missing-data tipping points all use it).
 DECISION_THRESHOLD = 0.975
@@ -14,3 +16,26 @@ DECISION_THRESHOLD = 0.975
 #: of its prior's; otherwise the report says the data barely move it (trial-model variance
 #: components, the synthesis' between-study SD).
 INFORMED_IQR_RATIO = 0.8
+
+#: Credible (and Monte Carlo) intervals are equal-tailed at this level; ``LOWER``/``UPPER`` are
+#: their quantiles and ``Z_INTERVAL`` the matching normal quantile.
+INTERVAL_LEVEL = 0.95
+LOWER = round((1 - INTERVAL_LEVEL) / 2, 12)
+UPPER = round(1 - LOWER, 12)
+Z_INTERVAL = NormalDist().inv_cdf(UPPER)
+
+#: SD of the sceptical priors (SMD): the trial model's sceptical effect prior and the
+#: replication design's sceptical design prior.
+SCEPTICAL_SD = 0.3
+
+#: Half-normal scale of the between-study SD in the network meta-analysis (SMD), where an
+#: outcome's category declares none.
+HETEROGENEITY_SCALE = 0.3
+
+#: Descriptive cells with fewer patients than this are suppressed (no table identifies anyone).
+MIN_CELL = 5
+
+
+def interval_text() -> str:
+    """The interval level in words, e.g. ``95%``."""
+    return f"{INTERVAL_LEVEL:.0%}"

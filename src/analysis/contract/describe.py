@@ -11,9 +11,9 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from analysis import registry
+from analysis import registry, rules
 
-MIN_CELL = 5
+MIN_CELL = rules.MIN_CELL  # the small-cell rule (its home: analysis.rules)
 
 
 def participant_flow(df: pd.DataFrame) -> pd.DataFrame:

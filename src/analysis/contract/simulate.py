@@ -32,7 +32,7 @@ import pandas as pd
 from analysis import registry
 from analysis.contract.scenario import Scenario, load_scenario
 from analysis.contract.schema import OPTIONAL, REQUIRED
-from analysis.trialmodel.spec import slope_code
+from analysis.modelspec import slope_code
 
 
 def allocate_within_sites(

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from analysis import catalogue, config, registry
+from analysis import catalogue, config, profiles, registry, rules
 from analysis.contract import scenario
 from analysis.studies.laplace import SD_RATIO_RANGE
 from analysis.synthesis import nma
@@ -125,11 +125,11 @@ def pct(p: float) -> str:
 
 
 def _strength(p: float) -> str:
-    if p >= 0.975:
+    if p > rules.DECISION_THRESHOLD:
         return "very probably favours"
     if p >= 0.9:
         return "probably favours"
-    if p <= 0.025:
+    if p < 1 - rules.DECISION_THRESHOLD:
         return "very probably does not favour"
     if p <= 0.1:
         return "probably does not favour"
@@ -159,7 +159,7 @@ def summary_markdown(summary: pd.DataFrame, profile: str, gate_ok: bool | None) 
     if summary.empty:
         return "No treatment effects were estimated in this run."
     lines = []
-    if profile != "full":
+    if not profiles.for_interpretation(profile):
         lines.append(
             f"> **{profile} run: the numbers below come from short chains and small sizes and are "
             "not for interpretation.**\n"
@@ -177,17 +177,19 @@ def summary_markdown(summary: pd.DataFrame, profile: str, gate_ok: bool | None) 
             lines.append(f"- {'Primary outcome, ' if r['primary'] else ''}{_sentence(r)}")
         rest = grp.drop(key.index)
         if not rest.empty:
-            clear = rest[(rest["prob_benefit"] >= 0.95) | (rest["prob_benefit"] <= 0.05)]
+            rule = rules.DECISION_THRESHOLD
+            clear = rest[(rest["prob_benefit"] > rule) | (rest["prob_benefit"] < 1 - rule)]
+            rule_text = f"P(benefit) > {rule:.1%} or < {1 - rule:.1%}, the decision rule"
             lines.append(
                 f"- Secondary outcomes: {len(rest)} analysed; "
                 + (
-                    "a clear direction (P(benefit) ≥ 95% or ≤ 5%) for "
+                    f"a clear direction ({rule_text}) for "
                     + ", ".join(
                         f"{o.replace('_', ' ')} (P {pct(p)})"
                         for o, p in zip(clear["outcome"], clear["prob_benefit"], strict=True)
                     )
                     if not clear.empty
-                    else "none has a clear direction (P(benefit) ≥ 95% or ≤ 5%)"
+                    else f"none has a clear direction ({rule_text})"
                 )
                 + "; see the table."
             )
@@ -230,44 +232,17 @@ def summary_display(summary: pd.DataFrame) -> pd.DataFrame:
 
 
 def gate_table(out_dir: Path, gate: diagnostics.Gate | None = None) -> pd.DataFrame:
-    """One row per fitted model: worst R-hat, smallest ESS, divergences, pass or fail."""
-    gate = gate or diagnostics.Gate()
+    """One row per fitted model: the gate's table (:func:`diagnostics.gate_verdict`)."""
     parts = [
         catalogue.read_table(out_dir, t)
         for t in (catalogue.DIAGNOSTICS, catalogue.SENSITIVITY_DIAGNOSTICS)
     ]
-    diag = (
-        pd.concat([p for p in parts if not p.empty], ignore_index=True)
-        if any(not p.empty for p in parts)
-        else pd.DataFrame()
+    parts = [p for p in parts if not p.empty]
+    diag = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+    verdict = diagnostics.gate_verdict(
+        diag, profiles.INTERPRETED_PROFILE, gate or diagnostics.Gate()
     )
-    if diag.empty:
-        return pd.DataFrame(
-            columns=[
-                "model",
-                "parameters",
-                "rhat_max",
-                "ess_bulk_min",
-                "ess_tail_min",
-                "divergences",
-                "gate",
-            ]
-        )
-    rows = []
-    for name, grp in diag.groupby("model", sort=False):
-        fails = diagnostics.gate_failures(grp, gate)
-        rows.append(
-            {
-                "model": name,
-                "parameters": len(grp),
-                "rhat_max": grp["rhat"].max(),
-                "ess_bulk_min": grp["ess_bulk"].min(),
-                "ess_tail_min": grp["ess_tail"].min(),
-                "divergences": int(grp["divergences"].max()),
-                "gate": "pass" if not fails else "FAIL",
-            }
-        )
-    return pd.DataFrame(rows)
+    return verdict.table
 
 
 def save_report_tables(out_dir: Path) -> tuple[pd.DataFrame, pd.DataFrame]:

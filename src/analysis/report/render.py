@@ -16,7 +16,7 @@ import mistune
 import nbformat
 import pandas as pd
 
-from analysis import catalogue, figures
+from analysis import catalogue, figures, profiles
 from analysis.report import narrative
 from analysis.trialmodel import diagnostics
 
@@ -196,12 +196,9 @@ def _output_html(output: dict, figure: _Figures, where: str, tables=None) -> str
     return ""
 
 
-_PROGRESS = re.compile(r"^\[[#.]+\] done ")
-
-
 def _merge_streams(cell) -> list[dict]:
-    """A cell's outputs with its stdout merged into one block and progress bars dropped (they
-    belong to the terminal; the outcome is reported by the cell's tables)."""
+    """A cell's outputs with its stdout merged into one block (progress never reaches a
+    notebook: :func:`analysis.output.progress` sends it to the terminal running the report)."""
     outputs, text = [], []
     for o in cell.get("outputs", []):
         if o.get("output_type") == "stream" and o.get("name") == "stdout":
@@ -210,7 +207,7 @@ def _merge_streams(cell) -> list[dict]:
             outputs.append(o)
     if text:
         lines = "".join(text).splitlines()
-        keep = [line for line in lines if line.strip() and not _PROGRESS.match(line)]
+        keep = [line for line in lines if line.strip()]
         outputs.insert(0, {"output_type": "stream", "name": "stdout", "text": "\n".join(keep)})
     return outputs
 
@@ -270,7 +267,7 @@ def build_document(notebooks: list[Path], manifest: dict, out_dir: Path) -> str:
         :func:`analysis.report.narrative.save_report_tables`) and synthesis evidence are read.
     """
     profile = manifest["profile"]
-    smoke = profile != "full"
+    smoke = not profiles.for_interpretation(profile)
     figure = _Figures()
     tables = _Tables()
     summary = catalogue.read_table(out_dir, catalogue.SUMMARY)
@@ -377,7 +374,7 @@ def build_document(notebooks: list[Path], manifest: dict, out_dir: Path) -> str:
 
 def _page(sections: list[tuple[str, str, str]], manifest: dict) -> str:
     profile = manifest["profile"]
-    smoke = profile != "full"
+    smoke = not profiles.for_interpretation(profile)
     title = "Bayesian analysis of psychosocial interventions for serious mental illness"
     stamp = (
         f"<div class='stamp' role='alert'>{html.escape(profile)} run: not for interpretation</div>"

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from analysis import registry
+from analysis import registry, rules
 from analysis.contract import simulate
 from analysis.studies.laplace import fast_effect
 from analysis.studies.runner import replicate_seed
@@ -33,7 +33,7 @@ class AssuranceSpec:
 
     prior_mean: float
     prior_sd: float
-    threshold: float = 0.975
+    threshold: float = rules.DECISION_THRESHOLD
     rule: str = "benefit"
     trial: str = "resource_groups"
     outcome: str = "empowerment"
@@ -121,8 +121,8 @@ def assurance_table(results: pd.DataFrame) -> pd.DataFrame:
     ).reset_index()
     se = np.sqrt(out["assurance"] * (1 - out["assurance"]) / out["replicates"])
     out["mcse"] = se
-    out["lower"] = (out["assurance"] - 1.96 * se).clip(0, 1)
-    out["upper"] = (out["assurance"] + 1.96 * se).clip(0, 1)
+    out["lower"] = (out["assurance"] - rules.Z_INTERVAL * se).clip(0, 1)
+    out["upper"] = (out["assurance"] + rules.Z_INTERVAL * se).clip(0, 1)
     return out
 
 

@@ -95,7 +95,7 @@ def laplace_check(
 
 def model_label() -> str:
     """The analysis of each simulated trial, in words (the primary model's specification)."""
-    from analysis.trialmodel import spec
+    from analysis import modelspec as spec
 
     code = spec.SLOPE_CODE
     return (

@@ -1,8 +1,8 @@
 r"""The design analysis: the report's primary trial model with everything linear integrated out.
 
 Each simulated replication trial is analysed by the model the report fits (one specification,
-:mod:`analysis.trialmodel.spec`): unstructured within-patient covariance by default, team random
-intercepts and team x treatment slopes coded as :data:`~analysis.trialmodel.spec.SLOPE_CODE`,
+:mod:`analysis.modelspec`): unstructured within-patient covariance by default, team random
+intercepts and team x treatment slopes coded as :data:`~analysis.modelspec.SLOPE_CODE`,
 the same priors. Given the variance parameters :math:`\phi` (the covariance's parameters on
 PyMC's unconstrained scale and the log team SDs) the data are linear-Gaussian:
 
@@ -11,7 +11,7 @@ PyMC's unconstrained scale and the log team SDs) the data are linear-Gaussian:
     z = X\gamma + Z b + \epsilon, \qquad \gamma = (\alpha, \beta) \sim N(0, P),\quad
     b_j = (u_j, v_j) \sim N(0, G),\quad \epsilon_i \sim N(0, \Sigma_{O_i O_i})
 
-with :math:`X, Z` from :func:`analysis.trialmodel.spec.mean_design`, so :math:`p(y \mid \phi)`
+with :math:`X, Z` from :func:`analysis.modelspec.mean_design`, so :math:`p(y \mid \phi)`
 and :math:`p(\gamma \mid y, \phi)` are closed form: each attendance pattern's block of
 :math:`\Sigma` is inverted once, each team's random effects by a Woodbury update, from
 sufficient statistics per team and pattern computed once per data set.
@@ -29,7 +29,8 @@ from __future__ import annotations
 import numpy as np
 from scipy import differentiate, optimize, special, stats
 
-from analysis.trialmodel import model, spec
+from analysis import modelspec as spec
+from analysis.trialmodel import model
 
 #: Importance-sampling points over the variance parameters (scrambled Sobol, a power of 2).
 IS_POINTS = 64

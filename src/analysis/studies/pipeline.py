@@ -55,7 +55,7 @@ class StudyResults:
 
 
 def design_prior(
-    kind: str, out_dir, sceptical_mean: float = 0.0, sceptical_sd: float = 0.3
+    kind: str, out_dir, sceptical_mean: float = 0.0, sceptical_sd: float = rules.SCEPTICAL_SD
 ) -> tuple[float, float, str]:
     """The design prior: this run's resource-group posterior, or a sceptical prior."""
     if kind == "posterior":

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from analysis import rules
 from analysis.contract.scenario import Scenario, true_effects
 from analysis.contract.simulate import scaled_scenario, simulate_trial
 from analysis.trialmodel import fit
@@ -87,7 +88,7 @@ def recovery_study(
             s = dataclasses.replace(settings, seed=seed)
             idata, _ = fit.fit_trial_model(data, s, covariance=cov, cache=cache)
             x = contrast_draws(idata, data, "fact_rg", "fact", 18).ravel()
-            lo, hi = np.quantile(x, [0.025, 0.975])
+            lo, hi = np.quantile(x, [rules.LOWER, rules.UPPER])
             rows.append(
                 {
                     "seed": seed,

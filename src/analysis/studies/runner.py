@@ -7,6 +7,7 @@ replicates are scheduled. Finished chunks are cached on disk, so an interrupted 
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import time
@@ -45,31 +46,14 @@ def code_fingerprint() -> str:
     return h.hexdigest()
 
 
-def canonical(obj):
-    """A form of ``obj`` whose pickle does not depend on dict or set order (nor on the hash
-    seed of the process): the cache key of a chunk is the same in every process."""
-    import dataclasses
-
-    if isinstance(obj, dict):
-        return ("dict", tuple(sorted((repr(k), canonical(v)) for k, v in obj.items())))
-    if isinstance(obj, set | frozenset):
-        return ("set", tuple(sorted(repr(canonical(v)) for v in obj)))
-    if isinstance(obj, list | tuple):
-        return tuple(canonical(v) for v in obj)
-    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        return (type(obj).__qualname__, canonical(dict(vars(obj))))
-    if isinstance(obj, np.ndarray):
-        return ("array", str(obj.dtype), obj.shape, np.ascontiguousarray(obj).tobytes())
-    return obj
-
-
 def chunk_key(code: bytes, chunk: list) -> str:
-    """SHA-256 of a chunk's tasks (keys, function names, arguments) and the code fingerprint."""
-    import hashlib
-    import pickle
+    """Hash of a chunk's tasks (keys, function names, arguments) and the code fingerprint.
 
-    tasks = canonical([(k, f.__name__, a) for k, f, a in chunk])
-    return hashlib.sha256(code + pickle.dumps(tasks)).hexdigest()
+    joblib's hashing sorts dict and set items and hashes arrays by content, so the key is the
+    same in every process, whatever the hash seed."""
+    import joblib
+
+    return joblib.hash((code, [(k, f.__name__, a) for k, f, a in chunk]), hash_name="sha1")
 
 
 def _run_chunk(chunk: list) -> list[dict]:
@@ -213,12 +197,24 @@ def run_study(
 
     report(f"{name}: {len(tasks)} replicates, {from_cache} from cache, {len(todo)} chunk(s) to run")
     if todo:
+        from tqdm import tqdm
+
         client, cluster = _client(scheduler, workers, reuse)
+        bar = tqdm(
+            total=len(tasks),
+            initial=from_cache,
+            desc=name,
+            file=_Lines(report),
+            ascii=True,
+            ncols=90,
+            mininterval=PROGRESS_INTERVAL,
+            bar_format="{desc}: |{bar}| {n_fmt}/{total_fmt} replicates{postfix} "
+            "[{elapsed} elapsed, {remaining} left]",
+            postfix="failed 0",
+        )
         try:
             n_workers = len(client.scheduler_info()["workers"])
             futures = {client.submit(_run_chunk, chunks[i], pure=False): i for i in todo}
-            finished = from_cache
-            last_step = int(10 * finished / max(len(tasks), 1))
             for fut in as_completed(futures):
                 i = futures[fut]
                 rows = fut.result()
@@ -228,13 +224,11 @@ def run_study(
                     tmp = paths[i].with_suffix(".tmp")
                     tmp.write_text(json.dumps(rows, default=_json_default))
                     os.replace(tmp, paths[i])  # atomic: a killed run leaves no half file
-                finished += len(rows)
                 n_failed += len(rows) - len(ok)
-                step = int(10 * finished / max(len(tasks), 1))
-                if step > last_step or finished == len(tasks):  # a line per 10%
-                    last_step = step
-                    report(_bar(finished, n_failed, len(tasks), time.perf_counter() - t0))
+                bar.set_postfix_str(f"failed {n_failed}", refresh=False)
+                bar.update(len(rows))
         finally:
+            bar.close()
             if not reuse:
                 client.close()
                 if cluster is not None:
@@ -253,12 +247,23 @@ def run_study(
     )
 
 
-def _bar(done: int, failed: int, total: int, seconds: float, width: int = 30) -> str:
-    filled = int(width * done / max(total, 1))
-    return (
-        f"[{'#' * filled}{'.' * (width - filled)}] done {done}/{total}, failed {failed}, "
-        f"remaining {total - done} ({seconds:.0f} s)"
-    )
+#: Seconds between two progress lines of a study (tqdm's ``mininterval``).
+PROGRESS_INTERVAL = 2.0
+
+
+class _Lines(io.TextIOBase):
+    """A file for tqdm that hands each refreshed bar to ``emit`` as one line."""
+
+    def __init__(self, emit):
+        self.emit = emit
+        self.last = None
+
+    def write(self, text: str) -> int:
+        for part in text.replace("\r", "\n").split("\n"):
+            if part.strip() and part.strip() != self.last:
+                self.last = part.strip()
+                self.emit(self.last)
+        return len(text)
 
 
 def _json_default(x):

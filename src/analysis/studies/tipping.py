@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from analysis import rules
 from analysis.trialmodel import model
 
 
@@ -44,8 +45,8 @@ def tipping_point_table(
                     "delta_treated": dt,
                     "delta_control": dc,
                     "mean": adj.mean(),
-                    "lower": np.quantile(adj, 0.025),
-                    "upper": np.quantile(adj, 0.975),
+                    "lower": np.quantile(adj, rules.LOWER),
+                    "upper": np.quantile(adj, rules.UPPER),
                     "prob_benefit": p,
                     "conclusion_holds": p > threshold,
                 }

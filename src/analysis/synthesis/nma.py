@@ -39,7 +39,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from analysis import catalogue, registry
+from analysis import catalogue, registry, rules
 from analysis.rules import INFORMED_IQR_RATIO
 
 #: Treatments in display order: the arms of the trial registry, trial by trial.
@@ -65,7 +65,7 @@ TAU_LOG_T_DF = 5
 class TauPrior:
     """The prior of the between-study SD tau: half-normal(scale) or a Rhodes log-t on tau^2."""
 
-    def __init__(self, name: str = "half-normal", scale: float = 0.3):
+    def __init__(self, name: str = "half-normal", scale: float = rules.HETEROGENEITY_SCALE):
         if name not in TAU_PRIORS:
             raise ValueError(f"unknown tau prior {name!r}; choose from {list(TAU_PRIORS)}")
         self.name, self.scale = name, scale
@@ -120,7 +120,7 @@ class NMAPriors:
     """
 
     effect_sd: float = 1.0
-    tau_scale: float = 0.3
+    tau_scale: float = rules.HETEROGENEITY_SCALE
     bridge: dict = field(default_factory=dict)
     map_prior: tuple | None = None
     relative: dict = field(default_factory=dict)
@@ -361,8 +361,8 @@ def describe_draws(diff: np.ndarray) -> dict:
     return {
         "mean": diff.mean(),
         "sd": diff.std(ddof=1),
-        "lower": np.quantile(diff, 0.025),
-        "upper": np.quantile(diff, 0.975),
+        "lower": np.quantile(diff, rules.LOWER),
+        "upper": np.quantile(diff, rules.UPPER),
         "prob_better": (diff > 0).mean(),
     }
 
@@ -438,7 +438,7 @@ def heterogeneity_table(res: NMAResult, priors: NMAPriors) -> pd.DataFrame:
     """
     t = res.tau
     prior = priors.tau
-    q = prior.ppf(np.array([0.025, 0.25, 0.5, 0.75, 0.975]))
+    q = prior.ppf(np.array([rules.LOWER, 0.25, 0.5, 0.75, rules.UPPER]))
     iqr_post = np.quantile(t, 0.75) - np.quantile(t, 0.25)
     label = f"half-normal({priors.tau_scale:g})" if prior.log_t is None else prior.name
     return pd.DataFrame(
@@ -448,8 +448,8 @@ def heterogeneity_table(res: NMAResult, priors: NMAPriors) -> pd.DataFrame:
                 "reference": res.reference,
                 "mean": t.mean(),
                 "sd": t.std(ddof=1),
-                "lower": np.quantile(t, 0.025),
-                "upper": np.quantile(t, 0.975),
+                "lower": np.quantile(t, rules.LOWER),
+                "upper": np.quantile(t, rules.UPPER),
                 "prior": label,
                 "prior_median": q[2],
                 "prior_lower": q[0],

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from analysis import catalogue, registry
+from analysis import catalogue, profiles, registry, rules
 from analysis.synthesis import nma
 
 #: The bridge SDs of the bridge-sensitivity analysis.
@@ -50,7 +50,7 @@ class SynthesisSettings:
     """
 
     effect_prior_sd: float = 1.0
-    tau_prior_scale: float = 0.3
+    tau_prior_scale: float = rules.HETEROGENEITY_SCALE
     bridge_mean: float | None = _NET["bridge"]["mean"]
     bridge_sd: float | None = _NET["bridge"]["sd"]
     bridge_treatment: str = _NET["bridge"]["treatment"]
@@ -322,7 +322,11 @@ def bridge_markdown(results: SynthesisResults, settings: SynthesisSettings, prof
         "parts of the network that no trial links rests on the assumption that "
         f"{lab(bridged)} does about as well as {lab(reference).lower()} ({prior}), not on data.\n\n"
         + "\n".join(lines)
-        + ("\n\n*Smoke run: not for interpretation.*" if profile != "full" else "")
+        + (
+            "\n\n*Smoke run: not for interpretation.*"
+            if not profiles.for_interpretation(profile)
+            else ""
+        )
     )
 
 

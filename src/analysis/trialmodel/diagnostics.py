@@ -15,6 +15,8 @@ import numpy as np
 import pandas as pd
 from arviz.utils import Numba
 
+from analysis import catalogue, profiles
+
 # ArviZ's numba kernels compile in every process (~1.3 s) to save milliseconds on our draws
 Numba.disable_numba()
 
@@ -111,49 +113,119 @@ def gate_failures(table: pd.DataFrame, gate: Gate = Gate()) -> list[str]:
     return out
 
 
-def enforce_gate(table: pd.DataFrame, profile: str, gate: Gate = Gate()) -> list[str]:
-    """Raise under ``full``, warn otherwise; return the failures."""
-    fails = gate_failures(table, gate)
-    if fails:
-        msg = "convergence gate failed:\n  " + "\n  ".join(fails)
-        if profile == "full":
-            raise ConvergenceError(msg)
-        warnings.warn(f"{msg}\n(profile {profile!r}: warning only)", stacklevel=2)
-    return fails
+@dataclass(frozen=True)
+class GateVerdict:
+    """The convergence gate's verdict over a diagnostics table: the one source of its table,
+    its message and the exit status, for the command line, the notebooks and the report."""
+
+    table: pd.DataFrame
+    failures: tuple[str, ...]
+    profile: str
+    gate: Gate
+    n_parameters: int
+    extremes: dict
+
+    @property
+    def ok(self) -> bool:
+        """Whether every fit passed."""
+        return not self.failures
+
+    @property
+    def binding(self) -> bool:
+        """Whether a failure stops the run (the profile's numbers are for interpretation)."""
+        return profiles.for_interpretation(self.profile)
+
+    @property
+    def exit_status(self) -> int:
+        """1 when a failure is binding, else 0."""
+        return int(not self.ok and self.binding)
+
+    def headline(self) -> str:
+        """One line: passed, or how many fits failed and why that matters."""
+        failed = int((self.table["gate"] == "FAIL").sum())
+        if self.ok:
+            return f"convergence gate passed for all {len(self.table)} fit(s)"
+        why = (
+            ": these fits are not results"
+            if self.binding
+            else " (expected with the quick profile's short chains: never results)"
+        )
+        return f"convergence gate FAILED for {failed} of {len(self.table)} fit(s){why}"
+
+    def markdown(self) -> str:
+        """The verdict in one paragraph."""
+        verdict = "PASSED" if self.ok else "FAILED"
+        why = (
+            " Expected with the quick profile's short chains, which are never results."
+            if not self.ok and not self.binding
+            else ""
+        )
+        e = self.extremes
+        return (
+            f"{self.gate.describe()} **{verdict}** ({self.n_parameters} parameters in "
+            f"{len(self.table)} models; max R-hat {e['rhat']:.3f}, min bulk ESS "
+            f"{e['ess_bulk']:.0f}, min tail ESS {e['ess_tail']:.0f}, divergences "
+            f"{e['divergences']}).{why}"
+        )
+
+    def enforce(self) -> list[str]:
+        """Raise :class:`ConvergenceError` when binding, warn otherwise; the failures."""
+        if self.failures:
+            msg = "convergence gate failed:\n  " + "\n  ".join(self.failures)
+            if self.binding:
+                raise ConvergenceError(msg)
+            warnings.warn(f"{msg}\n(profile {self.profile!r}: warning only)", stacklevel=3)
+        return list(self.failures)
 
 
-def gate_overview(table: pd.DataFrame) -> pd.DataFrame:
-    """One row per model: worst R-hat, smallest bulk and tail ESS, divergences.
+def gate_verdict(diagnostics_table: pd.DataFrame, profile: str, gate: Gate = Gate()) -> GateVerdict:
+    """The gate's verdict over the diagnostics of one or more fits.
 
     Returns
     -------
-    pandas.DataFrame
-        Columns ``model, rhat_max, ess_bulk_min, ess_tail_min, divergences``.
+    GateVerdict
+        Its ``table`` has columns ``catalogue.GATE.columns``: per fit the number of parameters,
+        worst R-hat, smallest bulk and tail ESS, divergences and ``pass``/``FAIL``.
     """
-    return (
-        table.groupby("model", sort=False)
-        .agg(
-            rhat_max=("rhat", "max"),
-            ess_bulk_min=("ess_bulk", "min"),
-            ess_tail_min=("ess_tail", "min"),
-            divergences=("divergences", "max"),
+    d = diagnostics_table
+    if d.empty:
+        return GateVerdict(
+            pd.DataFrame(columns=list(catalogue.GATE.columns)),
+            (),
+            profile,
+            gate,
+            0,
+            {"rhat": np.nan, "ess_bulk": np.nan, "ess_tail": np.nan, "divergences": 0},
         )
-        .reset_index()
-    )
+    rows, failures = [], []
+    for name, grp in d.groupby("model", sort=False):
+        fails = gate_failures(grp, gate)
+        failures += fails
+        rows.append(
+            {
+                "model": name,
+                "parameters": len(grp),
+                "rhat_max": grp["rhat"].max(),
+                "ess_bulk_min": grp["ess_bulk"].min(),
+                "ess_tail_min": grp["ess_tail"].min(),
+                "divergences": int(grp["divergences"].max()),
+                "gate": "pass" if not fails else "FAIL",
+            }
+        )
+    extremes = {
+        "rhat": float(d["rhat"].max()),
+        "ess_bulk": float(d["ess_bulk"].min()),
+        "ess_tail": float(d["ess_tail"].min()),
+        "divergences": int(d.groupby("model")["divergences"].max().sum()),
+    }
+    return GateVerdict(pd.DataFrame(rows), tuple(failures), profile, gate, len(d), extremes)
+
+
+def enforce_gate(table: pd.DataFrame, profile: str, gate: Gate = Gate()) -> list[str]:
+    """Raise under the interpreted profile, warn otherwise; return the failures."""
+    return gate_verdict(table, profile, gate).enforce()
 
 
 def gate_markdown(table: pd.DataFrame, profile: str, gate: Gate = Gate()) -> str:
     """The gate's verdict over a diagnostics table, in one paragraph."""
-    fails = gate_failures(table, gate)
-    verdict = "PASSED" if not fails else "FAILED"
-    why = (
-        " Expected with the smoke profile's short chains, which are never results."
-        if fails and profile != "full"
-        else ""
-    )
-    return (
-        f"{gate.describe()} **{verdict}** ({len(table)} parameters in "
-        f"{table['model'].nunique()} models; max R-hat {table['rhat'].max():.3f}, min bulk ESS "
-        f"{table['ess_bulk'].min():.0f}, min tail ESS {table['ess_tail'].min():.0f}, divergences "
-        f"{int(table['divergences'].sum())}).{why}"
-    )
+    return gate_verdict(table, profile, gate).markdown()

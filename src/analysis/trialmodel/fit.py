@@ -88,6 +88,9 @@ def _compile_c(model: pm.Model):
     """nutpie's Rust NUTS driving PyTensor C functions (one copy of each per chain)."""
     import threading
 
+    from analysis.trialmodel.native import check_nutpie
+
+    check_nutpie()
     from nutpie.compile_pymc import _make_functions, _prepare_dims_and_coords
     from nutpie.compiled_pyfunc import from_pyfunc
     from pymc.initial_point import make_initial_point_fn

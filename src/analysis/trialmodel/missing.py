@@ -177,13 +177,13 @@ def reference_based_table(idata, data: TrialData) -> pd.DataFrame:
                     "strategy_label": name,
                     "missing_share": last_missing[arm],
                     "estimate": est.mean(),
-                    "lower": np.quantile(est, 0.025),
-                    "upper": np.quantile(est, 0.975),
+                    "lower": np.quantile(est, rules.LOWER),
+                    "upper": np.quantile(est, rules.UPPER),
                     "smd": smd.mean(),
                     "prob_benefit": p,
                     "conclusion_holds": p > rules.DECISION_THRESHOLD,
-                    "lower_mcse": _mcse(est, "quantile", 0.025),
-                    "upper_mcse": _mcse(est, "quantile", 0.975),
+                    "lower_mcse": _mcse(est, "quantile", rules.LOWER),
+                    "upper_mcse": _mcse(est, "quantile", rules.UPPER),
                     "prob_benefit_mcse": _mcse(benefit, "mean"),
                 }
             )

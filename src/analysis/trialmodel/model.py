@@ -42,7 +42,7 @@ import pymc as pm
 import pytensor.tensor as pt
 
 from analysis import registry
-from analysis.trialmodel.spec import (  # noqa: F401  (the model's names, re-exported)
+from analysis.modelspec import (  # noqa: F401  (the model's names, re-exported)
     COVARIANCE_LABELS,
     COVARIANCES,
     COVARIATE_COLUMNS,

@@ -48,8 +48,7 @@ import numba
 import numpy as np
 import pandas as pd
 
-from analysis.trialmodel.model import TrialData, all_patterns, model_data
-from analysis.trialmodel.spec import (
+from analysis.modelspec import (
     COVARIANCES,
     FIXED_SITE_SD,
     PARAMETERS,
@@ -63,6 +62,7 @@ from analysis.trialmodel.spec import (
     lkj_log_norm,
     parameter_layout,
 )
+from analysis.trialmodel.model import TrialData, all_patterns, model_data
 
 _LOG_2PI = math.log(2.0 * math.pi)
 
@@ -86,7 +86,7 @@ LAYOUT = float(zlib.crc32(",".join(HEADER_FIELDS).encode()))
 
 
 def layout(spec: ModelSpec) -> Layout:
-    """The parameter layout of ``spec`` (:func:`analysis.trialmodel.spec.parameter_layout`)."""
+    """The parameter layout of ``spec`` (:func:`analysis.modelspec.parameter_layout`)."""
     return parameter_layout(spec)
 
 
@@ -847,6 +847,50 @@ def coords_and_dims(data: TrialData, lay: Layout) -> tuple[dict, dict]:
     return out, dims
 
 
+#: nutpie's private names this project relies on: no public interface takes C callbacks or
+#: a PyMC model's compiled functions. A nutpie release may rename them; :func:`check_nutpie`
+#: then fails loudly, naming what moved (and ``tests/test_native.py`` fails on the upgrade).
+NUTPIE_PRIVATE = {
+    "nutpie.compile_pymc": ("CompiledPyMCModel", "_make_functions", "_prepare_dims_and_coords"),
+    "nutpie.compiled_pyfunc": ("from_pyfunc",),
+}
+NUTPIE_MODEL_FIELDS = (
+    "compiled_logp_func",
+    "compiled_expand_func",
+    "initial_point_func",
+    "shared_data",
+    "user_data",
+    "n_expanded",
+    "shape_info",
+    "logp_func",
+    "expand_func",
+    "_n_dim",
+    "_shapes",
+    "_coords",
+)
+
+
+def check_nutpie() -> None:
+    """Raise ImportError naming every private nutpie name that is missing in this version."""
+    import dataclasses
+    import importlib
+    from importlib import metadata
+
+    missing = []
+    for module, names in NUTPIE_PRIVATE.items():
+        mod = importlib.import_module(module)
+        missing += [f"{module}.{n}" for n in names if not hasattr(mod, n)]
+    from nutpie.compile_pymc import CompiledPyMCModel
+
+    fields = {f.name for f in dataclasses.fields(CompiledPyMCModel)}
+    missing += [f"CompiledPyMCModel.{f}" for f in NUTPIE_MODEL_FIELDS if f not in fields]
+    if missing:
+        raise ImportError(
+            f"nutpie {metadata.version('nutpie')} lacks the private names this project uses: "
+            f"{', '.join(missing)}; install the version in requirements.lock"
+        )
+
+
 def compile_native(data: TrialData, spec: ModelSpec, priors: Priors):
     """A nutpie model of ``data`` under ``spec`` and ``priors`` that runs the native callbacks.
 
@@ -861,6 +905,7 @@ def compile_native(data: TrialData, spec: ModelSpec, priors: Priors):
 
     from nutpie.compile_pymc import CompiledPyMCModel
 
+    check_nutpie()
     lay = layout(spec)
     block = data_block(data, spec, priors)
     names = [name for name, _, _ in lay.variables]

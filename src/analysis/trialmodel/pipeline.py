@@ -505,7 +505,11 @@ def key_result_markdown(results: TrialResults, fails: list[str]) -> str:
         if pd.isna(row["prob_mcid"])
         else f", P(benefit > MCID {reg.mcid:g}) = {row['prob_mcid']:.2f}"
     )
-    stamp = "smoke run: not for interpretation" if results.profile != "full" else "full profile"
+    stamp = (
+        "smoke run: not for interpretation"
+        if not profiles.for_interpretation(results.profile)
+        else "full profile"
+    )
     gate = "passed" if not fails else "FAILED: " + "; ".join(fails[:5])
     return (
         f"**Key result** ({stamp}): {key.replace('_', ' ')} at {row['month']} months, "

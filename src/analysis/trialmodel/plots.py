@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
-from analysis import registry
+from analysis import registry, rules
 from analysis.figures import axes_grid, contrast_panels, interval
 
 
@@ -111,7 +111,11 @@ def plot_team_effects(teams: pd.DataFrame, outcome: str, month: int, ax=None):
     ax.set_title(
         f"{outcome.replace('_', ' ')} at {month} months: team effects, posterior means "
         "with 95% CrI"
-        + (f"\n({hidden} team(s) with fewer than 5 patients not shown)" if hidden else ""),
+        + (
+            f"\n({hidden} team(s) with fewer than {rules.MIN_CELL} patients not shown)"
+            if hidden
+            else ""
+        ),
         fontsize=9,
     )
     return fig

@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from analysis import catalogue
+from analysis import catalogue, rules
 
 
 def pool_effects(
@@ -242,11 +242,11 @@ def pool_secondary_effects(
                     "arm": arm,
                     "comparator": comp,
                     "smd_unpooled": d[k].mean(),
-                    "smd_unpooled_lower": np.quantile(d[k], 0.025),
-                    "smd_unpooled_upper": np.quantile(d[k], 0.975),
+                    "smd_unpooled_lower": np.quantile(d[k], rules.LOWER),
+                    "smd_unpooled_upper": np.quantile(d[k], rules.UPPER),
                     "smd_pooled": th.mean(),
-                    "smd_pooled_lower": np.quantile(th, 0.025),
-                    "smd_pooled_upper": np.quantile(th, 0.975),
+                    "smd_pooled_lower": np.quantile(th, rules.LOWER),
+                    "smd_pooled_upper": np.quantile(th, rules.UPPER),
                     "prob_benefit_unpooled": (d[k] > 0).mean(),
                     "prob_benefit_pooled": (th > 0).mean(),
                 }
@@ -263,8 +263,8 @@ def pool_secondary_effects(
                     "arm": arm,
                     "comparator": comp,
                     "smd_pooled": x.mean(),
-                    "smd_pooled_lower": np.quantile(x, 0.025),
-                    "smd_pooled_upper": np.quantile(x, 0.975),
+                    "smd_pooled_lower": np.quantile(x, rules.LOWER),
+                    "smd_pooled_upper": np.quantile(x, rules.UPPER),
                     "prob_benefit_pooled": (x > 0).mean() if label.startswith("mean") else np.nan,
                 }
             )

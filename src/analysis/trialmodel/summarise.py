@@ -91,16 +91,16 @@ def summarise_effects(idata, data: TrialData, diagnostics: pd.DataFrame) -> pd.D
                     "arm": arm,
                     "comparator": comp,
                     "estimate": est.mean(),
-                    "lower": np.quantile(est, 0.025),
-                    "upper": np.quantile(est, 0.975),
+                    "lower": np.quantile(est, rules.LOWER),
+                    "upper": np.quantile(est, rules.UPPER),
                     "smd": smd.mean(),
-                    "smd_lower": np.quantile(smd, 0.025),
-                    "smd_upper": np.quantile(smd, 0.975),
+                    "smd_lower": np.quantile(smd, rules.LOWER),
+                    "smd_upper": np.quantile(smd, rules.UPPER),
                     "prob_benefit": (benefit > 0).mean(),
                     "prob_mcid": (benefit > mcid).mean() if mcid else np.nan,
                     "mcse": _mcse(est, "mean"),
-                    "lower_mcse": _mcse(est, "quantile", 0.025),
-                    "upper_mcse": _mcse(est, "quantile", 0.975),
+                    "lower_mcse": _mcse(est, "quantile", rules.LOWER),
+                    "upper_mcse": _mcse(est, "quantile", rules.UPPER),
                     "prob_benefit_mcse": _mcse((benefit > 0).astype(float), "mean"),
                     "prob_mcid_mcse": _mcse((benefit > mcid).astype(float), "mean")
                     if mcid
@@ -163,11 +163,11 @@ def summarise_means(idata, data: TrialData, observed: pd.DataFrame | None = None
                     "arm": arm,
                     "month": month,
                     "mean": y.mean(),
-                    "lower": np.quantile(y, 0.025),
-                    "upper": np.quantile(y, 0.975),
+                    "lower": np.quantile(y, rules.LOWER),
+                    "upper": np.quantile(y, rules.UPPER),
                     "change": ch.mean(),
-                    "change_lower": np.quantile(ch, 0.025),
-                    "change_upper": np.quantile(ch, 0.975),
+                    "change_lower": np.quantile(ch, rules.LOWER),
+                    "change_upper": np.quantile(ch, rules.UPPER),
                 }
             )
     out = pd.DataFrame(rows)
@@ -188,10 +188,10 @@ def summarise_team_effects(idata, data: TrialData) -> pd.DataFrame:
     pandas.DataFrame
         Columns ``trial, outcome, site, n_patients, arm, month, smd, smd_lower, smd_upper,
         suppressed``; empty if the model had no team slopes. Teams with fewer than
-        :data:`analysis.describe.MIN_CELL` patients are suppressed (no estimate, size shown as
+        :data:`analysis.rules.MIN_CELL` patients are suppressed (no estimate, size shown as
         ``<5``): a team-level estimate of so few patients could describe individuals.
     """
-    from analysis.contract.describe import MIN_CELL
+    MIN_CELL = rules.MIN_CELL
 
     post = idata.posterior
     if "sigma_site_effect" not in post:
@@ -214,8 +214,8 @@ def summarise_team_effects(idata, data: TrialData) -> pd.DataFrame:
                         "arm": arm,
                         "month": month,
                         "smd": np.nan if small else e.mean(),
-                        "smd_lower": np.nan if small else np.quantile(e, 0.025),
-                        "smd_upper": np.nan if small else np.quantile(e, 0.975),
+                        "smd_lower": np.nan if small else np.quantile(e, rules.LOWER),
+                        "smd_upper": np.nan if small else np.quantile(e, rules.UPPER),
                         "suppressed": bool(small),
                     }
                 )
@@ -271,7 +271,7 @@ def summarise_parameters(idata, data: TrialData) -> pd.DataFrame:
             arr = arr.sel(visit=int(label.split("[")[1].rstrip("]")))
         v = arr.values.ravel()
         prior, prior_label = parameter_prior(base, priors)
-        pq = prior.ppf([0.25, 0.5, 0.75, 0.975])
+        pq = prior.ppf([0.25, 0.5, 0.75, rules.UPPER])
         iqr = np.quantile(v, 0.75) - np.quantile(v, 0.25)
         rows.append(
             {
@@ -279,8 +279,8 @@ def summarise_parameters(idata, data: TrialData) -> pd.DataFrame:
                 "outcome": data.outcome,
                 "parameter": label,
                 "mean": v.mean(),
-                "lower": np.quantile(v, 0.025),
-                "upper": np.quantile(v, 0.975),
+                "lower": np.quantile(v, rules.LOWER),
+                "upper": np.quantile(v, rules.UPPER),
                 "prior": prior_label,
                 "prior_median": pq[1],
                 "prior_upper": pq[3],

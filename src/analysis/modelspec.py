@@ -20,6 +20,8 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 
+from analysis import rules
+
 #: Within-patient covariance structures, name -> reader-facing label; the first is the primary
 #: analysis (MMRM style), the others are sensitivity analyses compared with it by PSIS-LOO.
 COVARIANCE_LABELS = {
@@ -81,7 +83,7 @@ class Priors:
 PRIOR_FIELDS = tuple(f.name for f in fields(Priors))
 PRIOR_SETS = {
     "default": Priors(),
-    "sceptical": Priors(effect_sd=0.3),
+    "sceptical": Priors(effect_sd=rules.SCEPTICAL_SD),
     "vague": Priors(effect_sd=5.0),
 }
 

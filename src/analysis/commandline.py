@@ -1,0 +1,50 @@
+"""What every stage's commands share: exit codes, error messages, input checks, help format."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+def err(msg: str) -> None:
+    print(f"error: {msg}", file=sys.stderr)
+
+
+def or_bad_input(func, *args, **kwargs):
+    """``func(*args, **kwargs)``; a ValueError is reported and exits with code 2."""
+    try:
+        return func(*args, **kwargs)
+    except ValueError as exc:
+        err(str(exc))
+        raise SystemExit(EXIT_BAD_INPUT) from None
+
+
+def registry_trials() -> list[str]:
+    """The trials of the trial registry (choices of ``--trial``)."""
+    from analysis import registry
+
+    return registry.trials()
+
+
+def int_list(text: str, name: str) -> list[int]:
+    try:
+        values = [int(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        values = []
+    if not values or min(values) < 1:
+        raise ValueError(
+            f"--{name}: expected positive whole numbers separated by commas, got {text!r}"
+        )
+    return values
+
+
+class Help(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows each option's default, unless its help already states it or it has none."""
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        if "default" in text or action.default in (None, False) or action.required:
+            return text
+        return super()._get_help_string(action)
