@@ -142,10 +142,53 @@ def test_outcome_correlation_estimated_from_patient_data():
     c = outcome_correlation(data, 18, ("fact_rg", "fact"))
     assert c.shape == (2, 2) and c[0, 0] == 1.0
     # both outcomes share the patient effects and residuals with weight 0.4 each, so the
-    # baseline-adjusted values correlate about 0.4 in magnitude (disability runs the other way)
-    assert -0.5 < c[0, 1] < -0.3
+    # baseline-adjusted values correlate about 0.4 in magnitude; disability runs the other way
+    # on its scale, so the benefit-oriented correlation is positive
+    assert 0.3 < c[0, 1] < 0.5
     indep = simulate_trial(dataclasses.replace(sc, outcome_correlation=0.0), 8)
     data = [
         prepare_trial_data(indep, "resource_groups", o) for o in ("quality_of_life", "disability")
     ]
     assert abs(outcome_correlation(data, 18, ("fact_rg", "fact"))[0, 1]) < 0.06
+
+
+def _correlated_trial(correlation: float, seed: int = 3):
+    """A resource-group trial whose secondary outcomes share within-patient noise (quality of
+    life higher-is-better, disability lower-is-better) with weight ``correlation``."""
+    import dataclasses
+
+    from analysis.contract.simulate import scaled_scenario, simulate_trial
+    from analysis.trialmodel.model import prepare_trial_data
+
+    sc = dataclasses.replace(
+        scaled_scenario("resource_groups", 2000, 40),
+        dropout={9: 0.0, 18: 0.0},
+        outcome_correlation=correlation,
+    )
+    df = simulate_trial(sc, seed)
+    return [prepare_trial_data(df, "resource_groups", o) for o in ("quality_of_life", "disability")]
+
+
+def test_pooling_borrows_less_when_outcomes_share_noise():
+    """Correlated secondary outcomes (one lower-is-better) carry less independent information:
+    the pooled intervals stay wider than for the same trial with independent outcomes. With
+    the raw residuals' sign (the old code) the correlation is negative and the pooled interval
+    is narrower than independence: this test fails on that sign."""
+    from analysis.trialmodel.pooling import outcome_correlation
+
+    shared = outcome_correlation(_correlated_trial(0.6), 18, ("fact_rg", "fact"))
+    indep = outcome_correlation(_correlated_trial(0.0), 18, ("fact_rg", "fact"))
+    assert shared[0, 1] > 0.3 and abs(indep[0, 1]) < 0.08
+    est, se = np.array([0.30, 0.20]), np.array([0.08, 0.08])
+
+    def width(corr):
+        # near-complete pooling: the common mean is what the outcomes share
+        res = pool_effects(est, se, mu_sd=10.0, tau_scale=0.01, n_draws=40_000, seed=2, corr=corr)
+        theta = res["theta"][:, 0]
+        return np.quantile(theta, 0.975) - np.quantile(theta, 0.025)
+
+    wide, narrow = width(shared), width(indep)
+    assert wide > 1.1 * narrow, (wide, narrow)
+    flipped = shared.copy()
+    flipped[0, 1] = flipped[1, 0] = -shared[0, 1]  # the old sign
+    assert width(flipped) < narrow

@@ -423,8 +423,7 @@ BRIDGE_SENSITIVITY = _t(
 # ----------------------------------------------------------------------------- studies
 LAPLACE_CHECK = _t(
     "laplace_check",
-    "One row per replication design: the design analysis' effect SD and mean against MCMC of the "
-    "same model (named in ``model``).",
+    "One row per replication design: the design analysis' effect against MCMC of the same model.",
     (
         "model",
         "patients",

@@ -33,7 +33,9 @@ from analysis import modelspec as spec
 from analysis.trialmodel import model
 
 #: Importance-sampling points over the variance parameters (scrambled Sobol, a power of 2).
-IS_POINTS = 64
+IS_POINTS = 256
+#: Step of the central differences of the log posterior's gradient (log-SD units).
+GRADIENT_STEP = 1e-5
 #: Degrees of freedom of the multivariate t proposal (heavier tails than the Laplace normal).
 PROPOSAL_DF = 5
 
@@ -111,101 +113,127 @@ class MarginalModel:
 
     # ------------------------------------------------------------------ the covariance
     def covariance(self, theta: np.ndarray) -> np.ndarray:
-        """The visit covariance from its unconstrained parameters (PyMC's transforms)."""
-        t = self.t
+        """The visit covariance from its unconstrained parameters (PyMC's transforms); a batch
+        of parameter vectors (``B x n``) gives ``B x t x t``."""
+        theta = np.asarray(theta, dtype=float)
+        single = theta.ndim == 1
+        theta = np.atleast_2d(theta)
+        t, b = self.t, len(theta)
         if self.spec.covariance == "intercept":
-            s2, sp2 = np.exp(2 * theta[0]), np.exp(2 * theta[1])
-            return sp2 * np.ones((t, t)) + s2 * np.eye(t)
-        if self.spec.covariance == "ar1":
-            rho = 2.0 * special.expit(theta[1]) - 1.0
+            s2, sp2 = np.exp(2 * theta[:, 0]), np.exp(2 * theta[:, 1])
+            out = sp2[:, None, None] * np.ones((t, t)) + s2[:, None, None] * np.eye(t)
+        elif self.spec.covariance == "ar1":
+            rho = 2.0 * special.expit(theta[:, 1]) - 1.0
             lag = np.abs(np.subtract.outer(np.arange(t), np.arange(t)))
-            return np.exp(2 * theta[0]) * rho**lag
-        chol = np.zeros((t, t))
-        chol[np.tril_indices(t)] = theta
-        chol[np.diag_indices(t)] = np.exp(np.diag(chol))
-        return chol @ chol.T
+            out = np.exp(2 * theta[:, 0])[:, None, None] * rho[:, None, None] ** lag
+        else:
+            chol = np.zeros((b, t, t))
+            rows, cols = np.tril_indices(t)
+            chol[:, rows, cols] = theta
+            diag = np.arange(t)
+            chol[:, diag, diag] = np.exp(chol[:, diag, diag])
+            out = chol @ chol.transpose(0, 2, 1)
+        return out[0] if single else out
 
-    def _log_prior_covariance(self, theta: np.ndarray) -> float:
-        """The covariance parameters' prior with the Jacobian of PyMC's transforms."""
+    def _log_prior_covariance(self, theta: np.ndarray) -> np.ndarray:
+        """The covariance parameters' prior with the Jacobian of PyMC's transforms (per row)."""
         scale = self.priors.residual_sd
         if self.spec.covariance == "intercept":
-            return float(_log_half_normal(np.exp(theta), scale).sum() + theta.sum())
+            return (_log_half_normal(np.exp(theta), scale) + theta).sum(axis=1)
         if self.spec.covariance == "ar1":
-            sg = special.expit(theta[1])
+            sg = special.expit(theta[:, 1])
             rho_term = np.log(sg) + np.log1p(-sg)  # Uniform(-1, 1) through 2 expit(u) - 1
-            return float(_log_half_normal(np.exp(theta[0]), scale) + theta[0] + rho_term)
+            return _log_half_normal(np.exp(theta[:, 0]), scale) + theta[:, 0] + rho_term
         t, eta = self.t, self.spec.lkj_eta
-        chol = np.zeros((t, t))
-        chol[np.tril_indices(t)] = theta
-        diag = np.diag(chol).copy()
-        chol[np.diag_indices(t)] = np.exp(diag)
-        sd = np.sqrt((chol**2).sum(axis=1))
+        chol = np.zeros((len(theta), t, t))
+        rows, cols = np.tril_indices(t)
+        chol[:, rows, cols] = theta
         i = np.arange(t)
+        log_diag = chol[:, i, i].copy()
+        chol[:, i, i] = np.exp(log_diag)
+        sd = np.sqrt((chol**2).sum(axis=2))
         ci = 2.0 * eta - 3.0 + t - i
-        return float(
+        return (
             self.lkj_log_norm
-            + ((ci + 1.0) * np.log(np.diag(chol) / sd) - i * np.log(sd)).sum()
-            + _log_half_normal(sd, scale).sum()
-            + diag.sum()
+            + ((ci + 1.0) * (log_diag - np.log(sd)) - i * np.log(sd)).sum(axis=1)
+            + _log_half_normal(sd, scale).sum(axis=1)
+            + log_diag.sum(axis=1)
         )
 
     # ------------------------------------------------------------------ exact pieces
-    def _team_terms(self, theta: np.ndarray):
-        """Per team M_j = sum_i W_i' Sigma_{O_i}^-1 W_i, and sum_i log|Sigma_{O_i}|."""
-        cov = self.covariance(theta)
-        precisions = np.zeros((len(self.patterns), self.t, self.t))
-        logdet = 0.0
-        for p, obs in enumerate(self.patterns):
-            block = cov[np.ix_(obs, obs)]
-            sign, ld = np.linalg.slogdet(block)
-            if sign <= 0:
-                return None, np.inf
-            precisions[p][np.ix_(obs, obs)] = np.linalg.inv(block)
-            logdet += self.patients_by_pattern[p] * ld
-        k = self.p + self.q + 1
-        team = (self.stats @ precisions.ravel()).reshape(self.n_sites, k, k)
-        return team, logdet
+    def conditional_batch(self, phis: np.ndarray):
+        """:meth:`conditional` for a batch of parameter vectors (``B x d``), vectorised.
 
-    def conditional(self, phi: np.ndarray):
-        """log p(y | phi) and the exact normal p(gamma | y, phi): (loglik, mean, cov)."""
-        p, q = self.p, self.q
-        team, logdet_sigma = self._team_terms(phi[: self.n_cov])
-        if team is None:
-            return -np.inf, None, None
-        log_g = 2 * phi[self.n_cov :]
-        zz = team[:, p : p + q, p : p + q] + np.diag(np.exp(-log_g))[None]
-        zr = team[:, p : p + q, :]  # Z' Sigma^-1 [X, Z, y]
+        Returns
+        -------
+        (numpy.ndarray, numpy.ndarray, numpy.ndarray)
+            log p(y | phi) (``B``; -inf where a covariance is not positive definite), and the
+            mean (``B x p``) and covariance (``B x p x p``) of p(gamma | y, phi).
+        """
+        phis = np.atleast_2d(np.asarray(phis, dtype=float))
+        b, p, q, t = len(phis), self.p, self.q, self.t
+        k = p + q + 1
+        cov = self.covariance(phis[:, : self.n_cov])
+        precisions = np.zeros((b, len(self.patterns), t, t))
+        logdet = np.zeros(b)
+        bad = np.zeros(b, dtype=bool)
+        for j, obs in enumerate(self.patterns):
+            idx = np.flatnonzero(obs)
+            block = cov[:, idx[:, None], idx[None, :]]
+            sign, ld = np.linalg.slogdet(block)
+            bad |= ~(sign > 0)
+            block[bad] = np.eye(len(idx))  # placeholder: the row is -inf anyway
+            precisions[:, j, idx[:, None], idx[None, :]] = np.linalg.inv(block)
+            logdet += self.patients_by_pattern[j] * np.where(bad, 0.0, ld)
+        team = np.tensordot(precisions.reshape(b, -1), self.stats, axes=([1], [2]))
+        team = team.reshape(b, self.n_sites, k, k)
+        log_g = 2 * phis[:, self.n_cov :]
+        zz = team[:, :, p : p + q, p : p + q] + (np.exp(-log_g)[:, :, None] * np.eye(q))[:, None]
+        zr = team[:, :, p : p + q, :]  # Z' Sigma^-1 [X, Z, y]
         chol = np.linalg.cholesky(zz)
-        logdet_k = 2 * np.log(np.diagonal(chol, axis1=1, axis2=2)).sum()
-        corr = (zr.transpose(0, 2, 1) @ np.linalg.solve(zz, zr)).sum(axis=0)
-        omega = team.sum(axis=0) - corr  # [X, Z, y]' Omega^-1 [X, Z, y]
-        xx, xy, yy = omega[:p, :p], omega[:p, -1], omega[-1, -1]
-        logdet_omega = logdet_sigma + self.n_sites * log_g.sum() + logdet_k
-        prec = np.diag(1 / self.prior_var) + xx
-        cov = np.linalg.inv(prec)
-        cov = 0.5 * (cov + cov.T)
-        mean = cov @ xy
+        logdet_k = 2 * np.log(np.diagonal(chol, axis1=2, axis2=3)).sum(axis=(1, 2))
+        corr = (zr.transpose(0, 1, 3, 2) @ np.linalg.solve(zz, zr)).sum(axis=1)
+        omega = team.sum(axis=1) - corr  # [X, Z, y]' Omega^-1 [X, Z, y]
+        xx, xy, yy = omega[:, :p, :p], omega[:, :p, -1], omega[:, -1, -1]
+        logdet_omega = logdet + self.n_sites * log_g.sum(axis=1) + logdet_k
+        prec = np.diag(1 / self.prior_var)[None] + xx
+        post_cov = np.linalg.inv(prec)
+        post_cov = 0.5 * (post_cov + post_cov.transpose(0, 2, 1))
+        mean = np.einsum("bij,bj->bi", post_cov, xy)
         _, logdet_prec = np.linalg.slogdet(prec)
         loglik = -0.5 * (
             yy
-            - mean @ prec @ mean
+            - np.einsum("bi,bij,bj->b", mean, prec, mean)
             + logdet_omega
             + np.log(self.prior_var).sum()
             + logdet_prec
             + self.n_obs * np.log(2 * np.pi)
         )
-        return float(loglik), mean, cov
+        return np.where(bad, -np.inf, loglik), mean, post_cov
+
+    def conditional(self, phi: np.ndarray):
+        """log p(y | phi) and the exact normal p(gamma | y, phi): (loglik, mean, cov)."""
+        loglik, mean, cov = self.conditional_batch(np.asarray(phi, dtype=float)[None])
+        if not np.isfinite(loglik[0]):
+            return -np.inf, None, None
+        return float(loglik[0]), mean[0], cov[0]
+
+    def log_posterior_batch(self, phis: np.ndarray) -> np.ndarray:
+        """log p(phi | y) up to a constant for a batch (the model's priors, PyMC's Jacobians)."""
+        phis = np.atleast_2d(phis)
+        loglik = self.conditional_batch(phis)[0]
+        with np.errstate(invalid="ignore"):
+            return np.where(np.isfinite(loglik), loglik + self._log_prior(phis), -np.inf)
 
     def log_posterior(self, phi: np.ndarray) -> float:
-        """log p(phi | y) up to a constant (the model's priors with PyMC's Jacobians)."""
-        loglik = self.conditional(phi)[0]
-        return loglik + self._log_prior(phi) if np.isfinite(loglik) else -np.inf
+        """log p(phi | y) up to a constant."""
+        return float(self.log_posterior_batch(np.asarray(phi, dtype=float)[None])[0])
 
-    def _log_prior(self, phi: np.ndarray) -> float:
-        team = phi[self.n_cov :]
-        return self._log_prior_covariance(phi[: self.n_cov]) + float(
-            _log_half_normal(np.exp(team), self.team_scales).sum() + team.sum()
-        )
+    def _log_prior(self, phis: np.ndarray) -> np.ndarray:
+        team = phis[:, self.n_cov :]
+        return self._log_prior_covariance(phis[:, : self.n_cov]) + (
+            _log_half_normal(np.exp(team), self.team_scales) + team
+        ).sum(axis=1)
 
     def start(self) -> np.ndarray:
         """Starting point: the covariance at the observed one, team SDs at half their prior."""
@@ -233,33 +261,37 @@ class MarginalModel:
             size) and ``converged``.
         """
 
-        def neg(x):
-            value = self.log_posterior(x)
-            return -value if np.isfinite(value) else 1e300
+        d = len(self.start())
+        steps = GRADIENT_STEP * np.vstack([np.zeros(d), np.eye(d), -np.eye(d)])
+
+        def neg_and_grad(x):
+            values = self.log_posterior_batch(x + steps)
+            if not np.all(np.isfinite(values)):
+                return 1e300, np.zeros(d)
+            grad = (values[1 : d + 1] - values[d + 1 :]) / (2 * GRADIENT_STEP)
+            return -values[0], -grad
 
         res = optimize.minimize(
-            neg, self.start(), method="BFGS", options={"maxiter": 1000, "gtol": 1e-5}
+            neg_and_grad,
+            self.start(),
+            jac=True,
+            method="BFGS",
+            options={"maxiter": 1000, "gtol": 1e-4},
         )
         mode = res.x
-        hess = _hessian(neg, mode)
-        eig = np.linalg.eigvalsh(hess)
+        hess = _hessian(lambda xs: -self.log_posterior_batch(xs), mode)
+        eig = np.linalg.eigvalsh(hess) if np.all(np.isfinite(hess)) else np.array([-1.0])
         ok = bool(res.success or res.status == 2) and bool(np.all(eig > 0))
         cov = np.linalg.inv(hess) if ok else np.eye(len(mode)) * 0.25
         cov = 0.5 * (cov + cov.T)
         chol = np.linalg.cholesky(cov)
         points = np.vstack([np.zeros(len(mode)), _sobol_t(len(mode), IS_POINTS, PROPOSAL_DF)])
         proposal = stats.multivariate_t(mode, cov, df=PROPOSAL_DF)
-        nodes, logw, means, covs = [], [], [], []
-        for u in points:
-            phi = mode + chol @ u
-            loglik, m, c = self.conditional(phi)
-            if not np.isfinite(loglik):
-                continue
-            logw.append(loglik + self._log_prior(phi) - proposal.logpdf(phi))
-            nodes.append(phi)
-            means.append(m)
-            covs.append(c)
-        logw = np.array(logw)
+        nodes = mode + points @ chol.T
+        loglik, means, covs = self.conditional_batch(nodes)
+        keep = np.isfinite(loglik)
+        nodes, means, covs = nodes[keep], means[keep], covs[keep]
+        logw = loglik[keep] + self._log_prior(nodes) - proposal.logpdf(nodes)
         weights = np.exp(logw - logw.max())
         weights /= weights.sum()
         return {
@@ -303,13 +335,13 @@ def _log_half_normal(value, scale):
     return 0.5 * np.log(2 / np.pi) - np.log(scale) - 0.5 * (value / scale) ** 2
 
 
-def _hessian(f, x: np.ndarray) -> np.ndarray:
-    """Hessian of a scalar function of a vector by SciPy's finite differences."""
+def _hessian(f_batch, x: np.ndarray) -> np.ndarray:
+    """Hessian of a scalar function of a vector by SciPy's finite differences; ``f_batch``
+    evaluates a batch of points (rows) at once."""
 
     def vectorised(xi):
         flat = xi.reshape(len(x), -1)
-        out = np.array([f(flat[:, i]) for i in range(flat.shape[1])])
-        return out.reshape(xi.shape[1:])
+        return np.asarray(f_batch(flat.T)).reshape(xi.shape[1:])
 
     res = differentiate.hessian(vectorised, x, order=2, maxiter=1, initial_step=0.02)
     hess = res.ddf

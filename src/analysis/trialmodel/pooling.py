@@ -18,8 +18,11 @@ shrinks each outcome's effect towards their common mean by as much as the outcom
   (for differences in means of the same patients the two correlations are equal); :math:`C` is
   estimated from the patient data as the within-arm correlation of the outcomes at the visit,
   each adjusted for its own baseline value (the residuals of a within-arm regression on
-  baseline), over the patients observed on both. Treating them as independent would make the
-  pooled interval too narrow.
+  baseline), over the patients observed on both. The residuals are **oriented as the effects
+  are** (a lower-is-better outcome's residual changes sign), so that a quality-of-life gain
+  that goes with less disability is a positive correlation of the two benefit-oriented
+  effects. Treating them as independent (or with the raw residuals' sign) would make the pooled
+  interval too narrow.
 
 The posterior is computed exactly: :math:`\tau` on a fine grid (its marginal likelihood is
 closed form), then :math:`\mu \mid \tau` and :math:`\theta \mid \mu, \tau` are conjugate
@@ -40,7 +43,7 @@ def pool_effects(
     se,
     *,
     mu_sd: float = 1.0,
-    tau_scale: float = 0.3,
+    tau_scale: float = rules.HETEROGENEITY_SCALE,
     n_draws: int = 20000,
     seed: int = 0,
     grid_size: int = 2000,
@@ -126,7 +129,8 @@ def likelihood_from_posterior(mean, sd, prior_sd: float) -> tuple[np.ndarray, np
 
 
 def outcome_correlation(fits_data: list, month: int, arms: tuple[str, str]) -> np.ndarray:
-    """Correlation of the outcomes' baseline-adjusted values at ``month`` within the two arms.
+    """Correlation of the outcomes' benefit-oriented, baseline-adjusted values at ``month``
+    within the two arms.
 
     Parameters
     ----------
@@ -140,10 +144,12 @@ def outcome_correlation(fits_data: list, month: int, arms: tuple[str, str]) -> n
     Returns
     -------
     numpy.ndarray
-        Outcomes x outcomes correlation over the patients observed on both (pairwise).
+        Outcomes x outcomes correlation over the patients observed on both (pairwise), of the
+        residuals oriented to benefit (the correlation of the benefit-oriented effects).
     """
     resid = {}
     for d in fits_data:
+        orient = 1.0 if d.meta.get("higher_is_better", True) else -1.0
         t = d.visits.index(month)
         arm_of = np.array(d.arms)[d.arm_idx]
         r = pd.Series(np.nan, index=d.patients)
@@ -153,7 +159,7 @@ def outcome_correlation(fits_data: list, month: int, arms: tuple[str, str]) -> n
                 continue
             y0, yt = d.y[sel, 0], d.y[sel, t]
             slope, icpt = np.polyfit(y0, yt, 1)
-            r[np.array(d.patients)[sel]] = (yt - icpt - slope * y0) / d.s0
+            r[np.array(d.patients)[sel]] = orient * (yt - icpt - slope * y0) / d.s0
         resid[d.outcome] = r
     frame = pd.DataFrame(resid)
     c = frame.corr(min_periods=5).to_numpy()
@@ -172,7 +178,7 @@ def pool_secondary_effects(
     primary: set[str],
     *,
     mu_sd: float = 1.0,
-    tau_scale: float = 0.3,
+    tau_scale: float = rules.HETEROGENEITY_SCALE,
     seed: int = 0,
     prior_sd: float | None = None,
     correlations: dict | None = None,
