@@ -150,3 +150,115 @@ def test_attendance_summary_counts_patients_per_visit(long_reference):
         assert row["Patients"] == n
         seen = g.loc[g["month"] == 18, "patient_id"].nunique()
         assert row["Month 18"] == f"{seen} ({100 * (1 - seen / n):.0f}% missing)"
+
+
+def _adam(long_reference):
+    """The reference data as a CDISC ADaM BDS data set: one row per post-baseline visit, the
+    baseline value beside it (BASE), change (CHG), numeric treatment codes (TRT01PN), visit
+    numbers (AVISITN) and parameter codes (PARAMCD)."""
+    wide = long_reference.pivot_table(
+        index=["patient_id", "site", "arm", "outcome"], columns="month", values="value"
+    ).reset_index()
+    rows = []
+    for r in wide.itertuples(index=False):
+        base = r._4  # month 0
+        for month, col in ((9, "_5"), (18, "_6")):
+            aval = getattr(r, col)
+            if pd.isna(aval):
+                continue
+            rows.append(
+                {
+                    "USUBJID": r.patient_id,
+                    "SITEID": r.site,
+                    "TRT01PN": 1.0 if r.arm == "fact_rg" else 2.0,
+                    "PARAMCD": STEMS[r.outcome].upper(),
+                    "AVISITN": float(month),
+                    "AVAL": aval,
+                    "BASE": base,
+                    "CHG": aval - base if pd.notna(base) else float("nan"),
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def test_adam_transport_file_round_trips_with_its_baseline_column(long_reference, tmp_path):
+    """A SAS transport file (.xpt) in ADaM's layout: --init recognises the ADaM names, the
+    map's baseline entry turns BASE into the time-0 rows, numeric codes match numeric labels,
+    and the import equals the reference data (patients whose baseline was their only visit
+    have no post-baseline row to carry it, and are left out)."""
+    import pyreadstat
+
+    src = tmp_path / "adeff.xpt"
+    pyreadstat.write_xport(_adam(long_reference), str(src))
+    text = importing.init_map(src)
+    for line in ("patient_id: {column: USUBJID}", "site: {column: SITEID}", "column: TRT01PN"):
+        assert line in text, text
+    assert "column: AVISITN" in text and "value: {column: AVAL}" in text
+    assert "baseline: {column: BASE}" in text and "outcome: {column: PARAMCD}" in text
+    map_path = tmp_path / "adeff.map.yaml"
+    map_path.write_text(
+        "trial: resource_groups\n"
+        "patient_id: {column: USUBJID}\nsite: {column: SITEID}\n"
+        "arm: {column: TRT01PN, labels: {1: fact_rg, 2: fact}}\n"
+        "outcome: {column: PARAMCD, labels: {NEL: empowerment, MANSA: quality_of_life}}\n"
+        "time: {column: AVISITN}\nvalue: {column: AVAL}\nbaseline: {column: BASE}\n"
+    )
+    out, typed = importing.import_file(src, map_path, tmp_path / "long.csv")
+    ref = long_reference
+    followed = set(ref.loc[ref["month"] > 0, "patient_id"])
+    expected = ref[ref["patient_id"].isin(followed)]
+    key = ["patient_id", "outcome", "month"]
+    got = typed.sort_values(key).reset_index(drop=True)
+    want = expected.sort_values(key).reset_index(drop=True)
+    assert len(got) == len(want)
+    assert (
+        got[key + ["arm", "site"]].astype(str).values
+        == want[key + ["arm", "site"]].astype(str).values
+    ).all()
+    assert got["value"].to_numpy() == pytest.approx(want["value"].to_numpy())
+
+
+def test_a_baseline_that_differs_between_rows_is_refused(long_reference, tmp_path):
+    import pyreadstat
+
+    adam = _adam(long_reference)
+    first = adam.index[adam.duplicated(["USUBJID", "PARAMCD"], keep=False)][0]
+    adam.loc[first, "BASE"] = adam.loc[first, "BASE"] + 1
+    src = tmp_path / "adeff.xpt"
+    pyreadstat.write_xport(adam, str(src))
+    map_path = tmp_path / "m.yaml"
+    map_path.write_text(
+        "trial: resource_groups\npatient_id: USUBJID\nsite: SITEID\n"
+        "arm: {column: TRT01PN, labels: {1: fact_rg, 2: fact}}\n"
+        "outcome: {column: PARAMCD, labels: {NEL: empowerment, MANSA: quality_of_life}}\n"
+        "month: AVISITN\nvalue: AVAL\nbaseline: BASE\n"
+    )
+    with pytest.raises(importing.MapError, match="'baseline' column 'BASE' differs"):
+        importing.import_file(src, map_path, tmp_path / "long.csv")
+    assert not (tmp_path / "long.csv").exists()
+
+
+def test_sas7bdat_in_adam_layout_imports_with_init_and_its_baseline_column(tmp_path):
+    """A SAS data set written by SAS's own format (haven, scripts/make_sas_fixture.R): the
+    ADaM names are recognised, the labels in the map translate the treatment, BASE becomes the
+    time-0 rows, and the import equals the data the fixture was written from."""
+    src = config.ROOT / "tests" / "data" / "sas" / "adeff.sas7bdat"
+    text = importing.init_map(src)
+    assert "patient_id: {column: USUBJID}" in text and "baseline: {column: BASE}" in text
+    assert "column: TRT01P" in text and "column: AVISITN" in text
+    map_path = tmp_path / "adeff.map.yaml"
+    map_path.write_text(
+        "trial: resource_groups\npatient_id: USUBJID\nsite: SITEID\n"
+        "arm: {column: TRT01P, labels: {FACT plus resource group: fact_rg, "
+        "FACT as usual: fact}}\n"
+        "outcome: {column: PARAMCD, labels: {NEL: empowerment}}\n"
+        "time: AVISITN\nvalue: AVAL\nbaseline: BASE\n"
+    )
+    _, typed = importing.import_file(src, map_path, tmp_path / "long.csv")
+    want = pd.read_csv(src.with_name("adeff_expected.csv"))
+    key = ["patient_id", "month"]
+    got = typed.sort_values(key).reset_index(drop=True)
+    want = want.sort_values(key).reset_index(drop=True)
+    assert list(got["patient_id"]) == list(want["patient_id"])
+    assert list(got["month"]) == list(want["month"]) and list(got["arm"]) == list(want["arm"])
+    assert got["value"].to_numpy() == pytest.approx(want["value"].to_numpy())

@@ -99,7 +99,10 @@ def register(sub) -> None:
     m = sub.add_parser(
         "import", help="convert a wide or differently labelled file to the data contract"
     )
-    m.add_argument("file", help="CSV, Excel (.xlsx), SPSS (.sav), Stata (.dta) or Parquet file")
+    m.add_argument(
+        "file",
+        help="CSV, Excel (.xlsx), SPSS (.sav), Stata (.dta), SAS (.sas7bdat, .xpt) or Parquet file",
+    )
     m.add_argument("--map", default=None, help="the import map (YAML; see --init)")
     m.add_argument("--out", default=None, help="the long CSV to write (e.g. data/raw/trial.csv)")
     m.add_argument(

@@ -42,8 +42,11 @@ MAP_KEYS = {
     "arm": "{column: NAME, labels: {FILE LABEL: ARM CODE}}",
     "wide": "list of {pattern: REGEX with (?P<month>...), outcome: CODE, months: {LABEL: N}}",
     "outcome": "long files: {column: NAME, labels: {...}}",
-    "month": "long files: {column: NAME, labels: {T9: 9, ...}}",
+    "time": "long files: {column: NAME, labels: {T9: 9, ...}}: the visit in the trial's time unit",
+    "month": "the same as 'time' (the older name)",
     "value": "long files: {column: NAME}",
+    "baseline": "long files: {column: NAME}: the baseline value beside each post-baseline row "
+    "(as CDISC ADaM's BASE beside AVAL); it becomes the time-0 rows",
     "covariates": "{age: NAME, sex: NAME, diagnosis: NAME} (optional baseline columns)",
 }
 
@@ -79,8 +82,14 @@ def load_map(path: str | Path) -> dict:
     for k in ("trial", "patient_id", "site", "arm"):
         if k not in spec:
             raise MapError(f"{p}: '{k}' is missing ({MAP_KEYS[k]})")
-    if "wide" not in spec and not all(k in spec for k in ("outcome", "month", "value")):
-        raise MapError(f"{p}: give either 'wide' or all of 'outcome', 'month', 'value'")
+    if "time" in spec and "month" in spec:
+        raise MapError(f"{p}: give 'time' or 'month' (the same entry), not both")
+    if "month" in spec:
+        spec["time"] = spec.pop("month")
+    if "wide" not in spec and not all(k in spec for k in ("outcome", "time", "value")):
+        raise MapError(f"{p}: give either 'wide' or all of 'outcome', 'time', 'value'")
+    if "baseline" in spec and "wide" in spec:
+        raise MapError(f"{p}: 'baseline' is for long files; a wide file names its time-0 columns")
     if spec.get("decimal", ".") not in (".", ","):
         raise MapError(f"{p}: 'decimal' must be '.' or ','")
     return spec
@@ -96,8 +105,15 @@ def _column(df: pd.DataFrame, spec: dict, key: str, map_path) -> pd.Series:
             f"its columns: {[c for c in df.columns if c != '_row']}"
         )
     s = df[col].astype(str).str.strip()
-    labels = {str(k).strip(): str(v) for k, v in (spec.get("labels") or {}).items()}
-    return s.map(lambda v: labels.get(v, v)) if labels else s
+    labels = {_label_key(k): str(v) for k, v in (spec.get("labels") or {}).items()}
+    return s.map(lambda v: labels.get(_label_key(v), v)) if labels else s
+
+
+def _label_key(value) -> str:
+    """How a map's label and a cell are compared: numbers by value (a label ``4`` matches a
+    cell read as ``4.0``), text as written."""
+    text = str(value).strip()
+    return f"{float(text):g}" if _is_number(text) else text
 
 
 def _number(s: pd.Series, decimal: str) -> pd.Series:
@@ -151,10 +167,12 @@ def convert(path: str | Path, spec: dict, map_path: str | Path = "<map>") -> pd.
     else:
         long = base.copy()
         long["outcome"] = _column(raw, _field(spec["outcome"], "outcome"), "outcome", map_path)
-        long["month"] = _column(raw, _field(spec["month"], "month"), "month", map_path)
+        long["month"] = _column(raw, _field(spec["time"], "time"), "time", map_path)
         long["value"] = _number(
             _column(raw, _field(spec["value"], "value"), "value", map_path), decimal
         )
+        if "baseline" in spec:
+            long = _with_baseline_rows(raw, long, spec, decimal, map_path)
     numeric = pd.to_numeric(long["value"], errors="coerce").map(
         lambda v: f"{v:g}" if pd.notna(v) else ""
     )
@@ -162,6 +180,39 @@ def convert(path: str | Path, spec: dict, map_path: str | Path = "<map>") -> pd.
     long = long[~drop]
     cols = REQUIRED + [c for c in OPTIONAL if c in long.columns]
     return long[cols + ["_row"]].reset_index(drop=True)
+
+
+def _with_baseline_rows(raw, long, spec, decimal, map_path) -> pd.DataFrame:
+    """Add a time-0 row per patient and outcome from the baseline column (ADaM's BASE).
+
+    Rows already at time 0 are kept as they are (a file with both keeps its own baseline
+    rows); a patient whose baseline differs between rows is refused, naming the rows.
+    """
+    field = _field(spec["baseline"], "baseline")
+    base_values = _number(_column(raw, field, "baseline", map_path), decimal)
+    numeric = pd.to_numeric(long["month"], errors="coerce")
+    with_base = long.assign(_base=base_values.to_numpy(), _num=numeric)
+    rows = []
+    for (pid, outcome), grp in with_base.groupby(["patient_id", "outcome"], sort=False):
+        if (grp["_num"] == 0).any():
+            continue
+        given = grp["_base"][grp["_base"].str.len() > 0]
+        if given.empty:
+            continue
+        numbers = pd.to_numeric(given, errors="coerce")
+        if numbers.nunique(dropna=False) > 1:
+            where = ", ".join(str(r) for r in grp.loc[given.index, "_row"].head(5))
+            raise MapError(
+                f"{map_path}: 'baseline' column {field.get('column')!r} differs "
+                f"between the rows of patient {pid!r}, outcome {outcome!r} (rows {where})"
+            )
+        first = grp.loc[given.index[0]]
+        row = first.drop(["_base", "_num"]).copy()
+        row["month"], row["value"] = "0", given.iloc[0]
+        rows.append(row)
+    if not rows:
+        return long
+    return pd.concat([pd.DataFrame(rows), long], ignore_index=True)
 
 
 def _is_number(x) -> bool:
@@ -200,11 +251,17 @@ def import_file(path, map_path, out) -> tuple[Path, pd.DataFrame]:
     return out, typed
 
 
+#: Column names recognised by ``--init``, most specific first: CDISC ADaM's (USUBJID, SITEID,
+#: TRT01P, AVISITN, PARAMCD, AVAL, BASE) and the plain names trial teams use.
 _ROLES = {
-    "patient_id": r"(?i)^(patient|pat|subject|participant|person|client)?[_ ]?(id|nr|no|code|number)$|^(?i:pid|id)$",
-    "site": r"(?i)^(site|team|clinic|centre|center|cluster|fact[_ ]?team|ward|location)([_ ]?(id|nr|code|name))?$",
-    "arm": r"(?i)^(arm|group|groep|allocation|randomi[sz]ation|treatment|condition|conditie|behandeling|intervention)([_ ]?(code|label))?$",
+    "patient_id": r"(?i)^(usubjid|subjid|patient|subject|pat|participant|person|client)$|^(patient|pat|subject|participant|person|client)?[_ ]?(id|nr|no|code|number)$|^(?i:pid|id)$",
+    "site": r"(?i)^(siteid|sitegr\d*|poolsite|pooled[_ ]?site|invid|investigator|site|team|clinic|centre|center|cluster|fact[_ ]?team|ward|location)([_ ]?(id|nr|code|name))?$",
+    "arm": r"(?i)^(trt01p|trt01a|trt01pn|trt01an|trtp|trta|trtpn|trtan|armcd|armn|arm|therapy|treatment|trt|group|groep|allocation|randomi[sz]ation|condition|conditie|behandeling|intervention)([_ ]?(code|label))?$",
     "trial": r"(?i)^(trial|study|studie)$",
+    "time": r"(?i)^(avisitn|avisit|visitnum|visit|week|weeks|wk|month|months|day|ady|time)$",
+    "outcome": r"(?i)^(paramcd|param|outcome|measure|instrument|scale)$",
+    "value": r"(?i)^(aval|value|score|result)$",
+    "baseline": r"(?i)^(base|baseline|bl|bl[_ ]?value|baseline[_ ]?score)$",
     "age": r"(?i)^(age|leeftijd)$",
     "sex": r"(?i)^(sex|gender|geslacht)$",
     "diagnosis": r"(?i)^(diagnosis|dx|diagnose)$",
@@ -220,10 +277,13 @@ def init_map(path: str | Path, sheet=None) -> str:
     """
     raw = read_raw(path, sheet=sheet)
     cols = [c for c in raw.columns if c != "_row"]
-    role = {
-        k: next((c for c in cols if re.fullmatch(rx, str(c).strip())), None)
-        for k, rx in _ROLES.items()
-    }
+    role = {}
+    for k, rx in _ROLES.items():  # the first alternative of a pattern wins over later ones
+        taken = set(role.values())
+        hits = [c for c in cols if c not in taken and re.fullmatch(rx, str(c).strip())]
+        order = [a.lower() for a in re.findall(r"\w+", rx.removeprefix("(?i)").split(")")[0])]
+        hits.sort(key=lambda c: order.index(c.lower()) if c.lower() in order else len(order))
+        role[k] = hits[0] if hits else None
     trial_guess, arm_labels = _guess_trial(raw, role["arm"])
     lines = [
         f"# Import map for {Path(path).name}: how its columns become the data contract.",
@@ -236,7 +296,10 @@ def init_map(path: str | Path, sheet=None) -> str:
             if sheet
             else "sheet: null  # Excel sheet (null: the first)"
         )
-    values = raw[[c for c in cols if c not in role.values()]]
+    # where the outcome values are (a long file's value column, else every other column)
+    values = (
+        raw[[role["value"]]] if role["value"] else raw[[c for c in cols if c not in role.values()]]
+    )
     flat = pd.Series(values.to_numpy().ravel()).astype(str).str.strip()
     comma = flat.str.fullmatch(r"[-+]?\d+,\d+").mean() > 0.05 if len(flat) else False
     lines.append(f"decimal: '{',' if comma else '.'}'  # CHECK: ',' when numbers read 3,55")
@@ -259,8 +322,26 @@ def init_map(path: str | Path, sheet=None) -> str:
             )
     else:
         lines.append("arm: {column: TODO, labels: {}}")
-    wide = wide_columns(cols)
-    if wide:
+    long_file = role["value"] is not None and role["time"] is not None
+    wide = [] if long_file else wide_columns(cols)
+    if long_file:
+        times = [v for v in pd.unique(raw[role["time"]].astype(str).str.strip()) if v][:12]
+        lines.append(
+            f"outcome: {{column: {role['outcome']}}}  # CHECK: labels map the file's codes"
+            if role["outcome"]
+            else "outcome: {value: TODO}  # CHECK: the outcome code (one outcome per file)"
+        )
+        lines.append(f"time:\n  column: {role['time']}\n  labels:  # CHECK: visit -> time")
+        for t in times:
+            guess = _time_guess(t)
+            lines.append(f"    {yaml.safe_dump(t).strip().removesuffix('...').strip()}: {guess}")
+        lines.append(f"value: {{column: {role['value']}}}")
+        if role["baseline"]:
+            lines.append(
+                f"baseline: {{column: {role['baseline']}}}  # the baseline beside each row "
+                "becomes the time-0 rows"
+            )
+    elif wide:
         lines.append("wide:  # one entry per outcome; (?P<month>...) captures the visit")
         stems: dict[str, list[str]] = {}
         for c in wide:
@@ -283,6 +364,15 @@ def init_map(path: str | Path, sheet=None) -> str:
     if cov:
         lines.append("covariates: {" + ", ".join(f"{k}: {v}" for k, v in cov.items()) + "}")
     return "\n".join(lines) + "\n"
+
+
+def _time_guess(label: str) -> str:
+    """The visit time a label names (``Week 6`` -> 6, ``6.0`` -> 6, ``Baseline`` -> 0)."""
+    text = str(label).strip()
+    if re.fullmatch(r"(?i)baseline|bl|screening|day\s*1", text):
+        return "0"
+    m = re.search(r"[-+]?\d+(?:\.\d+)?", text)
+    return f"{float(m.group()):g}" if m else "TODO"
 
 
 def _guess_trial(raw: pd.DataFrame, arm_col: str | None) -> tuple[str | None, dict]:

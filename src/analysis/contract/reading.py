@@ -1,8 +1,9 @@
-"""Reading trial data files (CSV, Parquet, Excel, SPSS, Stata) and the default embedded data.
+"""Reading trial data files (CSV, Parquet, Excel, SPSS, Stata, SAS) and the embedded data.
 
 Every reader returns text cells and a ``_row`` column giving each row's position as the user
 sees it: the line in a CSV file or the row in a spreadsheet (header = 1), the case number in
-an SPSS or Stata file, the row number in a Parquet file.
+an SPSS or Stata file, the observation number in a SAS data set (``.sas7bdat``, or the
+transport file ``.xpt`` that regulators receive), the row number in a Parquet file.
 """
 
 from __future__ import annotations
@@ -44,7 +45,11 @@ READERS = {
     ".xlsm": "row",
     ".sav": "case",
     ".dta": "case",
+    ".sas7bdat": "observation",
+    ".xpt": "observation",
 }
+#: Statistical packages' files and their names in messages.
+STATISTICAL = {".sav": "SPSS", ".dta": "Stata", ".sas7bdat": "SAS", ".xpt": "SAS transport (XPORT)"}
 
 
 def row_word(path: str | Path) -> str:
@@ -80,18 +85,36 @@ def _read_excel(p: Path, sheet: str | int | None) -> pd.DataFrame:
 
 
 def _read_statistical(p: Path) -> pd.DataFrame:
-    """SPSS (.sav) and Stata (.dta) files, value labels applied (a coded arm 1/2 with labels
-    'FACT+RG'/'FACT' reads as its labels, which an import map then translates)."""
-    try:
-        if p.suffix.lower() == ".sav":
-            import pyreadstat
+    """SPSS (.sav), Stata (.dta) and SAS (.sas7bdat, .xpt) files, value labels applied (a coded
+    arm 1/2 with labels 'FACT+RG'/'FACT' reads as its labels, which an import map then
+    translates). A SAS data set's formats live in a catalogue beside it (``NAME.sas7bcat`` or
+    ``formats.sas7bcat``): when one is there, its formats are applied."""
+    import pyreadstat
 
+    suffix = p.suffix.lower()
+    try:
+        if suffix == ".sav":
             df, _ = pyreadstat.read_sav(str(p), apply_value_formats=True)
-        else:
+        elif suffix == ".dta":
             df = pd.read_stata(p, convert_categoricals=True)
+        elif suffix == ".xpt":
+            df, _ = pyreadstat.read_xport(str(p))
+        else:
+            catalog = next(
+                (
+                    c
+                    for c in (p.with_suffix(".sas7bcat"), p.with_name("formats.sas7bcat"))
+                    if c.exists()
+                ),
+                None,
+            )
+            df, _ = pyreadstat.read_sas7bdat(
+                str(p),
+                catalog_file=str(catalog) if catalog else None,
+                formats_as_category=bool(catalog),
+            )
     except Exception as exc:  # the readers raise several types for a damaged file
-        kind = "SPSS" if p.suffix.lower() == ".sav" else "Stata"
-        raise DataFileError(f"{p}: not a readable {kind} file ({exc})") from exc
+        raise DataFileError(f"{p}: not a readable {STATISTICAL[suffix]} file ({exc})") from exc
     for c in df.columns:
         if isinstance(df[c].dtype, pd.CategoricalDtype):
             df[c] = df[c].astype(object)
@@ -106,8 +129,8 @@ def read_raw(path: str | Path, sheet: str | int | None = None) -> pd.DataFrame:
     Parameters
     ----------
     path : str or Path
-        ``.csv`` (UTF-8, comma-separated), ``.parquet``, Excel ``.xlsx``, SPSS ``.sav`` or
-        Stata ``.dta``.
+        ``.csv`` (UTF-8, comma-separated), ``.parquet``, Excel ``.xlsx``, SPSS ``.sav``, Stata
+        ``.dta``, SAS ``.sas7bdat`` or SAS transport ``.xpt``.
     sheet : str or int, optional
         Excel only: the sheet (default: the first).
 
@@ -146,7 +169,7 @@ def read_raw(path: str | Path, sheet: str | int | None = None) -> pd.DataFrame:
         df = _read_excel(p, sheet)
         df["_row"] = range(2, len(df) + 2)
         return df
-    if suffix in (".sav", ".dta"):
+    if suffix in STATISTICAL:
         df = _read_statistical(p)
         df["_row"] = range(1, len(df) + 1)
         return df

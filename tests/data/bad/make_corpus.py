@@ -96,6 +96,8 @@ def main() -> None:
     (HERE / "corrupt.xlsx").write_bytes(b"PK\x03\x04 not really a workbook")
     (HERE / "corrupt.sav").write_bytes(b"$FL2 not really an SPSS file")
     (HERE / "corrupt.dta").write_bytes(b"<stata_dta> not really a Stata file")
+    (HERE / "corrupt.sas7bdat").write_bytes(b"\x00" * 32 + b" not really a SAS data set")
+    (HERE / "corrupt.xpt").write_bytes(b"HEADER RECORD*******LIBRARY not really a transport file")
     (HERE / "old_excel.xls").write_bytes(b"\xd0\xcf\x11\xe0 old excel")
     (HERE / "a_directory.csv").mkdir(exist_ok=True)
     (HERE / "a_directory.csv" / ".gitkeep").write_text("")
