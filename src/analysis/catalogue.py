@@ -276,7 +276,7 @@ LOO = _t(
 )
 REFERENCE_BASED = _t(
     "reference_based",
-    "One row per outcome x contrast x missing-data strategy (MAR, J2R, CR, CIR): final-visit effect.",
+    "One row per outcome x contrast x strategy (MAR, J2R, CR, CIR) x inference: final-visit effect.",
     (
         "trial",
         "outcome",
@@ -285,6 +285,7 @@ REFERENCE_BASED = _t(
         "comparator",
         "strategy",
         "strategy_label",
+        "inference",
         "missing_share",
         "estimate",
         "lower",
