@@ -159,8 +159,10 @@ def _intermittent(df, which):
     trial, outcome = which
     sub = df[(df["trial"] == trial) & (df["outcome"] == outcome)]
     visits = sorted(sub["month"].unique())
-    patients = sorted(sub["patient_id"].unique())[::3]
-    drop = df["patient_id"].isin(patients) & df["month"].isin(visits[1:-1])
+    patients = sorted(sub["patient_id"].unique())
+    drop = df["patient_id"].isin(patients[::3]) & df["month"].isin(visits[1:-1])
+    # and every seventh patient randomised but not assessed at baseline
+    drop |= df["patient_id"].isin(patients[1::7]) & (df["month"] == visits[0])
     return model.prepare_trial_data(df[~drop], trial, outcome)
 
 
@@ -173,6 +175,7 @@ def test_density_matches_pymc_with_intermittent_visits_and_other_lkj_shapes(
     data = _intermittent(default_data, RG)
     observed = data.mask
     assert (observed[:, 0] & ~observed[:, 1] & observed[:, -1]).sum() > 10  # patterns exist
+    assert (~observed[:, 0]).sum() > 5  # and patients without a baseline value
     priors = model.Priors(effect_sd=0.7, residual_sd=1.3, lkj_eta=eta)
     spec = model.model_spec(data, cov, lik, None, priors, True)
     m = model.build_trial_model(data, cov, lik, None, priors, covariates=True)

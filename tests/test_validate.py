@@ -4,7 +4,7 @@ import pandas as pd
 import pytest
 
 from analysis.contract.reading import DataFileError
-from analysis.contract.validate import ValidationError, validate_file
+from analysis.contract.validate import ValidationError, validate_file, validate_frame
 
 
 @pytest.fixture(scope="module")
@@ -84,14 +84,14 @@ def test_patient_in_two_arms_and_two_sites(good, csv_of):
     assert ("site", "patient recorded in more than one site") in rules
 
 
-def test_unknown_visit_and_missing_baseline(good, csv_of):
+def test_unknown_visit_is_reported_and_a_missing_baseline_is_not(good, csv_of):
     bad = good.copy()
     base = bad.index[(bad["month"] == "0")][0]
     bad.loc[base, "month"] = "6"
     err = problems_of(csv_of(bad))
     rules = {(p.column, p.rule) for p in err.problems}
     assert ("month", "visit not in the registry for this trial and outcome") in rules
-    assert ("month", "no baseline (month 0) for this patient and outcome") in rules
+    assert not any("baseline" in rule for _, rule in rules)  # the randomised set stays
 
 
 def test_every_problem_reported_at_once(good, csv_of):
@@ -143,3 +143,31 @@ def test_missing_path_directory_and_extension(tmp_path):
     (tmp_path / "d.odt").write_text("x")
     with pytest.raises(DataFileError, match="unsupported file type"):
         validate_file(tmp_path / "d.odt")
+
+
+def test_a_patient_without_baseline_stays_in_the_randomised_set(default_data):
+    """No baseline value is not an error: the patient validates, is counted as randomised in
+    the flow and enters the constrained model with the visits attended."""
+    from analysis.contract.describe import participant_flow
+    from analysis.trialmodel.model import model_data, prepare_trial_data
+
+    df = default_data[default_data["trial"] == "resource_groups"]
+    pid = df["patient_id"].iloc[0]
+    without = df[~((df["patient_id"] == pid) & (df["month"] == 0))]
+    typed = validate_frame(without.astype(str).assign(_row=range(2, len(without) + 2)), "test")
+    flow = participant_flow(typed)
+    arm = df.loc[df["patient_id"] == pid, "arm"].iloc[0]
+    row = flow[(flow["arm"] == arm) & (flow["month"] == 0)].iloc[0]
+    assert row["randomised"] == row["assessed"] + 1
+    data = prepare_trial_data(typed, "resource_groups", "empowerment")
+    assert pid in data.patients and not data.mask[data.patients.index(pid), 0]
+    values = model_data(data)
+    assert (
+        sum(
+            pid_row in values[k]
+            for k in values
+            if k.startswith("rows_")
+            for pid_row in [data.patients.index(pid)]
+        )
+        == 1
+    )

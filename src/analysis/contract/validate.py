@@ -8,8 +8,8 @@ Rules: required columns and no unknown columns; at least one data row; no empty 
 required columns; ``month`` an integer and ``value`` a finite number; known ``trial``, ``arm``
 (for that trial), ``outcome`` (for that trial) and ``month`` (a registry visit of that
 outcome); ``value`` inside the instrument's range; no duplicate patient x month x outcome;
-each patient in exactly one trial, arm and site; a baseline (month 0) for every patient x
-outcome; at least two arms per trial and two patients per arm.
+each patient in exactly one trial, arm and site; at least two arms per trial and two patients
+per arm. A patient without a baseline value is valid: the randomised set is analysed.
 """
 
 from __future__ import annotations
@@ -321,18 +321,8 @@ def validate_frame(df: pd.DataFrame, path: str | Path = "<data>", row_word: str 
         n = df.groupby(scope)[col].transform("nunique")
         _add(problems, df, col, f"patient recorded in more than one {col}", n > 1, df["patient_id"])
 
-    has_base = (month == 0) & typed
-    base = df[has_base].groupby(["trial", "patient_id", "outcome"]).size()
-    keyidx = pd.MultiIndex.from_frame(df[["trial", "patient_id", "outcome"]])
-    no_base = ~keyidx.isin(base.index) & typed.to_numpy()
-    _add(
-        problems,
-        df,
-        "month",
-        "no baseline (month 0) for this patient and outcome",
-        no_base,
-        df["patient_id"],
-    )
+    # a patient without a baseline value stays in the randomised set: the constrained
+    # longitudinal model uses their later visits under MAR (the flow counts them)
 
     for t, sub in df[df["trial"].isin(known_trials) & arm_ok].groupby("trial"):
         per_arm = sub.groupby("arm")["patient_id"].nunique()

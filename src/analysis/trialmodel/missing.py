@@ -425,7 +425,8 @@ def reference_based_markdown(table: pd.DataFrame) -> str:
         lines.insert(
             0,
             "Missing final values imputed under each strategy and the completed data analysed "
-            "by ANCOVA, combined by Rubin's rules (information-anchored, as the SAS five macros "
+            "by ANCOVA on the baseline (patients without a baseline value left out), combined by "
+            "Rubin's rules (information-anchored, as the SAS five macros "
             "and rbmi report); the conditional-mean inference is in the table.",
         )
     return "\n".join(lines)

@@ -129,6 +129,11 @@ def prepare_trial_data(df: pd.DataFrame, trial: str, outcome: str) -> TrialData:
         raise ValueError(f"no data for trial {trial!r}, outcome {outcome!r}")
     reg = registry.get_outcome(trial, outcome)
     visits = [m for m in reg.visits if m in set(sub["month"])]
+    if not visits or visits[0] != reg.visits[0]:
+        raise ValueError(
+            f"trial {trial!r}, outcome {outcome!r}: no patient has a baseline value "
+            f"(visit {reg.visits[0]}); the model measures change from baseline"
+        )
     arms = [a for a in registry.trial_arms(trial) if a in set(sub["arm"])]
     comparator = registry.comparator(trial)
     if comparator not in arms:
@@ -219,11 +224,14 @@ def covariate_matrix(patients: pd.DataFrame) -> tuple[np.ndarray, list[str]]:
 
 
 def all_patterns(n_visits: int) -> list[np.ndarray]:
-    """Every set of attended visits that includes baseline, as index arrays (fixed order)."""
+    """Every non-empty set of attended visits, as index arrays (fixed order): those with the
+    baseline first, then those without (patients randomised but not assessed at baseline)."""
     out = []
-    for bits in range(2 ** (n_visits - 1)):
-        follow = [t for t in range(1, n_visits) if bits >> (t - 1) & 1]
-        out.append(np.array([0, *follow]))
+    for with_baseline in (True, False):
+        for bits in range(2 ** (n_visits - 1)):
+            follow = [t for t in range(1, n_visits) if bits >> (t - 1) & 1]
+            if with_baseline or follow:
+                out.append(np.array(([0] if with_baseline else []) + follow))
     return out
 
 
@@ -358,8 +366,8 @@ def model_data(
         "treat_idx": treat_idx.astype("int64"),
         "is_treated": (treat_idx < len(treatments)).astype(float),
     }
-    if not mask[:, 0].all():
-        raise ValueError(f"{data.trial}/{data.outcome}: every patient needs a baseline value")
+    if not mask.any(axis=1).all():
+        raise ValueError(f"{data.trial}/{data.outcome}: a patient has no value at any visit")
     for p, obs in enumerate(all_patterns(len(data.visits))):
         want = np.zeros(len(data.visits), dtype=bool)
         want[obs] = True

@@ -62,7 +62,6 @@ def main() -> None:
     write(
         "patient_in_two_sites.csv", b.assign(site=b["site"].where(b.index != rows[-1], other_site))
     )
-    write("no_baseline.csv", b[~((b["patient_id"] == p0) & (b["month"] == "0"))])
     one_arm = b["arm"].unique()[0]
     write("one_arm_trial.csv", b[b["arm"] == one_arm])
     lone = b.drop_duplicates("patient_id").groupby("arm")["patient_id"].first()
