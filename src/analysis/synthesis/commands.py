@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from analysis import config, rules
 from analysis.commandline import (
     EXIT_BAD_INPUT,
@@ -12,28 +14,27 @@ from analysis.commandline import (
 
 def cmd_synthesize(args) -> int:
     """Network meta-analysis of an evidence file with exactly the priors given."""
-    import math
 
     from analysis import output
     from analysis.synthesis import evidence, nma
     from analysis.synthesis import pipeline as synthesis
 
-    problems = []
-    for flag, value in (
-        ("--tau-prior-scale", args.tau_prior_scale),
-        ("--effect-prior-sd", args.effect_prior_sd),
-        ("--bridge-sd", args.bridge_sd),
-    ):
-        if value is not None and not (math.isfinite(value) and value > 0):
-            problems.append(f"{flag} must be a positive number, got {value:g}")
-    if args.bridge_mean is not None and not math.isfinite(args.bridge_mean):
-        problems.append(f"--bridge-mean must be a finite number, got {args.bridge_mean:g}")
-    if (args.bridge_mean is None) != (args.bridge_sd is None):
-        problems.append("give both --bridge-mean and --bridge-sd, or neither")
     if args.draws < 1:
-        problems.append(f"--draws must be a positive integer, got {args.draws}")
-    if problems:
-        err("; ".join(problems))
+        err(f"--draws must be a positive integer, got {args.draws}")
+        return EXIT_BAD_INPUT
+    try:  # the priors are checked where they live (SynthesisSettings)
+        settings = synthesis.SynthesisSettings(
+            args.effect_prior_sd,
+            args.tau_prior_scale,
+            args.bridge_mean,
+            args.bridge_sd,
+            tau_prior=args.tau_prior,
+        )
+    except ValueError as exc:
+        msg = str(exc)
+        for flag in ("tau-prior-scale", "effect-prior-sd", "bridge-mean", "bridge-sd", "tau-prior"):
+            msg = re.sub(rf"(?<![-\w]){flag}(?![-\w])", f"--{flag}", msg)
+        err(msg)
         return EXIT_BAD_INPUT
     try:
         overlap = "refuse" if args.overlap == "refuse" else "allow"
@@ -45,13 +46,6 @@ def cmd_synthesize(args) -> int:
         ev, notes = evidence.resolve_overlaps(ev, args.overlap.replace("-", "_"))
         for note in notes:
             print(f"not counted twice: {note}")
-    settings = synthesis.SynthesisSettings(
-        args.effect_prior_sd,
-        args.tau_prior_scale,
-        args.bridge_mean,
-        args.bridge_sd,
-        tau_prior=args.tau_prior,
-    )
     nodes = set(ev["treatment"]) | set(ev["comparator"])
     if args.bridge_sd is not None:
         if settings.bridge_treatment not in nodes:

@@ -63,6 +63,28 @@ class SynthesisSettings:
     map_weight: float = _NET["map_prior"]["weight"]
     tau_prior: str = "half-normal"
 
+    def __post_init__(self):
+        """Every prior checked once, here (the notebook, the CLI and the explorer build these)."""
+        import math
+
+        problems = []
+        for name in ("tau_prior_scale", "effect_prior_sd", "bridge_sd", "map_sd"):
+            value = getattr(self, name)
+            if value is not None and not (math.isfinite(value) and value > 0):
+                problems.append(
+                    f"{name.replace('_', '-')} must be a positive number, got {value:g}"
+                )
+        if self.bridge_mean is not None and not math.isfinite(self.bridge_mean):
+            problems.append(f"bridge-mean must be a finite number, got {self.bridge_mean:g}")
+        if (self.bridge_mean is None) != (self.bridge_sd is None):
+            problems.append("give both bridge-mean and bridge-sd, or neither")
+        if not 0 < self.map_weight < 1:
+            problems.append(f"map-weight must be between 0 and 1, got {self.map_weight:g}")
+        if self.tau_prior not in nma.TAU_PRIORS and self.tau_prior != "half-normal":
+            problems.append(f"tau-prior must be half-normal or one of {list(nma.TAU_PRIORS)}")
+        if problems:
+            raise ValueError("; ".join(problems))
+
     def priors(self) -> nma.NMAPriors:
         """The :class:`analysis.synthesis.nma.NMAPriors` these settings mean."""
         bridged = self.bridge_sd is not None
