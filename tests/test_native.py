@@ -232,3 +232,37 @@ def test_nutpie_private_names_are_where_the_project_reaches_them(monkeypatch):
     monkeypatch.setitem(native.NUTPIE_PRIVATE, "nutpie.compile_pymc", ("_gone_in_a_release",))
     with pytest.raises(ImportError, match="_gone_in_a_release"):
         native.check_nutpie()
+
+
+def test_ar1_lags_are_time_between_visits():
+    from analysis.modelspec import ar1_lags
+
+    np.testing.assert_array_equal(ar1_lags([0, 9, 18]), [[0, 1, 2], [1, 0, 1], [2, 1, 0]])
+    weeks = ar1_lags([0, 1, 2, 4, 6])
+    assert weeks[0].tolist() == [0, 1, 2, 4, 6] and weeks[3, 4] == 2
+    assert ar1_lags([0, 2, 6])[0].tolist() == [0, 1, 3]
+
+
+@pytest.mark.parametrize("lik", model.LIKELIHOODS)
+def test_ar1_in_time_matches_pymc_with_unequal_spacing(default_data, lik):
+    """Visits at weeks 0, 2 and 6: the AR(1) correlation decays with time (rho, rho^3 and
+    rho^2 between the pairs), in the native density as in PyMC's graph."""
+    import dataclasses
+
+    data = dataclasses.replace(_intermittent(default_data, RG), visits=[0, 2, 6])
+    spec = model.model_spec(data, "ar1", lik, None, PRIORS, False)
+    m = model.build_trial_model(data, "ar1", lik, None, PRIORS)
+    reference = m.logp_dlogp_function(ravel_inputs=True, mode=UNOPTIMISED)
+    reference.set_extra_values({})
+    block = native.data_block(data, spec, PRIORS)
+    rng = np.random.default_rng(13)
+    for _ in range(3):
+        x = rng.normal(0.0, 0.6, native.layout(spec).n_dim)
+        want, want_grad = reference(x)
+        value, grad = native.log_density(block, x)
+        assert value == pytest.approx(float(want), abs=1e-6)
+        np.testing.assert_allclose(grad, want_grad, atol=1e-6, rtol=0)
+    # and the lags matter: the same data with the visit index as time gives another density
+    index = dataclasses.replace(data, visits=[0, 1, 2])
+    other = native.data_block(index, model.model_spec(index, "ar1", lik, None, PRIORS), PRIORS)
+    assert native.log_density(other, x)[0] != pytest.approx(value, abs=1e-3)

@@ -114,3 +114,68 @@ def test_fit_runs_on_the_new_trial(project):
     assert set(effects["trial"]) == {TRIAL}
     assert set(zip(effects["arm"], effects["comparator"], strict=True)) == {("peer", "usual")}
     assert sorted(effects["month"].unique()) == [6, 12]
+
+
+@pytest.fixture(scope="module")
+def weeks_project(tmp_path_factory):
+    """A trial whose visits are weeks (0, 2 and 6), declared only by registry rows."""
+    root = tmp_path_factory.mktemp("weekstrial")
+    reg = root / "registry"
+    shutil.copytree(config.DATA / "registry", reg)
+    trials = pd.read_csv(reg / "trials.csv", dtype=str, keep_default_na=False)
+    new = {
+        "trial": "brief_therapy",
+        "label": "The brief-therapy trial",
+        "source": "assumed",
+        "citation": "Doe J. Brief therapy for serious mental illness. 2031",
+        "time_unit": "weeks",
+    }
+    pd.concat([trials, pd.DataFrame([new])]).fillna("").to_csv(reg / "trials.csv", index=False)
+    with open(reg / "arms.csv", "a") as fh:
+        fh.write("brief_therapy,brief,Brief therapy,false,,assumed\n")
+        fh.write("brief_therapy,waitlist,Waiting list,true,,assumed\n")
+    with open(reg / "outcomes.csv", "a") as fh:
+        fh.write(
+            "brief_therapy,recovery,Recovery scale mean item score,RS mean item score,1,5,0.01,"
+            "true,0.25,0;2;6,true,assumed\n"
+        )
+    df = pd.read_csv(config.DEFAULT_DATA)
+    d = df[(df["trial"] == "resource_groups") & (df["outcome"] == "empowerment")].copy()
+    d["trial"], d["outcome"] = "brief_therapy", "recovery"
+    d["arm"] = d["arm"].map({"fact_rg": "brief", "fact": "waitlist"})
+    d["time"] = d.pop("month").map({0: 0, 9: 2, 18: 6})  # the neutral name of the time column
+    data = root / "weeks.csv"
+    d.to_csv(data, index=False)
+    return root, data, {**os.environ, "TRIALBAYES_REGISTRY": str(reg)}
+
+
+@pytest.mark.slow
+def test_a_weeks_trial_speaks_weeks(weeks_project):
+    """Declared with time_unit weeks: validation, the fitted tables and the summary's sentences
+    speak of weeks, never of months."""
+    root, data, env = weeks_project
+    res = _cli(env, "validate", str(data))
+    assert res.returncode == 0, res.stderr
+    assert "Week 6" in res.stdout and "Month" not in res.stdout
+    out = root / "fit"
+    res = _cli(
+        env,
+        "fit",
+        "--trial",
+        "brief_therapy",
+        "--data",
+        str(data),
+        "--profile",
+        "smoke",
+        "--out",
+        str(out),
+    )
+    assert res.returncode == 0, res.stderr[-2000:]
+    code = (
+        "from analysis.report import narrative; import sys; "
+        f"s = narrative.summary_table(r'{out}'); "
+        "print(narrative.summary_markdown(s, 'smoke', True))"
+    )
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert "at week 6" in res.stdout and "month" not in res.stdout.lower(), res.stdout

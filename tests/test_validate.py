@@ -62,7 +62,10 @@ def test_bad_types_and_non_finite(good, csv_of):
     bad.loc[1, "value"] = "inf"
     bad.loc[2, "value"] = "NaN"
     msg = str(problems_of(csv_of(bad)))
-    assert "column 'month': not a whole number of months: got 'nine' (1 line: 2)" in msg
+    assert (
+        "column 'month': not a whole number (the visit time in the trial's unit): got 'nine' (1 line: 2)"
+        in msg
+    )
     assert "column 'value': not a finite number" in msg and "(2 lines: 3, 4)" in msg
 
 

@@ -166,7 +166,19 @@ def _trial_labels() -> dict[str, str]:
     return dict(zip(reg["trial"], reg["label"], strict=True))
 
 
-def readable(df: pd.DataFrame, digits: int = 2) -> pd.DataFrame:
+def _time_header(df: pd.DataFrame, trial: str | None) -> str:
+    """The time column's header in the unit of the table's trials (``Week``, ``Month``)."""
+    if trial is not None:
+        return registry.time_header([trial])
+    if "trial" in df and df["trial"].notna().any():
+        known = set(registry.trials())
+        trials = [t for t in df["trial"].dropna().unique() if t in known]
+        if trials:
+            return registry.time_header(trials)
+    return registry.time_header(registry.trials())
+
+
+def readable(df: pd.DataFrame, digits: int = 2, trial: str | None = None) -> pd.DataFrame:
     """A result table as readers see it: labels instead of codes, headers in words, whole
     numbers as integers, other numbers rounded (probabilities to 3 decimals), no index.
 
@@ -174,6 +186,7 @@ def readable(df: pd.DataFrame, digits: int = 2) -> pd.DataFrame:
     full precision.
     """
     out = df.reset_index(drop=True).copy()
+    headers = {**HEADERS, "month": _time_header(df, trial)}
     trials = _trial_labels()
     for col in out.columns:
         s = out[col]
@@ -204,11 +217,13 @@ def readable(df: pd.DataFrame, digits: int = 2) -> pd.DataFrame:
                 out[col] = ["–" if pd.isna(v) else f"{v:.{d}f}".replace("-", "−") for v in s]
         else:
             out[col] = s.where(s.notna(), "–")
-    out.columns = [HEADERS.get(c, str(c).replace("_", " ").capitalize()) for c in out.columns]
+    out.columns = [headers.get(c, str(c).replace("_", " ").capitalize()) for c in out.columns]
     return out
 
 
-def report_table(df: pd.DataFrame, title: str, note: str = "", digits: int = 2):
+def report_table(
+    df: pd.DataFrame, title: str, note: str = "", digits: int = 2, trial: str | None = None
+):
     """A titled table for notebooks and the report: :func:`readable` values, no index column.
 
     The caption reads ``Table: <title>. <note>``; the report numbers the tables in order
@@ -219,4 +234,4 @@ def report_table(df: pd.DataFrame, title: str, note: str = "", digits: int = 2):
     pandas.io.formats.style.Styler
     """
     caption = f"Table: {title.rstrip('.')}." + (f" {note.strip()}" if note else "")
-    return readable(df, digits).style.hide(axis="index").set_caption(caption)
+    return readable(df, digits, trial).style.hide(axis="index").set_caption(caption)

@@ -111,6 +111,21 @@ class ModelSpec:
             raise ValueError(f"site_effects must be one of {SITE_MODES}, got {self.site_effects!r}")
 
 
+def ar1_lags(visits) -> np.ndarray:
+    """AR(1) exponents between visits: the time between them in steps of the largest time
+    that divides every gap (weeks 0, 1, 2, 4, 6 -> steps of 1 week; months 0, 9, 18 -> steps
+    of 9 months). The correlation decays with time, not with the visit index, and the
+    exponents stay whole numbers, so a negative correlation stays defined."""
+    times = np.asarray(visits, dtype=float)
+    gaps = np.abs(np.diff(times))
+    if len(gaps) == 0:
+        return np.zeros((len(times), len(times)), dtype=np.int64)
+    if not np.allclose(times, np.round(times)):
+        raise ValueError(f"AR(1) needs whole-number visit times, got {list(visits)}")
+    step = int(np.gcd.reduce(np.round(gaps).astype(np.int64)))
+    return (np.abs(np.subtract.outer(times, times)) / step).round().astype(np.int64)
+
+
 def site_mode(n_sites: int) -> str:
     """How ``n_sites`` sites enter the model (:data:`MIN_RANDOM_SITES`)."""
     return "random" if n_sites >= MIN_RANDOM_SITES else "fixed" if n_sites > 1 else "none"

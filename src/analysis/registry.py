@@ -187,7 +187,10 @@ TRIAL_DEFAULTS = {
     "short_citation": "",  # "Author et al. Year", shown beside the label in the summary
     "study": "",  # the trial code
     "site_slopes": "false",  # team-specific treatment effects (random slopes) in the model
+    "time_unit": "months",  # the unit of the visits (the contract's time column): days, weeks, months
 }
+#: Units a trial's visit times may be in (``time_unit`` of the trial registry).
+TIME_UNITS = ("days", "weeks", "months")
 
 
 class RegistryError(ValueError):
@@ -282,6 +285,33 @@ def load_trial_registry(path: Path | None = None) -> pd.DataFrame:
             reg[col] = ""
         reg[col] = reg[col].where(reg[col].str.strip() != "", default)
     return reg
+
+
+def time_unit(trial: str) -> str:
+    """The unit of a trial's visit times (``months`` where the registry says nothing)."""
+    reg = load_trial_registry().set_index("trial")
+    unit = str(reg.loc[trial, "time_unit"]).strip().lower() if trial in reg.index else ""
+    unit = unit or TRIAL_DEFAULTS["time_unit"]
+    if unit not in TIME_UNITS:
+        raise RegistryError(f"trial {trial!r}: time_unit {unit!r} is not one of {TIME_UNITS}")
+    return unit
+
+
+def time_at(trial: str, t) -> str:
+    """A visit in words, in the trial's unit: ``week 6``, ``month 18``."""
+    return f"{time_unit(trial)[:-1]} {int(t) if float(t).is_integer() else t}"
+
+
+def time_axis(trial: str) -> str:
+    """The time axis of a trial's figures: ``weeks since randomisation``."""
+    return f"{time_unit(trial)} since randomisation"
+
+
+def time_header(trials) -> str:
+    """The header of a table's time column for its trials: the shared unit (``Week``), else
+    ``Visit time``."""
+    units = {time_unit(t) for t in trials}
+    return units.pop()[:-1].capitalize() if len(units) == 1 else "Visit time"
 
 
 def estimand(trial: str) -> dict[str, str]:

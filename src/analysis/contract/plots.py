@@ -61,7 +61,7 @@ def plot_trajectories(
                 )
                 ax.fill_between(m["month"], m["lower"], m["upper"], color=pal[arm], alpha=0.2)
         ax.set_title(outcome.replace("_", " "), fontsize=9)
-        ax.set_xlabel("months since randomisation", fontsize=8)
+        ax.set_xlabel(registry.time_axis(trial), fontsize=8)
         ax.set_ylabel(unit_label(trial, outcome), fontsize=8)
         ax.set_xticks(sorted(sub["month"].unique()))
     handles, labels = axes[0].get_legend_handles_labels()
@@ -100,7 +100,7 @@ def plot_missingness(miss: pd.DataFrame, trial: str, ax=None):
     sns.barplot(data=sub, x="month", y="missing_pct", hue="arm", hue_order=arms, palette=pal, ax=ax)
     handles, _ = ax.get_legend_handles_labels()
     ax.legend(handles, [registry.arm_label(a) for a in arms], fontsize=8, frameon=False)
-    ax.set_xlabel("months since randomisation")
+    ax.set_xlabel(registry.time_axis(trial))
     ax.set_ylabel("patients missing (% of randomised)")
     ax.set_title(f"{trial.replace('_', ' ')}: missing follow-up (mean over outcomes)", fontsize=10)
     return fig
@@ -130,7 +130,9 @@ def plot_flow(flow: pd.DataFrame, ax=None):
         )
     ax.set_ylim(0, 105)
     ax.set_xticks(sorted(int(m) for m in flow["month"].unique()))  # ticks at the visits
-    ax.set_xlabel("months since randomisation")
+    trials = list(flow["trial"].unique())
+    units = {registry.time_unit(t) for t in trials}
+    ax.set_xlabel(registry.time_axis(trials[0]) if len(units) == 1 else "time since randomisation")
     ax.set_ylabel("assessed (% of randomised)")
     ax.set_title(
         "Participant flow: retention by arm (solid: resource groups; dashed: consumer providers)",
@@ -204,7 +206,7 @@ def plot_consort(flow: pd.DataFrame, trial: str, ax=None):
             box(
                 x,
                 y_next,
-                f"Assessed at {month} months: {assessed} ({assessed / n:.0%})\n"
+                f"Assessed at {registry.time_at(trial, month)}: {assessed} ({assessed / n:.0%})\n"
                 f"not assessed: {n - assessed}",
             )
             y = y_next

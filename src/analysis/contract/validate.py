@@ -166,6 +166,9 @@ def validate_frame(df: pd.DataFrame, path: str | Path = "<data>", row_word: str 
         Listing every problem found.
     """
     problems: list[Problem] = []
+    if "time" in df.columns and "month" not in df.columns:
+        # the time column's neutral name: visit times in the trial's unit (registry time_unit)
+        df = df.rename(columns={"time": "month"})
     cols = [c for c in df.columns if c != "_row"]
     missing = [c for c in REQUIRED if c not in cols]
     unknown = [c for c in cols if c not in REQUIRED + OPTIONAL]
@@ -211,12 +214,19 @@ def validate_frame(df: pd.DataFrame, path: str | Path = "<data>", row_word: str 
         problems,
         df,
         "month",
-        "a visit label, not a number of months (write months since randomisation: T9 -> 9, "
-        "baseline -> 0; `analysis import` maps labels with `month: {labels: ...}`)",
+        "a visit label, not a number (write the time since randomisation in the trial's unit: "
+        "T9 -> 9, baseline -> 0; `analysis import` maps labels with `time: {labels: ...}`)",
         labelled,
         df["month"],
     )
-    _add(problems, df, "month", "not a whole number of months", bad_month & ~labelled, df["month"])
+    _add(
+        problems,
+        df,
+        "month",
+        "not a whole number (the visit time in the trial's unit)",
+        bad_month & ~labelled,
+        df["month"],
+    )
     value = pd.to_numeric(df["value"], errors="coerce")
     bad_value = df["value"].ne("") & ~np.isfinite(value.fillna(np.nan).astype(float))
     comma = bad_value & df["value"].str.fullmatch(r"[-+]?\d*,\d+")
@@ -381,10 +391,13 @@ def attendance_summary(df: pd.DataFrame) -> pd.DataFrame:
     Returns
     -------
     pandas.DataFrame
-        Columns ``Trial, Arm, Patients, Teams`` and one ``Month m`` column per visit
+        Columns ``Trial, Arm, Patients, Teams`` and one ``Month m`` (``Week m``, ``Day m``:
+        the trials' time unit; ``Visit m`` when they differ) column per visit
         (``"n (missing %)"``; ``–`` where the trial has no such visit).
     """
     months = sorted(df["month"].unique())
+    units = {registry.time_unit(t) for t in df["trial"].unique()}
+    word = units.pop()[:-1].capitalize() if len(units) == 1 else "Visit"
     rows = []
     for (t, a), g in df.groupby(["trial", "arm"], sort=False):
         n = g["patient_id"].nunique()
@@ -397,7 +410,7 @@ def attendance_summary(df: pd.DataFrame) -> pd.DataFrame:
         visits = set(registry.trial_visits(t))
         for m in months:
             seen = g.loc[g["month"] == m, "patient_id"].nunique()
-            row[f"Month {m}"] = (
+            row[f"{word} {m}"] = (
                 f"{seen} ({100 * (1 - seen / n):.0f}% missing)" if m in visits else "–"
             )
         rows.append(row)

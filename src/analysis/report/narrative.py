@@ -138,7 +138,12 @@ def _strength(p: float) -> str:
 
 def _sentence(r: pd.Series) -> str:
     what = registry.arm_label(r["treatment"])
-    month = "" if pd.isna(r["month"]) else f" at {int(r['month'])} months"
+    if pd.isna(r["month"]):
+        month = ""
+    elif r["source"] in registry.trials():
+        month = f" at {registry.time_at(r['source'], r['month'])}"
+    else:
+        month = f" at visit {int(r['month'])}"
     unit = "SMD" if r["scale"] == "SMD" else r["scale"]
     s = (
         f"**{r['outcome'].replace('_', ' ')}**{month}: difference {fmt(r['estimate'])} {unit} "

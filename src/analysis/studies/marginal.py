@@ -124,7 +124,7 @@ class MarginalModel:
             out = sp2[:, None, None] * np.ones((t, t)) + s2[:, None, None] * np.eye(t)
         elif self.spec.covariance == "ar1":
             rho = 2.0 * special.expit(theta[:, 1]) - 1.0
-            lag = np.abs(np.subtract.outer(np.arange(t), np.arange(t)))
+            lag = spec.ar1_lags(self.spec.visits)
             out = np.exp(2 * theta[:, 0])[:, None, None] * rho[:, None, None] ** lag
         else:
             chol = np.zeros((b, t, t))

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from analysis import rules
+from analysis import registry, rules
 from analysis.trialmodel import model
 
 
@@ -100,7 +100,7 @@ def tipping_point_analysis(
             f"baseline SD ({'worse' if tip < 0 else 'better'} than MAR; control arm as MAR)"
         )
     text = (
-        f"{data.outcome.replace('_', ' ')}: missing at {last} months "
+        f"{data.outcome.replace('_', ' ')}: missing at {registry.time_at(data.trial, last)} "
         + ", ".join(f"{a} {p:.0%}" for a, p in missing.items())
         + f". Under MAR P(benefit) = {p_mar:.3f}, so the conclusion P(benefit) > {threshold:g} "
         + ("holds" if holds else "does not hold")

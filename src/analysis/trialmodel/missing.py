@@ -51,7 +51,7 @@ import pandas as pd
 from scipy import stats
 
 from analysis import catalogue, rules
-from analysis.modelspec import slope_code
+from analysis.modelspec import ar1_lags, slope_code
 from analysis.trialmodel.model import TrialData
 
 #: Posterior draws (imputations) of the information-anchored inference.
@@ -77,7 +77,7 @@ def _draws(idata, name: str) -> np.ndarray:
     return v.reshape(-1, *v.shape[2:])
 
 
-def covariance_draws(idata, n_visits: int) -> np.ndarray:
+def covariance_draws(idata, visits) -> np.ndarray:
     """Within-patient covariance across visits per posterior draw (draw x visit x visit).
 
     Works for every covariance structure of the trial model: unstructured (``visit_sd``,
@@ -90,10 +90,10 @@ def covariance_draws(idata, n_visits: int) -> np.ndarray:
         return sd[:, :, None] * _draws(idata, "visit_corr") * sd[:, None, :]
     sigma = _draws(idata, "sigma")
     if "rho" in post:
-        lag = np.abs(np.subtract.outer(np.arange(n_visits), np.arange(n_visits)))
+        lag = ar1_lags(visits)
         return sigma[:, None, None] ** 2 * _draws(idata, "rho")[:, None, None] ** lag
     sp = _draws(idata, "sigma_patient")
-    return sp[:, None, None] ** 2 + sigma[:, None, None] ** 2 * np.eye(n_visits)
+    return sp[:, None, None] ** 2 + sigma[:, None, None] ** 2 * np.eye(len(visits))
 
 
 def arm_difference_draws(idata, data: TrialData, arm: str) -> np.ndarray:
@@ -150,7 +150,7 @@ def reference_based_draws(idata, data: TrialData, arm: str, strategy: str) -> np
         lastobs = np.array([np.flatnonzero(mask[i])[-1] for i in missing], dtype=int)
         d[:, missing] = delta[:, missing, k] - delta[:, missing, lastobs]
     else:  # CR: needs the covariance, one small solve per attendance pattern and draw
-        cov = covariance_draws(idata, len(data.visits))
+        cov = covariance_draws(idata, data.visits)
         patterns = {}
         for i in missing:
             patterns.setdefault(tuple(np.flatnonzero(mask[i])), []).append(i)
@@ -236,7 +236,7 @@ def information_anchored(
         raise ValueError(f"strategy must be one of {list(STRATEGIES)}, got {strategy!r}")
     from analysis.trialmodel.summarise import contrasts
 
-    cov_all = covariance_draws(idata, len(data.visits))
+    cov_all = covariance_draws(idata, data.visits)
     pick = np.unique(np.linspace(0, len(cov_all) - 1, min(n_imputations, len(cov_all))).astype(int))
     cov = cov_all[pick]
     mu = patient_means(idata, data)[pick]

@@ -23,7 +23,8 @@ For patient :math:`i` in team/site :math:`j` with arm :math:`a` at visit :math:`
 - :math:`\Sigma`: within-patient covariance across visits: ``unstructured`` (primary,
   :math:`\mathrm{diag}(\sigma_t) R\, \mathrm{diag}(\sigma_t)`, MMRM style), ``intercept``
   (compound symmetry, :math:`\sigma_{patient}^2 J + \sigma^2 I`, a patient random intercept
-  integrated out) or ``ar1`` (:math:`\sigma^2\rho^{|t - t'|}` over the visit sequence);
+  integrated out) or ``ar1`` (:math:`\sigma^2\rho^{|t - t'|/\delta}`, decaying with the time
+  between visits in steps :math:`\delta` that divide every gap, :func:`~analysis.modelspec.ar1_lags`);
 - :math:`O_i`: the visits patient :math:`i` attended. The patient effects are integrated out
   analytically and each patient contributes the exact marginal density of the visits observed:
   missing visits are handled by the likelihood under missing at random.
@@ -56,6 +57,7 @@ from analysis.modelspec import (  # noqa: F401  (the model's names, re-exported)
     STUDENT_NU_PRIOR,
     ModelSpec,
     Priors,
+    ar1_lags,
     site_mode,
     slope_code,
 )
@@ -481,11 +483,11 @@ def build_trial_model(
         elif spec.covariance == "ar1":
             sigma = pm.HalfNormal("sigma", d["prior_residual_sd"])
             rho = pm.Uniform("rho", -1.0, 1.0)
-            lag = np.abs(np.subtract.outer(np.arange(t_dim), np.arange(t_dim)))
+            lag = ar1_lags(spec.visits)  # time between visits, not the visit index
             # rho**k by repeated products over lags >= 1 (rho**0 would make the gradient
             # infinite at rho = 0)
             corr, power = pt.as_tensor_variable(np.eye(t_dim)), 1.0
-            for k in range(1, t_dim):
+            for k in range(1, int(lag.max()) + 1):
                 power = power * rho
                 corr = corr + power * (lag == k).astype(float)
             cov = sigma**2 * corr

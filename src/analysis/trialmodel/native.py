@@ -59,6 +59,7 @@ from analysis.modelspec import (
     Layout,
     ModelSpec,
     Priors,
+    ar1_lags,
     lkj_log_norm,
     parameter_layout,
 )
@@ -151,7 +152,8 @@ def data_block(
 ) -> np.ndarray:
     """Everything the native density needs, in one C-contiguous ``float64`` array.
 
-    Header (the named fields of :data:`HEADER_FIELDS`), then the pattern table (pattern x visit indicators), then one
+    Header (the named fields of :data:`HEADER_FIELDS`), then the AR(1) exponents (visit x
+    visit, :func:`analysis.modelspec.ar1_lags`), then the pattern table (pattern x visit indicators), then one
     record per group: pattern, site, treatment, count, then the statistics of
     :func:`group_statistics` flattened.
     """
@@ -206,7 +208,8 @@ def data_block(
     values["prior_lkj_eta"] = spec.lkj_eta
     for name, value in values.items():
         head[name] = value
-    block = np.concatenate([head.view(np.float64), table.ravel(), records.ravel()])
+    lags = ar1_lags(spec.visits).astype(float)  # the AR(1) exponents: time between visits
+    block = np.concatenate([head.view(np.float64), lags.ravel(), table.ravel(), records.ravel()])
     block[HEADER_FIELDS.index("size")] = len(block)
     return np.ascontiguousarray(block)
 
@@ -292,7 +295,7 @@ def _normal_prior(x, off, size, scale, grad):
 
 
 @numba.njit(**_JIT)
-def _covariance(x, h, t, cov_mode, sigma_cov):
+def _covariance(x, h, t, cov_mode, sigma_cov, lags):
     """The visit covariance (t x t) and its parameters from the unconstrained vector."""
     out = np.zeros((t, t))
     chol = np.zeros((t, t))
@@ -310,7 +313,7 @@ def _covariance(x, h, t, cov_mode, sigma_cov):
         sigma_cov[0], sigma_cov[1] = s, rho
         for i in range(t):
             for k in range(t):
-                out[i, k] = s * s * rho ** abs(i - k)
+                out[i, k] = s * s * rho ** int(lags[i, k])
     else:  # unstructured: packed Cholesky factor, row by row, log diagonal
         off = int(h.o_visit_cov)
         pos = 0
@@ -403,8 +406,9 @@ def logp_and_grad(x, grad, h, body, pointwise):
     o_ssite, o_soff, o_fixed = int(h.o_sigma_site), int(h.o_site_offset), int(h.o_site_fixed)
     o_sse, o_seoff, o_nu = int(h.o_sigma_site_effect), int(h.o_site_effect_offset), int(h.o_nu)
     o_sigma, o_second = int(h.o_sigma), int(h.o_sigma_patient) if cov_mode == 1 else int(h.o_rho)
-    table = body[: n_pat * t].reshape((n_pat, t))
-    groups = body[n_pat * t : n_pat * t + n_groups * rec]
+    lags = body[: t * t].reshape((t, t))
+    table = body[t * t : t * t + n_pat * t].reshape((n_pat, t))
+    groups = body[t * t + n_pat * t : t * t + n_pat * t + n_groups * rec]
     for i in range(n_dim):
         grad[i] = 0.0
 
@@ -437,7 +441,7 @@ def logp_and_grad(x, grad, h, body, pointwise):
         sigma_se, lp_slope = _noncentred(x, o_sse, o_seoff, j, site_effect_sd, grad, v)
         lp += lp_slope
     sigma_cov = np.zeros(2)
-    cov, chol = _covariance(x, h, t, cov_mode, sigma_cov)
+    cov, chol = _covariance(x, h, t, cov_mode, sigma_cov, lags)
     if cov_mode == 1:
         lp += _scale_prior(x, o_sigma, residual_sd, grad)[1]
         lp += _scale_prior(x, o_second, residual_sd, grad)[1]
@@ -632,7 +636,7 @@ def logp_and_grad(x, grad, h, body, pointwise):
         drho = 0.0
         for i in range(t):
             for k2 in range(t):
-                lag = abs(i - k2)
+                lag = int(lags[i, k2])
                 dsig += gmat[i, k2] * 2.0 * s_ * rho**lag
                 if lag > 0:
                     drho += gmat[i, k2] * s_ * s_ * lag * rho ** (lag - 1)
@@ -672,7 +676,7 @@ def logp_and_grad(x, grad, h, body, pointwise):
 
 
 @numba.njit(**_JIT)
-def expand(x, out, h):
+def expand(x, out, h, body):
     """Write the named (constrained) variables of the unconstrained point ``x`` into ``out``,
     in the order of :func:`layout`'s ``variables``."""
     t, a, c, j = int(h.t), int(h.a), int(h.c), int(h.j)
@@ -706,7 +710,7 @@ def expand(x, out, h):
             out[pos] = x[int(h.o_site_effect_offset) + s]
             pos += 1
     sigma_cov = np.zeros(2)
-    cov, chol = _covariance(x, h, t, cov_mode, sigma_cov)
+    cov, chol = _covariance(x, h, t, cov_mode, sigma_cov, body[: t * t].reshape((t, t)))
     if cov_mode == 1 or cov_mode == 2:
         out[pos] = sigma_cov[0]
         out[pos + 1] = sigma_cov[1]
@@ -793,9 +797,10 @@ def _expand_cfunc(dim, n_expanded, x_, out_, block_):
     h = numba.carray(block_, (1,), HEADER_DTYPE)[0]
     if h.layout != LAYOUT or dim != int(h.n_dim) or n_expanded != int(h.n_expanded):
         return -1
+    block = numba.carray(block_, (int(h.size),), np.float64)
     x = numba.carray(x_, (int(h.n_dim),))
     out = numba.carray(out_, (int(h.n_expanded),))
-    expand(x, out, h)
+    expand(x, out, h, block[N_HEADER:])
     return 0
 
 
@@ -999,5 +1004,5 @@ def expanded(block: np.ndarray, x: np.ndarray) -> np.ndarray:
     """The expanded draw of ``x`` (for tests and checks)."""
     h = header(block)
     out = np.zeros(int(h.n_expanded))
-    expand(np.asarray(x, dtype=float), out, h)
+    expand(np.asarray(x, dtype=float), out, h, block[N_HEADER:])
     return out

@@ -285,7 +285,7 @@ def evidence_rows(fits: dict[str, OutcomeFit], source: str) -> pd.DataFrame:
                     "n_treatment": int(counts[d.arms.index(arm)]),
                     "n_comparator": int(counts[d.arms.index(d.comparator)]),
                     "source": f"{source}: posterior of this project's {d.trial} model, "
-                    f"month {month}",
+                    f"{registry.time_at(d.trial, month)}",
                     "kind": "study",
                     "includes": "",
                 }
@@ -512,7 +512,8 @@ def key_result_markdown(results: TrialResults, fails: list[str]) -> str:
     )
     gate = "passed" if not fails else "FAILED: " + "; ".join(fails[:5])
     return (
-        f"**Key result** ({stamp}): {key.replace('_', ' ')} at {row['month']} months, "
+        f"**Key result** ({stamp}): {key.replace('_', ' ')} at "
+        f"{registry.time_at(results.trial, row['month'])}, "
         f"{registry.arm_label(row['arm'])} minus {registry.arm_label(row['comparator'])}: "
         f"{row['estimate']:.3f} {reg.unit} (95% CrI {row['lower']:.3f} to {row['upper']:.3f}), "
         f"SMD {row['smd']:.2f} ({row['smd_lower']:.2f} to {row['smd_upper']:.2f}); "

@@ -78,6 +78,13 @@ def plot_forest(effects: pd.DataFrame, trial: str, pooled: pd.DataFrame | None =
     return fig
 
 
+def _when(table: pd.DataFrame, month) -> str:
+    """A visit in words in the unit of the table's trial (``month 18``, ``week 6``)."""
+    if "trial" in table and table["trial"].nunique() == 1:
+        return registry.time_at(table["trial"].iloc[0], month)
+    return f"visit {month}"
+
+
 def plot_team_effects(teams: pd.DataFrame, outcome: str, month: int, ax=None):
     """Team-specific treatment effects (SMD) with 95% CrI, sorted, with the population effect.
 
@@ -109,7 +116,7 @@ def plot_team_effects(teams: pd.DataFrame, outcome: str, month: int, ax=None):
     ax.axvline(0, color="0.3", lw=0.8)
     ax.set_xlabel("team-specific effect (SMD, arm minus comparator)")
     ax.set_title(
-        f"{outcome.replace('_', ' ')} at {month} months: team effects, posterior means "
+        f"{outcome.replace('_', ' ')} at {_when(teams, month)}: team effects, posterior means "
         "with 95% CrI"
         + (
             f"\n({hidden} team(s) with fewer than {rules.MIN_CELL} patients not shown)"
@@ -129,6 +136,7 @@ def plot_predictive(
     kind: str = "posterior",
     scale_range: tuple[float, float] | None = None,
     ax=None,
+    trial: str | None = None,
 ):
     """Predictive check: distribution of observed values per visit against replicated data sets.
 
@@ -155,7 +163,8 @@ def plot_predictive(
         sns.kdeplot(obs, ax=ax, color="k", lw=1.8)
         if scale_range is not None:
             ax.axvspan(*scale_range, color="0.9", zorder=-1)
-        ax.set_xlabel(f"{unit} at month {month}", fontsize=8)
+        when = registry.time_at(trial, month) if trial else f"visit {month}"
+        ax.set_xlabel(f"{unit} at {when}", fontsize=8)
         ax.set_ylabel("density" if t == 0 else "", fontsize=8)
     fig.suptitle(
         f"{kind.capitalize()} predictive check: observed (black) vs 50 replicated data sets "
@@ -181,7 +190,7 @@ def plot_sensitivity(sens: pd.DataFrame, month: int, ax=None):
         a.set_yticks(y, g["analysis"], fontsize=8)
         a.set_xlabel("SMD (arm minus comparator), 95% CrI")
     fig.suptitle(
-        f"{d['outcome'].iloc[0].replace('_', ' ')} at {month} months under alternative analyses",
+        f"{d['outcome'].iloc[0].replace('_', ' ')} at {_when(d, month)} under alternative analyses",
         fontsize=10,
     )
     fig.tight_layout()

@@ -85,7 +85,8 @@ $$z_{{i,O_i}} \sim \mathrm{{MVN}}\left(\mu_{{i,O_i}},\ \Sigma_{{O_i O_i}}\right)
   of visits, as in a mixed model for repeated measures (MMRM). Sensitivity analyses, compared by
   PSIS-LOO: compound symmetry ${SYMBOLS["sigma_patient"][0]}^2 J + {SYMBOLS["sigma"][0]}^2 I$ (a
   patient random intercept, integrated out analytically) and, with three or more visits, AR(1)
-  ${SYMBOLS["sigma"][0]}^2 {SYMBOLS["rho"][0]}^{{|t - t'|}}$ over the visit sequence; a
+  ${SYMBOLS["sigma"][0]}^2 {SYMBOLS["rho"][0]}^{{|t - t'|/\delta}}$, decaying with the time
+  between visits ($\delta$ the largest step dividing every gap); a
   multivariate Student-t likelihood with ${SYMBOLS["nu"][0]}$ degrees of freedom is the robust
   alternative;
 - $O_i$: the visits patient $i$ attended. **Missing visits are handled by the likelihood**:
