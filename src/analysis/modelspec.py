@@ -195,7 +195,8 @@ def parameter_layout(spec: ModelSpec) -> Layout:
         "beta": (a * (t - 1), [("beta", (a, t - 1), ("treatment", "followup"))]),
     }
     if c:
-        present["gamma"] = (c, [("gamma", (c,), ("covariate",))])
+        # covariate x visit: each covariate's coefficient at every visit (as mmrm, brms.mmrm)
+        present["gamma"] = (c * t, [("gamma", (c, t), ("covariate", "visit"))])
     if spec.site_effects == "random":
         present["sigma_site"] = (1, [("sigma_site", (), ())])
         present["site_offset"] = (j, [("site_offset", (j,), ("site",))])
@@ -259,10 +260,10 @@ def lkj_log_norm(eta: float, n: int) -> float:
 def fixed_effect_names(spec: ModelSpec) -> list[tuple]:
     """The fixed-effect coefficients in :func:`mean_design`'s column order:
     ``("alpha", visit)``, ``("beta", treatment, visit)`` for follow-up visits,
-    ``("gamma", covariate)``."""
+    ``("gamma", covariate, visit)``."""
     out = [("alpha", v) for v in spec.visits]
     out += [("beta", a, v) for a in spec.treatments for v in spec.visits[1:]]
-    out += [("gamma", c) for c in spec.covariates]
+    out += [("gamma", c, v) for c in spec.covariates for v in spec.visits]
     return out
 
 
@@ -294,14 +295,17 @@ def mean_design(
     treat_idx = np.asarray(treat_idx)
     n, t, a = len(treat_idx), len(spec.visits), len(spec.treatments)
     c = len(spec.covariates)
-    big_x = np.zeros((n, t, t + a * (t - 1) + c))
+    big_x = np.zeros((n, t, t + a * (t - 1) + c * t))
     for v in range(t):
         big_x[:, v, v] = 1.0
         if v > 0:
             for k in range(a):
                 big_x[treat_idx == k, v, t + k * (t - 1) + v - 1] = 1.0
     if c:
-        big_x[:, :, t + a * (t - 1) :] = np.asarray(x, dtype=float)[:, None, :]
+        x = np.asarray(x, dtype=float)
+        for q in range(c):
+            for v in range(t):
+                big_x[:, v, t + a * (t - 1) + q * t + v] = x[:, q]
     q = (spec.site_effects == "random") + bool(spec.site_slopes)
     big_z = np.zeros((n, t, q))
     if q:

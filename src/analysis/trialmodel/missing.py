@@ -175,7 +175,7 @@ def patient_means(idata, data: TrialData) -> np.ndarray:
         rows = arm_of == a
         mu[:, rows, 1:] += beta[:, k][:, None, :]
     if "gamma" in post and data.x is not None and data.x.shape[1]:
-        mu += (_draws(idata, "gamma") @ data.x.T)[:, :, None]
+        mu += np.einsum("pq,sqt->spt", data.x, _draws(idata, "gamma"))
     if "site_offset" in post:
         u = _draws(idata, "sigma_site")[:, None] * _draws(idata, "site_offset")
         mu += u[:, data.site_idx][:, :, None]

@@ -461,8 +461,9 @@ def build_trial_model(
         beta_full = pt.concatenate([beta_full, pt.zeros((1, t_dim))], axis=0)  # comparator row
         mu = alpha[None, :] + beta_full[d["treat_idx"]]
         if spec.covariates:
-            gamma = pm.Normal("gamma", 0.0, d["prior_effect_sd"], dims="covariate")
-            mu = mu + pt.dot(d["x"], gamma)[:, None]
+            # covariate x visit: a coefficient per covariate and visit
+            gamma = pm.Normal("gamma", 0.0, d["prior_effect_sd"], dims=("covariate", "visit"))
+            mu = mu + pt.dot(d["x"], gamma)
         if spec.site_effects == "random":
             sigma_site = pm.HalfNormal("sigma_site", d["prior_site_sd"])
             site_offset = pm.Normal("site_offset", 0.0, 1.0, dims="site")

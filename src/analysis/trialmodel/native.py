@@ -18,8 +18,8 @@ patient is its own group. PSIS-LOO's per-patient terms are computed once after s
 (:func:`analysis.trialmodel.fit.add_log_likelihood`).
 
 **Derivation.** For a group with attended visits :math:`O` (:math:`k` of them), count :math:`n`,
-common mean :math:`m` and patient shifts :math:`w_i = x_i^\top\gamma`, residuals
-:math:`r_i = z_{i,O} - m - w_i 1`, :math:`P = \Sigma_{OO}^{-1}`, :math:`R = \sum_i r_i`,
+common mean :math:`m` and patient shifts :math:`w_i = \Gamma^\top x_i` (a covariate
+coefficient per visit), residuals :math:`r_i = z_{i,O} - m - w_i`, :math:`P = \Sigma_{OO}^{-1}`, :math:`R = \sum_i r_i`,
 :math:`C = \sum_i r_i r_i^\top` and :math:`q = \operatorname{tr}(PC)`:
 
 .. math::
@@ -29,7 +29,7 @@ common mean :math:`m` and patient shifts :math:`w_i = x_i^\top\gamma`, residuals
     s = \partial\ell/\partial q \\
     \partial\ell/\partial\Sigma_{OO} &= -\tfrac{n}{2}P - s\,PCP,\qquad
     \partial\ell/\partial m = -2s\,PR,\qquad
-    \partial\ell/\partial\gamma = -2s\,E P 1,\quad E = \textstyle\sum_i x_i r_i^\top
+    \partial\ell/\partial\Gamma = -2s\,E P,\quad E = \textstyle\sum_i x_i r_i^\top
 
 and the Student-t density (:math:`n = 1`) has
 :math:`s = -(\nu + k) / (2(\nu + q))`. The priors, PyMC's transforms (log for scales, log-odds
@@ -416,7 +416,7 @@ def logp_and_grad(x, grad, h, body, pointwise):
     lp = _normal_prior(x, o_alpha, t, visit_sd, grad)
     lp += _normal_prior(x, o_beta, a * (t - 1), effect_sd, grad)
     if c > 0:
-        lp += _normal_prior(x, o_gamma, c, effect_sd, grad)
+        lp += _normal_prior(x, o_gamma, c * t, effect_sd, grad)
     u = np.zeros(j)  # site intercepts
     sigma_site = 0.0
     if site_mode == 1:
@@ -461,9 +461,10 @@ def logp_and_grad(x, grad, h, body, pointwise):
             + x[o_nu]
         )
         grad[o_nu] += (nu_shape - 1.0) - nu_rate * nu + 1.0
-    gamma = np.zeros(c)
-    for k in range(c):
-        gamma[k] = x[o_gamma + k]
+    gamma = np.zeros((c, t))  # covariate x visit
+    for q1 in range(c):
+        for i in range(t):
+            gamma[q1, i] = x[o_gamma + q1 * t + i]
 
     # ---- likelihood over the groups -------------------------------------------------------
     inv, logdet, ok = _pattern_inverses(cov, table, n_pat, t)
@@ -471,18 +472,19 @@ def logp_and_grad(x, grad, h, body, pointwise):
         return -np.inf
     du = np.zeros(j)
     dv = np.zeros(j)
-    dgamma = np.zeros(c)
+    dgamma = np.zeros((c, t))
+    sxg = np.zeros((c, t))  # Sxx Gamma
+    gsx = np.zeros(t)  # Gamma' Sx
+    amat = np.zeros((t, t))  # Szx Gamma
+    bmat = np.zeros((t, t))  # Gamma' Sxx Gamma
     dnu = 0.0
     count = np.zeros(n_pat)
     acc = np.zeros((n_pat, t, t))  # sum over groups of -s C
     m = np.zeros(t)
     sz = np.zeros(t)
     big_r = np.zeros(t)
-    d = np.zeros(t)
     cmat = np.zeros((t, t))
     pr = np.zeros(t)
-    sxg = np.zeros(c)
-    szw = np.zeros(t)
     for g in range(n_groups):
         r0 = g * rec
         p, site, tr, n = int(groups[r0]), int(groups[r0 + 1]), int(groups[r0 + 2]), groups[r0 + 3]
@@ -503,21 +505,28 @@ def logp_and_grad(x, grad, h, body, pointwise):
                     mean += v[site] * code
             m[i] = mean * obs
             sz[i] = groups[o_sz + i]
-        sw = 0.0
-        sww = 0.0
-        for q1 in range(c):
-            sw += groups[o_sx + q1] * gamma[q1]
-            sxg[q1] = 0.0
-            for q2 in range(c):
-                sxg[q1] += groups[o_sxx + q1 * c + q2] * gamma[q2]
-            sww += gamma[q1] * sxg[q1]
+        if c > 0:
+            for i in range(t):
+                tmp = 0.0
+                for q1 in range(c):
+                    tmp += groups[o_sx + q1] * gamma[q1, i]
+                gsx[i] = tmp
+                for q1 in range(c):
+                    tmp = 0.0
+                    for q2 in range(c):
+                        tmp += groups[o_sxx + q1 * c + q2] * gamma[q2, i]
+                    sxg[q1, i] = tmp
+            for i in range(t):
+                for k2 in range(t):
+                    a_ik = 0.0
+                    b_ik = 0.0
+                    for q1 in range(c):
+                        a_ik += groups[o_szx + i * c + q1] * gamma[q1, k2]
+                        b_ik += gamma[q1, i] * sxg[q1, k2]
+                    amat[i, k2] = a_ik
+                    bmat[i, k2] = b_ik
         for i in range(t):
-            acc_w = 0.0
-            for q1 in range(c):
-                acc_w += groups[o_szx + i * c + q1] * gamma[q1]
-            szw[i] = acc_w
-            d[i] = (acc_w - sw * m[i]) * table[p, i]
-            big_r[i] = (sz[i] - n * m[i] - sw) * table[p, i]
+            big_r[i] = (sz[i] - n * m[i] - gsx[i]) * table[p, i]
         q = 0.0
         for i in range(t):
             for k2 in range(t):
@@ -526,10 +535,12 @@ def logp_and_grad(x, grad, h, body, pointwise):
                     - sz[i] * m[k2]
                     - m[i] * sz[k2]
                     + n * m[i] * m[k2]
-                    - d[i] * table[p, k2]
-                    - table[p, i] * d[k2]
-                    + sww * table[p, i] * table[p, k2]
-                )
+                    - amat[i, k2]
+                    - amat[k2, i]
+                    + m[i] * gsx[k2]
+                    + gsx[i] * m[k2]
+                    + bmat[i, k2]
+                ) * (table[p, i] * table[p, k2])
                 cmat[i, k2] = val
                 q += inv[p, i, k2] * val
         if student:
@@ -576,20 +587,19 @@ def logp_and_grad(x, grad, h, body, pointwise):
         du[site] += tot
         dv[site] += code * tot_follow
         if c > 0:
-            # E P 1 with E = Szx^T - Sx m^T - (Sxx gamma) 1^T over the attended visits
+            # -2s E P with E = Szx^T - Sx m^T - Sxx Gamma over the attended visits
             for i in range(t):
                 if table[p, i] == 0:
                     continue
-                p1 = 0.0
-                for k2 in range(t):
-                    p1 += inv[p, i, k2]
                 for q1 in range(c):
-                    e = groups[o_szx + i * c + q1] - groups[o_sx + q1] * m[i] - sxg[q1]
-                    dgamma[q1] += -2.0 * s * e * p1
+                    e = groups[o_szx + i * c + q1] - groups[o_sx + q1] * m[i] - sxg[q1, i]
+                    for k2 in range(t):
+                        dgamma[q1, k2] += -2.0 * s * e * inv[p, i, k2]
 
     # ---- chain rule back to the parameters ------------------------------------------------
     for q1 in range(c):
-        grad[o_gamma + q1] += dgamma[q1]
+        for i in range(t):
+            grad[o_gamma + q1 * t + i] += dgamma[q1, i]
     if site_mode == 1:
         _noncentred_grad(x, o_ssite, o_soff, j, sigma_site, du, grad)
     elif site_mode == 2:
@@ -683,7 +693,7 @@ def expand(x, out, h, body):
     site_mode, slopes, cov_mode = int(h.site_mode), h.slopes > 0, int(h.cov_mode)
     student = h.student > 0
     pos = 0
-    for i in range(t + a * (t - 1) + c):  # alpha, beta, gamma are unconstrained
+    for i in range(t + a * (t - 1) + c * t):  # alpha, beta, gamma are unconstrained
         out[pos] = x[i]
         pos += 1
     if site_mode == 1:

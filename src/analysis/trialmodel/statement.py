@@ -29,7 +29,10 @@ SYMBOLS = {
     "site_effect_offset": (r"v_j / \sigma_{site\,effect}", "standardised team treatment effects"),
     "sigma": (r"\sigma", "within-patient residual SD (compound symmetry, AR(1))"),
     "rho": (r"\rho", "correlation of successive visits (AR(1))"),
-    "gamma": (r"\gamma", "effects of the centred baseline covariates (adjusted analysis)"),
+    "gamma": (
+        r"\gamma",
+        "effects of the centred baseline covariates at each visit (adjusted analysis)",
+    ),
     "sigma_patient": (r"\sigma_{patient}", "SD of the patient intercepts (integrated out)"),
     "visit_cov": (r"\Sigma", "unstructured within-patient covariance (Cholesky factor)"),
     "visit_sd": (r"\sigma_t", "visit-specific SDs of the unstructured covariance"),
@@ -61,7 +64,7 @@ For patient $i$ in team (site) $j$ of arm $a$ at visit $t$ ($t = 0$ is baseline)
 is standardised by the baseline mean and the pooled within-arm baseline SD (the denominator of
 Cohen's $d$ in Tjaden et al. 2021), $z_{{it}} = (y_{{it}} - m_0)/s_0$, and
 
-$$\mu_{{it}} = \alpha_t + \beta_{{at}}\,[a \neq c] + u_j + v_j\,\left([a \neq c] - \tfrac{{1}}{{2}}\right)[t > 0] + x_i^\top {SYMBOLS["gamma"][0]}$$
+$$\mu_{{it}} = \alpha_t + \beta_{{at}}\,[a \neq c] + u_j + v_j\,\left([a \neq c] - \tfrac{{1}}{{2}}\right)[t > 0] + x_i^\top {SYMBOLS["gamma"][0]}_t$$
 
 $$z_{{i,O_i}} \sim \mathrm{{MVN}}\left(\mu_{{i,O_i}},\ \Sigma_{{O_i O_i}}\right)$$
 
