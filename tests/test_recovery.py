@@ -72,3 +72,26 @@ def test_unstructured_model_recovers_the_effect_over_twenty_seeds():
     assert us["datasets"] == 20 and us["coverage_ok"], summary
     assert abs(us["bias"]) < 3 * us["bias_se"], summary
     assert "intercept" in summary.index  # shown beside it
+
+
+@pytest.mark.slow
+def test_baseline_as_covariate_agrees_with_nlme_ancova_mmrm():
+    """The baseline-as-covariate analysis (change on visit, treatment x visit and baseline x
+    visit, unstructured covariance) against nlme::gls by REML on the same data: with a vague
+    effect prior, posterior means within 0.1 standard errors of the REML estimates and
+    posterior SDs within 15% of the standard errors."""
+    from analysis.trialmodel import ancova
+
+    df = pd.read_csv(REFERENCE / "data.csv")
+    data = ancova.ancova_data(prepare_trial_data(df, "resource_groups", "empowerment"))
+    idata, _ = fit.fit_trial_model(
+        data, fit.SamplerSettings(2000, 1000, 4, 11), priors="vague", covariates=True, cache=CACHE
+    )
+    ref = pd.read_csv(REFERENCE / "nlme.csv")
+    effects = ref[ref["quantity"] == "ancova_effect"].set_index("month")
+    for month in (9, 18):
+        post = idata.posterior["beta"].sel(treatment="fact_rg", followup=month).values.ravel()
+        post = post * data.s0
+        est, se = effects.loc[month, "estimate"], effects.loc[month, "se"]
+        assert abs(post.mean() - est) < 0.1 * se, (month, post.mean(), est, se)
+        assert post.std() == pytest.approx(se, rel=0.15), (month, post.std(), se)

@@ -101,6 +101,15 @@ class ModelSpec:
     likelihood: str
     lkj_eta: float
     covariates: tuple[str, ...] = ()
+    #: True: the arms share the first visit's mean (baseline, randomisation: constrained
+    #: longitudinal analysis); False: an effect at every modelled visit (the post-baseline
+    #: visits of the baseline-as-covariate analysis, :mod:`analysis.trialmodel.ancova`).
+    baseline_constrained: bool = True
+
+    @property
+    def first_effect(self) -> int:
+        """Index of the first visit with a treatment effect (and a team slope)."""
+        return 1 if self.baseline_constrained else 0
 
     def __post_init__(self):
         if self.covariance not in COVARIANCES:
@@ -188,11 +197,12 @@ class Layout:
 def parameter_layout(spec: ModelSpec) -> Layout:
     """The free parameters of ``spec`` (the PyMC model's, in :data:`PARAMETERS` order)."""
     t, a, c, j = len(spec.visits), len(spec.treatments), len(spec.covariates), len(spec.sites)
+    f = spec.first_effect
     packed = t * (t + 1) // 2
     # name -> (unconstrained size, expanded variables)
     present = {
         "alpha": (t, [("alpha", (t,), ("visit",))]),
-        "beta": (a * (t - 1), [("beta", (a, t - 1), ("treatment", "followup"))]),
+        "beta": (a * (t - f), [("beta", (a, t - f), ("treatment", "followup"))]),
     }
     if c:
         # covariate x visit: each covariate's coefficient at every visit (as mmrm, brms.mmrm)
@@ -262,7 +272,7 @@ def fixed_effect_names(spec: ModelSpec) -> list[tuple]:
     ``("alpha", visit)``, ``("beta", treatment, visit)`` for follow-up visits,
     ``("gamma", covariate, visit)``."""
     out = [("alpha", v) for v in spec.visits]
-    out += [("beta", a, v) for a in spec.treatments for v in spec.visits[1:]]
+    out += [("beta", a, v) for a in spec.treatments for v in spec.visits[spec.first_effect :]]
     out += [("gamma", c, v) for c in spec.covariates for v in spec.visits]
     return out
 
@@ -294,22 +304,22 @@ def mean_design(
     """
     treat_idx = np.asarray(treat_idx)
     n, t, a = len(treat_idx), len(spec.visits), len(spec.treatments)
-    c = len(spec.covariates)
-    big_x = np.zeros((n, t, t + a * (t - 1) + c * t))
+    c, f = len(spec.covariates), spec.first_effect
+    big_x = np.zeros((n, t, t + a * (t - f) + c * t))
     for v in range(t):
         big_x[:, v, v] = 1.0
-        if v > 0:
+        if v >= f:
             for k in range(a):
-                big_x[treat_idx == k, v, t + k * (t - 1) + v - 1] = 1.0
+                big_x[treat_idx == k, v, t + k * (t - f) + v - f] = 1.0
     if c:
         x = np.asarray(x, dtype=float)
         for q in range(c):
             for v in range(t):
-                big_x[:, v, t + a * (t - 1) + q * t + v] = x[:, q]
+                big_x[:, v, t + a * (t - f) + q * t + v] = x[:, q]
     q = (spec.site_effects == "random") + bool(spec.site_slopes)
     big_z = np.zeros((n, t, q))
     if q:
         big_z[:, :, 0] = 1.0
     if spec.site_slopes:
-        big_z[:, 1:, 1] = slope_code(treat_idx < a)[:, None]
+        big_z[:, f:, 1] = slope_code(treat_idx < a)[:, None]
     return big_x, big_z

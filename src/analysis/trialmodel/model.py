@@ -90,6 +90,9 @@ class TrialData:
     #: Centred baseline covariates (patient x term) and the names of their terms.
     x: np.ndarray | None = None
     covariate_terms: list[str] = field(default_factory=list)
+    #: False for the baseline-as-covariate analysis: ``visits`` are the post-baseline visits
+    #: and every one has an effect (:mod:`analysis.trialmodel.ancova`).
+    baseline_constrained: bool = True
 
     @property
     def z(self) -> np.ndarray:
@@ -325,6 +328,8 @@ def model_spec(
     ``covariates=True`` adjusts for every baseline covariate term of ``data`` (none if the data
     have none)."""
     priors = priors or PRIOR_SETS["default"]
+    if covariance != "unstructured" and len(data.visits) < 2:
+        raise ValueError(f"covariance {covariance!r} needs two or more visits; use unstructured")
     site_effects = site_mode(len(data.sites))
     if site_slopes is None:
         site_slopes = registry.site_slopes(data.trial)
@@ -338,6 +343,7 @@ def model_spec(
         likelihood=likelihood,
         lkj_eta=priors.lkj_eta,
         covariates=tuple(data.covariate_terms) if covariates else (),
+        baseline_constrained=data.baseline_constrained,
     )
 
 
@@ -433,12 +439,12 @@ def build_trial_model(
         "visit": list(spec.visits),
         "visit_bis": list(spec.visits),
         "treatment": list(spec.treatments),
-        "followup": list(spec.visits[1:]),
+        "followup": list(spec.visits[spec.first_effect :]),
         "site": list(spec.sites),
     }
     if spec.covariates:
         coords["covariate"] = list(spec.covariates)
-    followup_mask = np.r_[0.0, np.ones(t_dim - 1)]
+    followup_mask = np.r_[np.zeros(spec.first_effect), np.ones(t_dim - spec.first_effect)]
 
     with pm.Model(coords=coords) as model:
         d = {
@@ -457,7 +463,7 @@ def build_trial_model(
         }
         alpha = pm.Normal("alpha", 0.0, d["prior_visit_sd"], dims="visit")
         beta = pm.Normal("beta", 0.0, d["prior_effect_sd"], dims=("treatment", "followup"))
-        beta_full = pt.concatenate([pt.zeros((n_treat, 1)), beta], axis=1)
+        beta_full = pt.concatenate([pt.zeros((n_treat, spec.first_effect)), beta], axis=1)
         beta_full = pt.concatenate([beta_full, pt.zeros((1, t_dim))], axis=0)  # comparator row
         mu = alpha[None, :] + beta_full[d["treat_idx"]]
         if spec.covariates:
@@ -492,6 +498,11 @@ def build_trial_model(
                 power = power * rho
                 corr = corr + power * (lag == k).astype(float)
             cov = sigma**2 * corr
+        elif t_dim == 1:  # one visit (the ANCOVA of a two-visit trial): a variance only
+            # the same density as LKJCholeskyCov with n = 1 (its correlation part is constant
+            # zero), which PyMC cannot draw from
+            chol = pm.HalfNormal("visit_cov", d["prior_residual_sd"], shape=1)[None, :]
+            cov = chol @ chol.T
         else:
             chol, _, _ = pm.LKJCholeskyCov(
                 "visit_cov",

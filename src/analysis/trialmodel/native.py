@@ -77,6 +77,7 @@ HEADER_FIELDS = (
     ("size", "layout", "t", "a", "c", "j", "site_mode", "slopes", "cov_mode", "student")
     + ("n_groups", "n_patterns", "n_dim", "n_expanded", "record_size")
     + ("slope_treated", "slope_comparator", "lkj_log_norm", "nu_shape", "nu_rate", "fixed_sd")
+    + ("first_effect",)
     + tuple(f"prior_{name}" for name in PRIOR_FIELDS)
     + tuple(f"o_{name}" for name in PARAMETERS)
 )
@@ -202,6 +203,7 @@ def data_block(
         "nu_shape": STUDENT_NU_PRIOR[0],
         "nu_rate": STUDENT_NU_PRIOR[1],
         "fixed_sd": FIXED_SITE_SD,
+        "first_effect": spec.first_effect,
         **{f"prior_{name}": getattr(priors, name) for name in PRIOR_FIELDS},
         **{f"o_{name}": lay.offset(name) for name in PARAMETERS},
     }
@@ -414,7 +416,8 @@ def logp_and_grad(x, grad, h, body, pointwise):
 
     # ---- priors and Jacobians ------------------------------------------------------------
     lp = _normal_prior(x, o_alpha, t, visit_sd, grad)
-    lp += _normal_prior(x, o_beta, a * (t - 1), effect_sd, grad)
+    f = int(h.first_effect)  # the first visit with an effect (1: baseline constrained)
+    lp += _normal_prior(x, o_beta, a * (t - f), effect_sd, grad)
     if c > 0:
         lp += _normal_prior(x, o_gamma, c * t, effect_sd, grad)
     u = np.zeros(j)  # site intercepts
@@ -498,9 +501,9 @@ def logp_and_grad(x, grad, h, body, pointwise):
             obs = table[p, i]
             k += obs
             mean = x[o_alpha + i] + u[site]
-            if i > 0:
+            if i >= f:
                 if tr < a:
-                    mean += x[o_beta + tr * (t - 1) + i - 1]
+                    mean += x[o_beta + tr * (t - f) + i - f]
                 if slopes:
                     mean += v[site] * code
             m[i] = mean * obs
@@ -580,10 +583,10 @@ def logp_and_grad(x, grad, h, body, pointwise):
             pr[i] = -2.0 * s * val
             grad[o_alpha + i] += pr[i]
             tot += pr[i]
-            if i > 0:
+            if i >= f:
                 tot_follow += pr[i]
                 if tr < a:
-                    grad[o_beta + tr * (t - 1) + i - 1] += pr[i]
+                    grad[o_beta + tr * (t - f) + i - f] += pr[i]
         du[site] += tot
         dv[site] += code * tot_follow
         if c > 0:
@@ -693,7 +696,7 @@ def expand(x, out, h, body):
     site_mode, slopes, cov_mode = int(h.site_mode), h.slopes > 0, int(h.cov_mode)
     student = h.student > 0
     pos = 0
-    for i in range(t + a * (t - 1) + c * t):  # alpha, beta, gamma are unconstrained
+    for i in range(t + a * (t - int(h.first_effect)) + c * t):  # alpha, beta, gamma: as is
         out[pos] = x[i]
         pos += 1
     if site_mode == 1:
@@ -848,7 +851,7 @@ def coords_and_dims(data: TrialData, lay: Layout) -> tuple[dict, dict]:
         "visit": list(spec.visits),
         "visit_bis": list(spec.visits),
         "treatment": list(spec.treatments),
-        "followup": list(spec.visits[1:]),
+        "followup": list(spec.visits[spec.first_effect :]),
         "site": list(spec.sites),
         "covariate": list(spec.covariates),
         "visit_cov_dim_0": list(range(t * (t + 1) // 2)),

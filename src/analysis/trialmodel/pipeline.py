@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from analysis import catalogue, profiles, registry
-from analysis.trialmodel import diagnostics, missing, summarise
+from analysis.trialmodel import ancova, diagnostics, missing, summarise
 from analysis.trialmodel.fit import SamplerSettings, add_log_likelihood, fit_trial_model
 from analysis.trialmodel.model import (
     COVARIANCE_LABELS,
@@ -48,6 +48,9 @@ class OutcomeFit:
             variant.append(a["likelihood"])
         if a["priors"] != "default":
             variant.append(f"{a['priors']} prior")
+        if a.get("analysis"):  # the baseline is always one of its covariates
+            extra = [t for t in str(a.get("covariates", "")).split(", ") if t]
+            variant = [a["analysis"]] + (["adjusted"] if len(extra) > 1 else [])
         return f"{a['trial']}/{a['outcome']}" + (f" ({', '.join(variant)})" if variant else "")
 
 
@@ -91,6 +94,17 @@ def fit_outcome(df, trial, outcome, settings, cache=None, **options) -> OutcomeF
     """Fit one outcome (options as for :func:`analysis.fit.fit_trial_model`)."""
     data = prepare_trial_data(df, trial, outcome)
     idata, model = fit_trial_model(data, settings, cache=cache, **options)
+    fit = OutcomeFit(data, idata, model, None)
+    fit.diagnostics = diagnostics.convergence_table(idata, fit.name)
+    return fit
+
+
+def fit_ancova(df, trial, outcome, settings, cache=None, covariates: bool = False) -> OutcomeFit:
+    """Fit the baseline-as-covariate analysis (:mod:`analysis.trialmodel.ancova`) of one
+    outcome: change from baseline, baseline x visit, unstructured covariance."""
+    data = ancova.ancova_data(prepare_trial_data(df, trial, outcome), covariates=covariates)
+    idata, model = fit_trial_model(data, settings, cache=cache, covariates=True)
+    idata.attrs["analysis"] = ancova.LABEL
     fit = OutcomeFit(data, idata, model, None)
     fit.diagnostics = diagnostics.convergence_table(idata, fit.name)
     return fit
@@ -220,10 +234,15 @@ def sensitivity_table(
         if cov == "ar1" and n_visits < 3:  # with two visits AR(1) is compound symmetry
             continue
         variants[label] = {"covariance": cov}
+    variants[ancova.LABEL] = {"analysis": "ancova"}
     fits, parts = {}, []
     for label, opts in variants.items():
         if not opts and base is not None:
             fit = base
+        elif opts.get("analysis") == "ancova":
+            fit = fit_ancova(df, trial, outcome, settings, cache, covariates=covariates)
+            left = ancova.left_out(prepare_trial_data(df, trial, outcome))
+            log(f"fitted {fit.name} (left out: {left})")
         else:
             fit = fit_outcome(df, trial, outcome, settings, cache, covariates=covariates, **opts)
             log(f"fitted {fit.name}")

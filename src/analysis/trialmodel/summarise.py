@@ -75,7 +75,8 @@ def summarise_effects(idata, data: TrialData, diagnostics: pd.DataFrame) -> pd.D
     direction = 1 if data.meta["higher_is_better"] else -1
     mcid = data.meta.get("mcid")
     rows = []
-    for month in data.visits[1:]:
+    first = 1 if data.baseline_constrained else 0  # the visits with an effect
+    for month in data.visits[first:]:
         for arm, comp in contrasts(data):
             smd = contrast_draws(idata, data, arm, comp, month)
             est = smd * data.s0
