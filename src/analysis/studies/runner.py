@@ -208,7 +208,7 @@ def run_study(
             ascii=True,
             ncols=90,
             mininterval=PROGRESS_INTERVAL,
-            bar_format="{desc}: |{bar}| {n_fmt}/{total_fmt} replicates{postfix} "
+            bar_format="{desc}: |{bar:20}| {n_fmt}/{total_fmt} replicates{postfix} "
             "[{elapsed} elapsed, {remaining} left]",
             postfix="failed 0",
         )
