@@ -110,7 +110,7 @@ def test_sbc_uniformity_flags_non_uniform_ranks():
     assert out.loc["good", "p_value"] > 0.001 and out.loc["bad", "p_value"] < 1e-10
 
 
-def test_tipping_point_shifts_by_share_missing():
+def test_tipping_point_shifts_by_exposure():
     draws = np.random.default_rng(1).normal(0.3, 0.1, 4000)
     tab = tipping.tipping_point_table(draws, 0.2, 0.1, [-1.0, 0.0], 0.95).set_index(
         ["delta_treated", "delta_control"]
@@ -119,6 +119,17 @@ def test_tipping_point_shifts_by_share_missing():
     assert tab.loc[(-1.0, 0.0), "mean"] == pytest.approx(draws.mean() - 0.2)
     assert tab.loc[(0.0, -1.0), "mean"] == pytest.approx(draws.mean() + 0.1)
     assert tab.loc[(0.0, 0.0), "conclusion_holds"] and not tab.loc[(-1.0, 0.0), "conclusion_holds"]
+    assert (tab["prob_benefit_mcse"] >= 0).all() and tab["prob_benefit_mcse"].max() < 0.02
+
+
+def test_a_shift_at_each_missing_visit_weighs_early_dropout_more():
+    """rbmi's delta template: the shift accumulates over the visits missed, so an arm whose
+    patients left after baseline is exposed twice as much as one whose patients missed only
+    the last visit, with the same share missing."""
+    early = np.array([[1, 0, 0], [1, 1, 1], [1, 0, 0], [1, 1, 1]], dtype=bool)
+    late = np.array([[1, 1, 0], [1, 1, 1], [1, 1, 0], [1, 1, 1]], dtype=bool)
+    assert tipping.exposure(late) == pytest.approx(0.5)  # half missing the last visit
+    assert tipping.exposure(early) == pytest.approx(1.0)  # the same half, two visits each
 
 
 def test_assurance_spec_rejects_bad_rules():

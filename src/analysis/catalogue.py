@@ -510,7 +510,7 @@ SBC_UNIFORMITY = _t(
 )
 TIPPING_POINT = _t(
     "tipping_point",
-    "One row per pair of shifts of the missing last-visit values: the adjusted effect.",
+    "One row per active arm and pair of shifts per missing visit: the adjusted last-visit effect.",
     (
         "delta_treated",
         "delta_control",
@@ -518,7 +518,10 @@ TIPPING_POINT = _t(
         "lower",
         "upper",
         "prob_benefit",
+        "prob_benefit_mcse",
         "conclusion_holds",
+        "arm",
+        "comparator",
         "trial",
         "outcome",
     ),

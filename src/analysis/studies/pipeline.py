@@ -179,10 +179,7 @@ def tipping_points(df, out_dir, deltas, threshold, settings, seed, primary=None)
                 refits.append(f"{trial}/{outcome}")
             tip = tipping.tipping_point_analysis(data, idata, deltas, threshold)
             frames.append(tip.table.assign(trial=trial, outcome=outcome))
-            texts.append(
-                f"{registry.arm_label(data.treatments[0])} vs "
-                f"{registry.arm_label(data.comparator)}, {tip.text}"
-            )
+            texts.append(tip.text)
     table = (
         pd.concat(frames, ignore_index=True)
         if frames

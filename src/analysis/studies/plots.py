@@ -68,10 +68,18 @@ def plot_sbc_ranks(ranks: pd.DataFrame, thin_to: int, bins: int = 10, ax=None):
     return fig
 
 
-def plot_tipping_point(table: pd.DataFrame, threshold: float, ax=None):
+def plot_tipping_point(table: pd.DataFrame, threshold: float, ax=None, arm: str | None = None):
     """P(benefit) over shifts of the missing values in each arm; the line where it crosses the
-    conclusion's threshold is the tipping point."""
+    conclusion's threshold is the tipping point. With several active arms, ``arm`` (default:
+    the first) against the comparator."""
+    from analysis import registry
+
     fig, ax = (ax.figure, ax) if ax is not None else plt.subplots(figsize=(5.8, 4.6))
+    title = "Missing-not-at-random tipping point (MAR at the origin)"
+    if "arm" in table and table["arm"].notna().any():
+        arm = arm or table["arm"].dropna().iloc[0]
+        table = table[table["arm"] == arm]
+        title += f"\n{registry.arm_label(arm)} vs {registry.arm_label(table['comparator'].iloc[0])}"
     grid = table.pivot(index="delta_control", columns="delta_treated", values="prob_benefit")
     x, y = grid.columns.to_numpy(), grid.index.to_numpy()
     mesh = ax.pcolormesh(x, y, grid.to_numpy(), cmap="cividis", vmin=0, vmax=1, shading="nearest")
@@ -80,7 +88,13 @@ def plot_tipping_point(table: pd.DataFrame, threshold: float, ax=None):
     ax.axvline(0, color="white", lw=0.8, ls=":")
     ax.axhline(0, color="white", lw=0.8, ls=":")
     fig.colorbar(mesh, ax=ax).set_label("posterior P(benefit)", fontsize=9)
-    ax.set_xlabel("shift of missing values, treated arm\n(baseline SD; + = better)", fontsize=9)
-    ax.set_ylabel("shift of missing values, control arm\n(baseline SD; + = better)", fontsize=9)
-    ax.set_title("Missing-not-at-random tipping point (MAR at the origin)", fontsize=10)
+    ax.set_xlabel(
+        "shift of missing values, treated arm\n(baseline SD per missing visit; + = better)",
+        fontsize=9,
+    )
+    ax.set_ylabel(
+        "shift of missing values, control arm\n(baseline SD per missing visit; + = better)",
+        fontsize=9,
+    )
+    ax.set_title(title, fontsize=10)
     return fig

@@ -13,33 +13,45 @@ from analysis.trialmodel import model
 
 def tipping_point_table(
     effect_draws: np.ndarray,
-    missing_treated: float,
-    missing_control: float,
+    exposure_treated: float,
+    exposure_control: float,
     deltas: list[float],
     threshold: float,
 ) -> pd.DataFrame:
     r"""Delta-adjusted (pattern-mixture) sensitivity of an effect to missing not at random.
 
-    Missing last-visit values are imputed from the fitted MAR model and then shifted by
-    :math:`\delta_a` (baseline-SD units, benefit-positive) in arm :math:`a`. For a difference in
-    arm means at the last visit, the completed-data estimate moves by the shift times the share
-    of that arm imputed, so for every posterior draw :math:`\beta` the delta-adjusted effect is
-    :math:`\beta + \delta_t p_t - \delta_c p_c` (:math:`p_a`: share of arm :math:`a` missing at
-    the last visit): the Bayesian analogue of delta-adjusted multiple imputation with the
-    imputation model's posterior carried through.
+    Missing values are imputed from the fitted MAR model and then shifted by :math:`\delta_a`
+    (baseline-SD units, benefit-positive) **at each missing visit**, cumulatively from the
+    patient's first missing visit (rbmi's delta template with ``dlag = 1`` at every visit): a
+    patient who left earlier moves further. For a difference in arm means at the last visit,
+    the completed-data estimate moves by :math:`\delta_a E_a`, :math:`E_a` the arm's mean
+    number of visits missed up to and including the last (its *exposure*; zero for patients
+    seen there), so for every posterior draw :math:`\beta` the delta-adjusted effect is
+    :math:`\beta + \delta_t E_t - \delta_c E_c`: the Bayesian analogue of delta-adjusted
+    multiple imputation with the imputation model's posterior carried through.
+
+    Parameters
+    ----------
+    effect_draws : numpy.ndarray
+        Benefit-oriented draws of the effect (chain x draw, or flat).
 
     Returns
     -------
     pandas.DataFrame
-        One row per (delta_treated, delta_control): mean, 95% interval, P(benefit) and whether
-        the conclusion (P(benefit) > ``threshold``) still holds.
+        One row per (delta_treated, delta_control): mean, 95% interval, P(benefit) with its
+        Monte Carlo standard error, and whether the conclusion (P(benefit) > ``threshold``)
+        still holds.
     """
-    draws = np.asarray(effect_draws, dtype=float).ravel()
+    from analysis.trialmodel.summarise import _mcse
+
+    draws = np.asarray(effect_draws, dtype=float)
+    draws = draws.reshape(1, -1) if draws.ndim == 1 else draws
     rows = []
     for dt in deltas:
         for dc in deltas:
-            adj = draws + dt * missing_treated - dc * missing_control
-            p = float((adj > 0).mean())
+            adj = draws + dt * exposure_treated - dc * exposure_control
+            benefit = (adj > 0).astype(float)
+            p = float(benefit.mean())
             rows.append(
                 {
                     "delta_treated": dt,
@@ -48,10 +60,18 @@ def tipping_point_table(
                     "lower": np.quantile(adj, rules.LOWER),
                     "upper": np.quantile(adj, rules.UPPER),
                     "prob_benefit": p,
+                    "prob_benefit_mcse": _mcse(benefit, "mean"),
                     "conclusion_holds": p > threshold,
                 }
             )
     return pd.DataFrame(rows)
+
+
+def exposure(mask: np.ndarray) -> float:
+    """Mean number of visits missed up to and including the last, counted from each patient's
+    last attended visit (0 for patients seen at the last visit)."""
+    last_seen = np.array([np.flatnonzero(m)[-1] if m.any() else -1 for m in mask])
+    return float((mask.shape[1] - 1 - last_seen).mean()) if len(mask) else 0.0
 
 
 @dataclass
@@ -67,43 +87,51 @@ class TippingPoint:
 def tipping_point_analysis(
     data: model.TrialData, idata, deltas: list[float], threshold: float
 ) -> TippingPoint:
-    """Delta-adjusted sensitivity of the last-visit effect of the first treatment arm.
+    """Delta-adjusted sensitivity of the last-visit effect of every active arm.
 
-    The missing shares come from the data, the effect draws from the fitted model ``idata``;
-    ``text`` states whether the conclusion P(benefit) > ``threshold`` holds under MAR and the
-    signed shift of the treated arm's missing values (control arm as MAR), nearest to zero, that
-    changes it: negative shifts make the treated arm's missing outcomes worse.
+    The missing shares and exposures come from the data, the effect draws from the fitted model
+    ``idata``; ``text`` states, per arm, whether the conclusion P(benefit) > ``threshold``
+    holds under MAR and the signed shift per missing visit of the arm's missing values (control
+    arm as MAR), nearest to zero, that changes it: negative shifts make them worse.
     """
     from analysis.trialmodel.summarise import contrast_draws
 
     last = max(data.visits)
-    treated = data.treatments[0]
     sign = 1.0 if data.meta["higher_is_better"] else -1.0
-    effect = sign * contrast_draws(idata, data, treated, data.comparator, last).ravel()
     arm = np.array(data.arms)[data.arm_idx]
     missing = {a: float(np.isnan(data.y[arm == a, -1]).mean()) for a in data.arms}
-    table = tipping_point_table(
-        effect, missing[treated], missing[data.comparator], deltas, threshold
-    )
-    p_mar = float((effect > 0).mean())
-    holds = p_mar > threshold
-    flips = table[(table["delta_control"] == 0) & (table["conclusion_holds"] != holds)]
-    if flips.empty:
-        where = (
-            "no shift of the treated arm's missing values within the grid changes it "
-            "(control arm as MAR)"
+    exposed = {a: exposure(data.mask[arm == a]) for a in data.arms}
+    tables, sentences, p_first = [], [], None
+    for treated in data.treatments:
+        effect = sign * contrast_draws(idata, data, treated, data.comparator, last)
+        table = tipping_point_table(
+            effect, exposed[treated], exposed[data.comparator], deltas, threshold
         )
-    else:
-        tip = float(flips.loc[flips["delta_treated"].abs().idxmin(), "delta_treated"])
-        where = (
-            f"it changes once the treated arm's missing values are shifted by {tip:+g} "
-            f"baseline SD ({'worse' if tip < 0 else 'better'} than MAR; control arm as MAR)"
+        tables.append(table.assign(arm=treated, comparator=data.comparator))
+        p_mar = float((effect > 0).mean())
+        p_first = p_mar if p_first is None else p_first
+        holds = p_mar > threshold
+        flips = table[(table["delta_control"] == 0) & (table["conclusion_holds"] != holds)]
+        name = registry.arm_label(treated)
+        if flips.empty:
+            where = f"no shift of {name}'s missing values within the grid changes it"
+        else:
+            tip = float(flips.loc[flips["delta_treated"].abs().idxmin(), "delta_treated"])
+            where = (
+                f"it changes once {name}'s missing values are shifted by {tip:+g} baseline SD "
+                f"at each missing visit ({'worse' if tip < 0 else 'better'} than MAR)"
+            )
+        sentences.append(
+            f"{name} vs {registry.arm_label(data.comparator)}: under MAR P(benefit) = "
+            f"{p_mar:.3f}, so the conclusion P(benefit) > {threshold:g} "
+            + ("holds" if holds else "does not hold")
+            + f"; {where}"
         )
     text = (
         f"{data.outcome.replace('_', ' ')}: missing at {registry.time_at(data.trial, last)} "
-        + ", ".join(f"{a} {p:.0%}" for a, p in missing.items())
-        + f". Under MAR P(benefit) = {p_mar:.3f}, so the conclusion P(benefit) > {threshold:g} "
-        + ("holds" if holds else "does not hold")
-        + f"; {where}."
+        + ", ".join(f"{registry.arm_label(a)} {p:.0%}" for a, p in missing.items())
+        + " (control arm as MAR). "
+        + "; ".join(sentences)
+        + "."
     )
-    return TippingPoint(table, missing, p_mar, text)
+    return TippingPoint(pd.concat(tables, ignore_index=True), missing, p_first, text)
