@@ -172,6 +172,20 @@ def outcome_correlation(fits_data: list, month: int, arms: tuple[str, str]) -> n
 POOLED_COLUMNS = list(catalogue.POOLED_EFFECTS.columns)
 
 
+def _exact_mcse(x: np.ndarray, with_prob: bool = True) -> dict:
+    """Monte Carlo standard errors of the pooled summaries (independent exact draws)."""
+    from analysis.trialmodel.summarise import _mcse
+
+    one_chain = np.asarray(x, dtype=float)[None, :]
+    p = float((x > 0).mean())
+    return {
+        "smd_pooled_mcse": float(np.std(x, ddof=1) / np.sqrt(len(x))),
+        "smd_pooled_lower_mcse": _mcse(one_chain, "quantile", rules.LOWER),
+        "smd_pooled_upper_mcse": _mcse(one_chain, "quantile", rules.UPPER),
+        "prob_benefit_pooled_mcse": float(np.sqrt(p * (1 - p) / len(x))) if with_prob else np.nan,
+    }
+
+
 def pool_secondary_effects(
     effects: pd.DataFrame,
     draws: dict,
@@ -255,6 +269,7 @@ def pool_secondary_effects(
                     "smd_pooled_upper": np.quantile(th, rules.UPPER),
                     "prob_benefit_unpooled": (d[k] > 0).mean(),
                     "prob_benefit_pooled": (th > 0).mean(),
+                    **_exact_mcse(th),
                 }
             )
         for label, x in (
@@ -272,6 +287,7 @@ def pool_secondary_effects(
                     "smd_pooled_lower": np.quantile(x, rules.LOWER),
                     "smd_pooled_upper": np.quantile(x, rules.UPPER),
                     "prob_benefit_pooled": (x > 0).mean() if label.startswith("mean") else np.nan,
+                    **_exact_mcse(x, with_prob=label.startswith("mean")),
                 }
             )
     return pd.DataFrame(rows, columns=POOLED_COLUMNS)

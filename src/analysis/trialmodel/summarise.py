@@ -250,7 +250,8 @@ def summarise_parameters(idata, data: TrialData) -> pd.DataFrame:
     -------
     pandas.DataFrame
         Columns ``trial, outcome, parameter, mean, lower, upper, prior, prior_median,
-        prior_upper, informed``: posterior mean and 95% interval; the prior's label, median and
+        prior_upper, informed, mean_mcse, lower_mcse, upper_mcse``: posterior mean and 95%
+        interval (with their Monte Carlo standard errors); the prior's label, median and
         97.5% quantile; ``informed`` when the posterior's interquartile range is below
         :data:`analysis.rules.INFORMED_IQR_RATIO` times the prior's (else the data barely move it).
     """
@@ -262,7 +263,9 @@ def summarise_parameters(idata, data: TrialData) -> pd.DataFrame:
         for v in ("sigma", "sigma_patient", "sigma_site", "sigma_site_effect", "visit_sd", "nu")
         if v in idata.posterior
     ]
-    s = az.summary(idata, var_names=names, hdi_prob=0.95, kind="stats", stat_focus="mean")
+    s = az.summary(
+        idata, var_names=names, hdi_prob=rules.INTERVAL_LEVEL, kind="stats", stat_focus="mean"
+    )
     q = {n: idata.posterior[n] for n in names}
     rows = []
     for label in s.index:
@@ -270,7 +273,8 @@ def summarise_parameters(idata, data: TrialData) -> pd.DataFrame:
         arr = q[base]
         if "[" in label:
             arr = arr.sel(visit=int(label.split("[")[1].rstrip("]")))
-        v = arr.values.ravel()
+        chains = np.asarray(arr.transpose("chain", "draw").values)
+        v = chains.ravel()
         prior, prior_label = parameter_prior(base, priors)
         pq = prior.ppf([0.25, 0.5, 0.75, rules.UPPER])
         iqr = np.quantile(v, 0.75) - np.quantile(v, 0.25)
@@ -286,6 +290,9 @@ def summarise_parameters(idata, data: TrialData) -> pd.DataFrame:
                 "prior_median": pq[1],
                 "prior_upper": pq[3],
                 "informed": bool(iqr < rules.INFORMED_IQR_RATIO * (pq[2] - pq[0])),
+                "mean_mcse": _mcse(chains, "mean"),
+                "lower_mcse": _mcse(chains, "quantile", rules.LOWER),
+                "upper_mcse": _mcse(chains, "quantile", rules.UPPER),
             }
         )
     return pd.DataFrame(rows, columns=list(catalogue.VARIANCE_COMPONENTS.columns))
