@@ -5,6 +5,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
+from analysis import catalogue, config
 from analysis.synthesis import evidence, nma
 
 
@@ -380,3 +381,45 @@ def test_prior_weight_and_conflict_have_closed_forms():
     trans = res.table(catalogue.TRANSITIVITY)
     assert trans["study"].tolist() == list(dict.fromkeys(res.evidence["study"]))
     assert (trans.loc[trans["study"] == "tjaden2021", "country"] == "Netherlands").all()
+
+
+def _model_rows(tmp_path, trial="consumer_providers", study="rivera2007"):
+    rows = pd.DataFrame(
+        {
+            "study": [study] * 2,
+            "outcome": ["symptoms"] * 2,
+            "treatment": ["cacm", "ncacm"],
+            "comparator": ["standard"] * 2,
+            "estimate": [0.1, 0.0],
+            "se": [0.2, 0.2],
+            "n_treatment": [68, 67],
+            "n_comparator": [68, 68],
+            "source": "model",
+            "kind": "study",
+            "includes": "",
+        }
+    )
+    (tmp_path / "tables").mkdir(exist_ok=True)
+    rows.to_csv(catalogue.TRIAL_CONTRASTS.path(tmp_path, trial), index=False)
+
+
+def test_simulated_trials_are_never_evidence(tmp_path):
+    """With the embedded simulated data, the synthesis holds published evidence only: both
+    trials' published rows and the external reviews, no row of a simulated trial's model."""
+    _model_rows(tmp_path)
+    ev, notes = evidence.assemble_evidence(tmp_path, "model", True, simulated=True)
+    assert not ev["source"].eq("model").any()
+    published = pd.read_csv(config.PUBLISHED_TRIALS)
+    assert set(published["study"]) <= set(ev["study"])  # both trials' published rows
+    assert any("simulated" in n for n in notes)
+
+
+def test_a_users_trial_replaces_its_published_summary_only(tmp_path):
+    """With a user's own data of one trial, that trial's rows replace its published summary;
+    the other trial keeps its published rows."""
+    _model_rows(tmp_path)
+    ev, _ = evidence.assemble_evidence(tmp_path, "model", True, simulated=False)
+    rivera = ev[(ev["study"] == "rivera2007") & (ev["kind"] == "study")]
+    assert rivera["source"].eq("model").all() and len(rivera) == 2
+    others = set(pd.read_csv(config.PUBLISHED_TRIALS)["study"]) - {"rivera2007"}
+    assert others and others <= set(ev["study"])

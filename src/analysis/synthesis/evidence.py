@@ -188,6 +188,7 @@ def assemble_evidence(
     trial_evidence: str = "model",
     external: bool = True,
     overlap: str = "prefer_study",
+    simulated: bool = False,
 ) -> tuple[pd.DataFrame, list[str]]:
     """Evidence for the project's synthesis and notes on what was used.
 
@@ -204,6 +205,11 @@ def assemble_evidence(
     overlap : {"prefer_study", "prefer_pooled"}
         A study that would enter twice (its own rows and inside a pooled row): keep its own
         rows and leave the pooled row out (default), or the reverse (sensitivity analysis).
+    simulated : bool
+        The trial data are simulated (the embedded default data): their posteriors are not
+        evidence, so the trials enter by their published results whatever ``trial_evidence``.
+        With a user's own data, the trials in the data replace their published summaries and
+        the other trials keep theirs.
 
     Returns
     -------
@@ -215,20 +221,37 @@ def assemble_evidence(
     if trial_evidence not in ("model", "published"):
         raise ValueError(f"trial_evidence must be 'model' or 'published', got {trial_evidence!r}")
     parts, notes = [], []
+    published = load_evidence(config.PUBLISHED_TRIALS, overlap="allow")
+    if trial_evidence == "model" and simulated:
+        trial_evidence = "published"
+        notes.append(
+            "the trial data are simulated, so their posteriors are not evidence: the trials "
+            "enter by their published results"
+        )
     if trial_evidence == "model":
         files = catalogue.parts(out_dir, catalogue.TRIAL_CONTRASTS) if out_dir else {}
         if files:
-            parts += [load_evidence(f, overlap="allow") for f in files.values()]
+            model_rows = [load_evidence(f, overlap="allow") for f in files.values()]
+            parts += model_rows
+            covered = set(pd.concat(model_rows)["study"])
+            kept = published[~published["study"].isin(covered)]
             notes.append(
-                "anchor trials: posteriors of this project's trial models ("
+                "anchor trials: likelihoods of this project's trial models ("
                 + ", ".join(files)
                 + ")"
+                + (
+                    f"; published results for {', '.join(sorted(set(kept['study'])))}"
+                    if not kept.empty
+                    else ""
+                )
             )
+            if not kept.empty:
+                parts.append(kept)
         else:
             trial_evidence = "published"
             notes.append("no trial-model results found; using the trials' published results")
     if trial_evidence == "published":
-        parts.append(load_evidence(config.PUBLISHED_TRIALS, overlap="allow"))
+        parts.append(published)
         notes.append("anchor trials: published results (data/published/trials.csv)")
     if external:
         parts.append(load_evidence(config.PUBLISHED_EXTERNAL, overlap="allow"))

@@ -23,7 +23,11 @@ from analysis.trialmodel.model import (
     TrialData,
     prepare_trial_data,
 )
-from analysis.trialmodel.pooling import outcome_correlation, pool_secondary_effects
+from analysis.trialmodel.pooling import (
+    likelihood_from_posterior,
+    outcome_correlation,
+    pool_secondary_effects,
+)
 
 
 @dataclass(eq=False)
@@ -276,8 +280,10 @@ def loo_table(fits: dict[str, OutcomeFit]) -> pd.DataFrame:
 def evidence_rows(fits: dict[str, OutcomeFit], source: str) -> pd.DataFrame:
     """The trial's final-visit effects in the synthesis evidence format.
 
-    Each arm against the comparator (the multi-arm convention), as the posterior mean and SD of
-    the benefit-oriented SMD (positive favours the arm).
+    Each arm against the comparator (the multi-arm convention), as the benefit-oriented SMD's
+    **likelihood** (positive favours the arm): the normal approximation of the posterior with
+    the effect prior divided out (:func:`pooling.likelihood_from_posterior`), so that the
+    synthesis, which has its own effect prior, does not count the trial model's prior again.
 
     Returns
     -------
@@ -293,17 +299,22 @@ def evidence_rows(fits: dict[str, OutcomeFit], source: str) -> pd.DataFrame:
         counts = np.bincount(d.arm_idx, minlength=len(d.arms))
         for arm in d.treatments:
             x = direction * summarise.contrast_draws(f.idata, d, arm, d.comparator, month)
+            prior = PRIOR_SETS.get(f.idata.attrs.get("priors", "default"), PRIOR_SETS["default"])
+            try:
+                est, se = likelihood_from_posterior(x.mean(), x.std(ddof=1), prior.effect_sd)
+            except ValueError:  # the data say nothing: no likelihood to pass on
+                continue
             rows.append(
                 {
                     "study": registry.trial_study(d.trial),
                     "outcome": d.outcome,
                     "treatment": arm,
                     "comparator": d.comparator,
-                    "estimate": x.mean(),
-                    "se": x.std(ddof=1),
+                    "estimate": float(est),
+                    "se": float(se),
                     "n_treatment": int(counts[d.arms.index(arm)]),
                     "n_comparator": int(counts[d.arms.index(d.comparator)]),
-                    "source": f"{source}: posterior of this project's {d.trial} model, "
+                    "source": f"{source}: likelihood of this project's {d.trial} model, "
                     f"{registry.time_at(d.trial, month)}",
                     "kind": "study",
                     "includes": "",
