@@ -73,6 +73,15 @@ def test_summary_text_states_the_tables_numbers(tables):
     assert "failed the convergence gate" in narrative.summary_markdown(summary, "full", False)
 
 
+def test_simulated_data_are_named_first_and_never_as_the_publication(tables):
+    summary = narrative.summary_table(tables)
+    simulated = narrative.summary_markdown(summary, "full", True, simulated=True)
+    assert simulated.startswith("> **Simulated data: not the trials' results.**")
+    assert "simulated data calibrated to Tjaden et al. 2021" in simulated
+    real = narrative.summary_markdown(summary, "full", True, simulated=False)
+    assert "simulated" not in real.lower() and "(Tjaden et al. 2021)" in real
+
+
 def test_formatting_helpers():
     assert narrative.fmt(-0.004) == "0.00" and narrative.fmt(-1.5) == "−1.50"
     assert narrative.fmt(float("nan")) == "–"

@@ -126,7 +126,8 @@ def test_report_renders_in_a_headless_browser(sandbox, open_page):
     images = page.evaluate("Array.from(document.images).map(i => [i.complete, i.naturalWidth])")
     assert images and all(done and width > 0 for done, width in images)
     assert page.locator("math").count() >= 2  # maths as MathML, no MathJax download
-    assert page.locator(".stamp").inner_text() == "ok run: not for interpretation"
+    stamp = page.locator(".stamp").inner_text()
+    assert stamp == "simulated data: not the trials' results · ok run: not for interpretation"
     assert page.locator(".stamp").evaluate("e => getComputedStyle(e).position") == "fixed"
     for anchor in ("summary", "diagnostics", "methods", "limitations", "provenance"):
         assert page.locator(f"section#{anchor} h2").count() == 1
@@ -181,5 +182,10 @@ def test_full_profile_report_has_no_stamp(sandbox, monkeypatch):
     )
     out = sandbox / "reports"
     text = report.run_report(None, "full", out, seed=5, log=lambda *_: None).read_text()
-    assert "not for interpretation" not in text and "class='stamp'" not in text
+    assert "not for interpretation" not in text  # the profile is for interpretation
+    # the embedded data are simulated: that banner stays on every page, in the title too
+    assert (
+        "<div class='stamp' role='alert'>simulated data: not the trials&#x27; results</div>" in text
+    )
+    assert "(simulated data)</h1>" in text
     assert "seed 5" in text and "Provenance" in text

@@ -159,11 +159,27 @@ def _sentence(r: pd.Series) -> str:
     return s
 
 
-def summary_markdown(summary: pd.DataFrame, profile: str, gate_ok: bool | None) -> str:
-    """Plain-words summary: per comparison, the primary outcome (or every outcome) in full."""
+#: What a report on the embedded simulated data says on every page, screen and summary.
+SIMULATED_NOTICE = "simulated data: not the trials' results"
+
+
+def summary_markdown(
+    summary: pd.DataFrame, profile: str, gate_ok: bool | None, simulated: bool = False
+) -> str:
+    """Plain-words summary: per comparison, the primary outcome (or every outcome) in full.
+
+    With ``simulated`` (the embedded default data), the summary says so first and names each
+    trial as simulated data calibrated to its publication, never as the publication's finding.
+    """
     if summary.empty:
         return "No treatment effects were estimated in this run."
     lines = []
+    if simulated:
+        lines.append(
+            f"> **{SIMULATED_NOTICE.capitalize()}.** Every number below comes from data simulated "
+            "from scenarios calibrated to the trials' publications, to show what the analysis "
+            "does; the true values of the simulation are shown beside the estimates.\n"
+        )
     if not profiles.for_interpretation(profile):
         lines.append(
             f"> **{profile} run: the numbers below come from short chains and small sizes and are "
@@ -171,7 +187,16 @@ def summary_markdown(summary: pd.DataFrame, profile: str, gate_ok: bool | None) 
         )
     reg = registry.load_trial_registry()
     names = {
-        t: (lab[4:].capitalize() if lab.startswith("The ") else lab) + (f" ({c})" if c else "")
+        t: (lab[4:].capitalize() if lab.startswith("The ") else lab)
+        + (
+            f" (simulated data calibrated to {c})"
+            if simulated and c
+            else " (simulated data)"
+            if simulated
+            else f" ({c})"
+            if c
+            else ""
+        )
         for t, lab, c in zip(reg["trial"], reg["label"], reg["short_citation"], strict=True)
     }
     names["synthesis"] = "Cross-trial comparison (network meta-analysis with a bridging prior)"

@@ -276,7 +276,10 @@ def build_document(notebooks: list[Path], manifest: dict, out_dir: Path) -> str:
     evidence = catalogue.read_table(out_dir, catalogue.SYNTHESIS_EVIDENCE)
 
     sections: list[tuple[str, str, str]] = []
-    summary_body = markdown_to_html(narrative.summary_markdown(summary, profile, gate_ok))
+    simulated = manifest["data"]["source"] == "embedded simulated data"
+    summary_body = markdown_to_html(
+        narrative.summary_markdown(summary, profile, gate_ok, simulated=simulated)
+    )
     if not summary.empty:
         summary_body += table_html(
             narrative.summary_display(summary),
@@ -344,7 +347,15 @@ def build_document(notebooks: list[Path], manifest: dict, out_dir: Path) -> str:
         "published fact:</p>"
         + table_html(lim, "Assumptions that are not published facts", tables=tables)
     )
-    if manifest["data"]["source"] != "embedded simulated data":
+    if simulated:
+        lim_body = (
+            "<p><strong>The data are simulated.</strong> Every trial result in this report comes "
+            "from data simulated from scenarios calibrated to the trials' publications, to show "
+            "what the analysis does; none is a result of the trials, and the true values of the "
+            "simulation are shown beside the estimates. The published results enter only the "
+            "cross-trial synthesis, as published evidence.</p>" + lim_body
+        )
+    else:
         lim_body += (
             "<p>This run analysed a user's data file: the scenario assumptions above describe "
             "only the embedded simulated data; the registry and evidence assumptions apply.</p>"
@@ -375,10 +386,16 @@ def build_document(notebooks: list[Path], manifest: dict, out_dir: Path) -> str:
 def _page(sections: list[tuple[str, str, str]], manifest: dict) -> str:
     profile = manifest["profile"]
     smoke = not profiles.for_interpretation(profile)
-    title = "Bayesian analysis of psychosocial interventions for serious mental illness"
+    simulated = manifest["data"]["source"] == "embedded simulated data"
+    title = "Bayesian analysis of psychosocial interventions for serious mental illness" + (
+        " (simulated data)" if simulated else ""
+    )
+    notices = ([narrative.SIMULATED_NOTICE] if simulated else []) + (
+        [f"{profile} run: not for interpretation"] if smoke else []
+    )
     stamp = (
-        f"<div class='stamp' role='alert'>{html.escape(profile)} run: not for interpretation</div>"
-        if smoke
+        f"<div class='stamp' role='alert'>{html.escape(' · '.join(notices))}</div>"
+        if notices
         else ""
     )
     git = manifest.get("git", {})
@@ -395,9 +412,7 @@ def _page(sections: list[tuple[str, str, str]], manifest: dict) -> str:
         f"<section id='{a}'><h2>{k}. {html.escape(t)}</h2>\n{b}\n</section>"
         for k, (a, t, b) in enumerate(sections, start=1)
     )
-    page_title = "trialbayes report" + (
-        "" if not smoke else f" ({profile} run: not for interpretation)"
-    )
+    page_title = "trialbayes report" + (f" ({'; '.join(notices)})" if notices else "")
     return f"""<!DOCTYPE html>
 <html lang="en">
 <head>
@@ -406,7 +421,7 @@ def _page(sections: list[tuple[str, str, str]], manifest: dict) -> str:
 <title>{html.escape(page_title)}</title>
 <style>{CSS}</style>
 </head>
-<body class="{"stamped" if smoke else ""}">
+<body class="{"stamped" if notices else ""}">
 {stamp}
 <header>
 <h1>{title}</h1>
