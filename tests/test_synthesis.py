@@ -423,3 +423,25 @@ def test_a_users_trial_replaces_its_published_summary_only(tmp_path):
     assert rivera["source"].eq("model").all() and len(rivera) == 2
     others = set(pd.read_csv(config.PUBLISHED_TRIALS)["study"]) - {"rivera2007"}
     assert others and others <= set(ev["study"])
+
+
+def test_league_table_predictive_interval_adds_the_between_study_sd():
+    """A new study's effect: the contrast plus N(0, tau^2). With tau about 0.3 the predictive
+    interval is wider than the credible interval by about what tau adds; with tau near zero
+    they agree. Probabilities and SUCRA carry their Monte Carlo standard errors."""
+    rng = np.random.default_rng(3)
+    n = 40_000
+    d = np.column_stack([np.zeros(n), rng.normal(0.4, 0.1, n), rng.normal(0.2, 0.1, n)])
+    widths = {}
+    for tau_value in (0.3, 1e-6):
+        res = nma.NMAResult("o", ["a", "b", "c"], "a", d, np.full(n, tau_value), None, [])
+        row = nma.league_table(res, seed=1).set_index(["treatment", "reference"]).loc[("b", "a")]
+        cri = row["upper"] - row["lower"]
+        widths[tau_value] = (row["predictive_upper"] - row["predictive_lower"]) / cri
+        assert row["prob_better_mcse"] == pytest.approx(
+            np.sqrt(row["prob_better"] * (1 - row["prob_better"]) / n)
+        )
+    assert widths[0.3] == pytest.approx(np.sqrt(0.1**2 + 0.3**2) / 0.1, rel=0.05)
+    assert widths[1e-6] == pytest.approx(1.0, abs=0.02)
+    ranks = nma.rank_table(res)
+    assert (ranks["probability_mcse"] >= 0).all() and (ranks["sucra_mcse"] > 0).all()

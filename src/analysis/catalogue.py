@@ -338,13 +338,25 @@ SYNTHESIS_EVIDENCE = _t(
 SYNTHESIS_EFFECTS = _t(
     "synthesis_effects",
     "League table: one row per outcome x ordered pair of treatments (SMD, positive favours treatment).",
-    ("outcome", "treatment", "reference", "mean", "sd", "lower", "upper", "prob_better"),
+    (
+        "outcome",
+        "treatment",
+        "reference",
+        "mean",
+        "sd",
+        "lower",
+        "upper",
+        "prob_better",
+        "prob_better_mcse",
+        "predictive_lower",
+        "predictive_upper",
+    ),
     "synthesis",
 )
 SYNTHESIS_RANKS = _t(
     "synthesis_ranks",
     "One row per outcome x treatment: rank probabilities and SUCRA.",
-    ("outcome", "treatment", "rank", "probability", "sucra"),
+    ("outcome", "treatment", "rank", "probability", "sucra", "probability_mcse", "sucra_mcse"),
     "synthesis",
     open_columns=True,
 )

@@ -367,28 +367,39 @@ def describe_draws(diff: np.ndarray) -> dict:
     }
 
 
-def league_table(res: NMAResult) -> pd.DataFrame:
+def league_table(res: NMAResult, seed: int = 0) -> pd.DataFrame:
     """Every ordered pair of treatments.
 
     Returns
     -------
     pandas.DataFrame
-        Columns ``outcome, treatment, reference, mean, sd, lower, upper, prob_better``: the SMD of
-        ``treatment`` vs ``reference`` (positive favours ``treatment``), 95% equal-tailed
-        interval, and P(treatment better).
+        Columns ``outcome, treatment, reference, mean, sd, lower, upper, prob_better,
+        prob_better_mcse, predictive_lower, predictive_upper``: the SMD of ``treatment`` vs
+        ``reference`` (positive favours ``treatment``), its 95% equal-tailed interval, P(treatment
+        better) with its Monte Carlo standard error (the draws are independent), and the 95%
+        predictive interval of the effect in a new study (the contrast plus a new study's
+        deviation, N(0, tau^2) per draw): what a decision about another team or trial needs.
     """
+    rng = np.random.default_rng(seed)
+    new_study = rng.standard_normal(len(res.tau)) * res.tau
     rows = []
     for i, t in enumerate(res.treatments):
         for j, r in enumerate(res.treatments):
             if i == j:
                 continue
             diff = res.d[:, i] - res.d[:, j]
+            described = describe_draws(diff)
+            p = described["prob_better"]
+            predictive = diff + new_study
             rows.append(
                 {
                     "outcome": res.outcome,
                     "treatment": t,
                     "reference": r,
-                    **describe_draws(diff),
+                    **described,
+                    "prob_better_mcse": float(np.sqrt(p * (1 - p) / len(diff))),
+                    "predictive_lower": np.quantile(predictive, rules.LOWER),
+                    "predictive_upper": np.quantile(predictive, rules.UPPER),
                 }
             )
     return pd.DataFrame(rows)
@@ -400,14 +411,19 @@ def rank_table(res: NMAResult) -> pd.DataFrame:
     Returns
     -------
     pandas.DataFrame
-        Columns ``outcome, treatment, rank, probability, sucra``.
+        Columns ``outcome, treatment, rank, probability, sucra, probability_mcse,
+        sucra_mcse`` (Monte Carlo standard errors over the independent draws). SUCRA, the
+        surface under the cumulative ranking curve, is 1 for a treatment certainly best and 0
+        for one certainly worst.
     """
     k = len(res.treatments)
     ranks = (-res.d).argsort(axis=1).argsort(axis=1) + 1
+    n = len(ranks)
     rows = []
     for i, t in enumerate(res.treatments):
-        probs = np.bincount(ranks[:, i], minlength=k + 1)[1:] / len(ranks)
-        sucra = (k - ranks[:, i].mean()) / (k - 1)
+        probs = np.bincount(ranks[:, i], minlength=k + 1)[1:] / n
+        score = (k - ranks[:, i]) / (k - 1)
+        sucra = score.mean()
         for rank, pr in enumerate(probs, start=1):
             rows.append(
                 {
@@ -416,6 +432,8 @@ def rank_table(res: NMAResult) -> pd.DataFrame:
                     "rank": rank,
                     "probability": pr,
                     "sucra": sucra,
+                    "probability_mcse": float(np.sqrt(pr * (1 - pr) / n)),
+                    "sucra_mcse": float(score.std(ddof=1) / np.sqrt(n)),
                 }
             )
     return pd.DataFrame(rows)
