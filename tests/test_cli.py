@@ -5,7 +5,7 @@ import sys
 
 import pandas as pd
 
-from analysis import config
+from analysis import catalogue, config
 
 
 def run(*args, cwd=None):
@@ -58,16 +58,10 @@ def test_synthesize_runs_on_any_evidence_file(tmp_path):
     assert res.returncode == 0, res.stderr
     league = pd.read_csv(tmp_path / "o" / "tables" / "synthesis_effects.csv")
     assert len(league) == 6 and set(league["treatment"]) == {"x", "y", "z"}
-    assert list(league.columns) == [
-        "outcome",
-        "treatment",
-        "reference",
-        "mean",
-        "sd",
-        "lower",
-        "upper",
-        "prob_better",
-    ]
+    assert list(league.columns) == list(catalogue.SYNTHESIS_EFFECTS.columns)
+    assert (
+        league["predictive_upper"] - league["predictive_lower"] >= league["upper"] - league["lower"]
+    ).all()
     assert (tmp_path / "o" / "tables" / "heterogeneity.csv").exists()
 
 
