@@ -60,6 +60,24 @@ def _pymc_point(m, x):
     return point
 
 
+def _assert_native_equals_pymc(data, covariance, likelihood, priors, covariates, seed, n=3, sd=0.6):
+    """The native density and gradient equal PyMC's graph at ``n`` random points; returns the
+    last point and its native value."""
+    spec = model.model_spec(data, covariance, likelihood, None, priors, covariates)
+    m = model.build_trial_model(data, covariance, likelihood, None, priors, covariates=covariates)
+    reference = m.logp_dlogp_function(ravel_inputs=True, mode=UNOPTIMISED)
+    reference.set_extra_values({})
+    block = native.data_block(data, spec, priors)
+    rng = np.random.default_rng(seed)
+    for _ in range(n):
+        x = rng.normal(0.0, sd, native.layout(spec).n_dim)
+        want, want_grad = reference(x)
+        value, grad = native.log_density(block, x)
+        assert value == pytest.approx(float(want), abs=1e-6)
+        np.testing.assert_allclose(grad, want_grad, atol=1e-6, rtol=0)
+    return x, value
+
+
 @pytest.mark.parametrize("which, sites, cov, lik, cv", _variants())
 def test_density_and_gradient_match_the_pymc_graph(default_data, which, sites, cov, lik, cv):
     data = _data(default_data, which, sites)
@@ -177,18 +195,7 @@ def test_density_matches_pymc_with_intermittent_visits_and_other_lkj_shapes(
     assert (observed[:, 0] & ~observed[:, 1] & observed[:, -1]).sum() > 10  # patterns exist
     assert (~observed[:, 0]).sum() > 5  # and patients without a baseline value
     priors = model.Priors(effect_sd=0.7, residual_sd=1.3, lkj_eta=eta)
-    spec = model.model_spec(data, cov, lik, None, priors, True)
-    m = model.build_trial_model(data, cov, lik, None, priors, covariates=True)
-    reference = m.logp_dlogp_function(ravel_inputs=True, mode=UNOPTIMISED)
-    reference.set_extra_values({})
-    block = native.data_block(data, spec, priors)
-    rng = np.random.default_rng(11)
-    for _ in range(3):
-        x = rng.normal(0.0, 0.6, native.layout(spec).n_dim)
-        want, want_grad = reference(x)
-        value, grad = native.log_density(block, x)
-        assert value == pytest.approx(float(want), abs=1e-6)
-        np.testing.assert_allclose(grad, want_grad, atol=1e-6, rtol=0)
+    _assert_native_equals_pymc(data, cov, lik, priors, True, seed=11)
 
 
 def test_a_block_of_another_layout_is_refused(default_data):
@@ -250,18 +257,7 @@ def test_ar1_in_time_matches_pymc_with_unequal_spacing(default_data, lik):
     import dataclasses
 
     data = dataclasses.replace(_intermittent(default_data, RG), visits=[0, 2, 6])
-    spec = model.model_spec(data, "ar1", lik, None, PRIORS, False)
-    m = model.build_trial_model(data, "ar1", lik, None, PRIORS)
-    reference = m.logp_dlogp_function(ravel_inputs=True, mode=UNOPTIMISED)
-    reference.set_extra_values({})
-    block = native.data_block(data, spec, PRIORS)
-    rng = np.random.default_rng(13)
-    for _ in range(3):
-        x = rng.normal(0.0, 0.6, native.layout(spec).n_dim)
-        want, want_grad = reference(x)
-        value, grad = native.log_density(block, x)
-        assert value == pytest.approx(float(want), abs=1e-6)
-        np.testing.assert_allclose(grad, want_grad, atol=1e-6, rtol=0)
+    x, value = _assert_native_equals_pymc(data, "ar1", lik, PRIORS, False, seed=13)
     # and the lags matter: the same data with the visit index as time gives another density
     index = dataclasses.replace(data, visits=[0, 1, 2])
     other = native.data_block(index, model.model_spec(index, "ar1", lik, None, PRIORS), PRIORS)
@@ -281,15 +277,4 @@ def test_baseline_as_covariate_form_matches_pymc(default_data, which, sites, cov
         with pytest.raises(ValueError, match="two or more visits"):
             model.model_spec(data, cov)
         return
-    spec = model.model_spec(data, cov, "normal", None, PRIORS, True)
-    m = model.build_trial_model(data, cov, "normal", None, PRIORS, covariates=True)
-    reference = m.logp_dlogp_function(ravel_inputs=True, mode=UNOPTIMISED)
-    reference.set_extra_values({})
-    block = native.data_block(data, spec, PRIORS)
-    rng = np.random.default_rng(17)
-    for _ in range(2):
-        x = rng.normal(0.0, 0.5, native.layout(spec).n_dim)
-        want, want_grad = reference(x)
-        value, grad = native.log_density(block, x)
-        assert value == pytest.approx(float(want), abs=1e-6)
-        np.testing.assert_allclose(grad, want_grad, atol=1e-6, rtol=0)
+    _assert_native_equals_pymc(data, cov, "normal", PRIORS, True, seed=17, n=2, sd=0.5)

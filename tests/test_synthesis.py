@@ -241,25 +241,9 @@ def test_overlaps_resolve_either_way_and_say_so():
 
 
 def test_default_network_counts_no_study_twice(tmp_path):
-    from analysis import catalogue, config, registry
+    from analysis import registry
 
-    rows = pd.DataFrame(
-        {
-            "study": [registry.trial_study("consumer_providers")] * 2,
-            "outcome": ["symptoms"] * 2,
-            "treatment": ["cacm", "ncacm"],
-            "comparator": ["standard"] * 2,
-            "estimate": [0.1, 0.0],
-            "se": [0.2, 0.2],
-            "n_treatment": [68, 67],
-            "n_comparator": [68, 68],
-            "source": "model",
-            "kind": "study",
-            "includes": "",
-        }
-    )
-    (tmp_path / "tables").mkdir()
-    rows.to_csv(catalogue.TRIAL_CONTRASTS.path(tmp_path, "consumer_providers"), index=False)
+    _model_rows(tmp_path, study=registry.trial_study("consumer_providers"))
     ev, notes = evidence.assemble_evidence(tmp_path, "model", True)
     assert not evidence.overlaps(ev)
     assert "pitt2013" not in set(ev.loc[ev["outcome"] == "symptoms", "study"])
