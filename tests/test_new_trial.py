@@ -15,28 +15,40 @@ from analysis import config, registry
 TRIAL = "peer_support"
 
 
+def _registry_with(root, trial: dict, arms: list[tuple[str, str, str]], visits: str):
+    """A copy of the project's registry under ``root`` with one more trial: its trials.csv row,
+    its arms (code, label, comparator flag) and a recovery-scale primary outcome at ``visits``."""
+    reg = root / "registry"
+    shutil.copytree(config.DATA / "registry", reg)
+    trials = pd.read_csv(reg / "trials.csv", dtype=str, keep_default_na=False)
+    pd.concat([trials, pd.DataFrame([trial])]).fillna("").to_csv(reg / "trials.csv", index=False)
+    code = trial["trial"]
+    with open(reg / "arms.csv", "a") as fh:
+        for arm, label, comparator in arms:
+            fh.write(f"{code},{arm},{label},{comparator},,assumed\n")
+    with open(reg / "outcomes.csv", "a") as fh:
+        fh.write(
+            f"{code},recovery,Recovery scale mean item score,RS mean item score,1,5,0.01,"
+            f"true,0.25,{visits},true,assumed\n"
+        )
+    return reg
+
+
 @pytest.fixture(scope="module")
 def project(tmp_path_factory):
     """A registry with a third trial (peer support vs usual care) and a data file of it."""
     root = tmp_path_factory.mktemp("newtrial")
-    reg = root / "registry"
-    shutil.copytree(config.DATA / "registry", reg)
-    trials = pd.read_csv(reg / "trials.csv", dtype=str, keep_default_na=False)
-    new = {
-        "trial": TRIAL,
-        "label": "The peer-support trial",
-        "source": "assumed",
-        "citation": "Doe J, Roe R. Peer support for serious mental illness. 2030",
-    }
-    pd.concat([trials, pd.DataFrame([new])]).fillna("").to_csv(reg / "trials.csv", index=False)
-    with open(reg / "arms.csv", "a") as fh:
-        fh.write(f"{TRIAL},peer,Peer support,false,,assumed\n")
-        fh.write(f"{TRIAL},usual,Usual care,true,,assumed\n")
-    with open(reg / "outcomes.csv", "a") as fh:
-        fh.write(
-            f"{TRIAL},recovery,Recovery scale mean item score,RS mean item score,1,5,0.01,"
-            "true,0.25,0;6;12,true,assumed\n"
-        )
+    reg = _registry_with(
+        root,
+        {
+            "trial": TRIAL,
+            "label": "The peer-support trial",
+            "source": "assumed",
+            "citation": "Doe J, Roe R. Peer support for serious mental illness. 2030",
+        },
+        [("peer", "Peer support", "false"), ("usual", "Usual care", "true")],
+        "0;6;12",
+    )
     df = pd.read_csv(config.DEFAULT_DATA)
     d = df[(df["trial"] == "resource_groups") & (df["outcome"] == "empowerment")].copy()
     d["trial"], d["outcome"] = TRIAL, "recovery"
@@ -120,25 +132,18 @@ def test_fit_runs_on_the_new_trial(project):
 def weeks_project(tmp_path_factory):
     """A trial whose visits are weeks (0, 2 and 6), declared only by registry rows."""
     root = tmp_path_factory.mktemp("weekstrial")
-    reg = root / "registry"
-    shutil.copytree(config.DATA / "registry", reg)
-    trials = pd.read_csv(reg / "trials.csv", dtype=str, keep_default_na=False)
-    new = {
-        "trial": "brief_therapy",
-        "label": "The brief-therapy trial",
-        "source": "assumed",
-        "citation": "Doe J. Brief therapy for serious mental illness. 2031",
-        "time_unit": "weeks",
-    }
-    pd.concat([trials, pd.DataFrame([new])]).fillna("").to_csv(reg / "trials.csv", index=False)
-    with open(reg / "arms.csv", "a") as fh:
-        fh.write("brief_therapy,brief,Brief therapy,false,,assumed\n")
-        fh.write("brief_therapy,waitlist,Waiting list,true,,assumed\n")
-    with open(reg / "outcomes.csv", "a") as fh:
-        fh.write(
-            "brief_therapy,recovery,Recovery scale mean item score,RS mean item score,1,5,0.01,"
-            "true,0.25,0;2;6,true,assumed\n"
-        )
+    reg = _registry_with(
+        root,
+        {
+            "trial": "brief_therapy",
+            "label": "The brief-therapy trial",
+            "source": "assumed",
+            "citation": "Doe J. Brief therapy for serious mental illness. 2031",
+            "time_unit": "weeks",
+        },
+        [("brief", "Brief therapy", "false"), ("waitlist", "Waiting list", "true")],
+        "0;2;6",
+    )
     df = pd.read_csv(config.DEFAULT_DATA)
     d = df[(df["trial"] == "resource_groups") & (df["outcome"] == "empowerment")].copy()
     d["trial"], d["outcome"] = "brief_therapy", "recovery"
