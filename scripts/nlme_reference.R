@@ -5,10 +5,20 @@
 # and fits the constrained longitudinal model with an unstructured covariance by REML:
 # nlme::gls with corSymm (a correlation per pair of visits) and varIdent (a variance per visit).
 # Then the baseline-as-covariate MMRM (ANCOVA at every visit) on the same data.
-# Writes tests/data/mmrm_reference/nlme.csv. Run once, by hand, after changing the data:
+# Writes tests/data/mmrm_reference/nlme.csv.
+#
+# Then reads tests/data/mmrm_reference/weeks.csv (a trial in weeks 0, 1, 4, 12: unequal spacing,
+# 16 teams, dropout at random, some patients without a baseline) and fits, by REML:
+#   - the constrained model without team effects (gls, corSymm + varIdent);
+#   - the constrained model with team intercepts (lme, random = ~1 | site, the same unstructured
+#     within-patient covariance);
+#   - the baseline-as-covariate MMRM (gls, corSymm + varIdent on the post-baseline visits);
+#   - the constrained model with AR(1) correlation in continuous time (corCAR1 on the week: the
+#     correlation decays with the weeks between visits) and one variance.
+# Writes tests/data/mmrm_reference/nlme_weeks.csv. Run by hand after changing the data:
 #
 #   apt-get install r-base-core r-cran-nlme
-#   Rscript scripts/nlme_reference.R
+#   python scripts/mmrm_reference_data.py && Rscript scripts/nlme_reference.R
 suppressPackageStartupMessages(library(nlme))
 dir <- "tests/data/mmrm_reference"
 d <- read.csv(file.path(dir, "data.csv"))
@@ -58,3 +68,50 @@ out <- rbind(out,
 out$software <- paste("R", getRversion(), "nlme", packageVersion("nlme"))
 write.csv(out, file.path(dir, "nlme.csv"), row.names = FALSE)
 print(out)
+
+# ---- the weeks trial ----
+w <- read.csv(file.path(dir, "weeks.csv"))
+w <- w[order(w$site, w$patient_id, w$time), ]
+w$visit <- factor(w$time)
+w$v <- as.integer(w$visit)
+follow <- sort(unique(w$time))[-1]
+trt <- paste0("trt", follow)
+for (k in seq_along(follow)) w[[trt[k]]] <- as.numeric(w$arm == "active" & w$time == follow[k])
+f <- as.formula(paste("value ~ visit +", paste(trt, collapse = " + ")))
+rows <- function(model, coefs, analysis) {
+  tt <- if (inherits(model, "lme")) summary(model)$tTable else summary(model)$tTable
+  data.frame(analysis = analysis, time = follow, estimate = unname(coefs[trt]),
+             se = unname(tt[trt, "Std.Error"]))
+}
+un <- gls(f, data = w, correlation = corSymm(form = ~ v | patient_id),
+          weights = varIdent(form = ~ 1 | visit), method = "REML")
+team <- lme(f, data = w, random = ~ 1 | site,
+            correlation = corSymm(form = ~ v | site / patient_id),
+            weights = varIdent(form = ~ 1 | visit), method = "REML",
+            control = lmeControl(maxIter = 200, msMaxIter = 200))
+car <- gls(f, data = w, correlation = corCAR1(form = ~ time | patient_id), method = "REML")
+wb <- w[w$time == 0, c("patient_id", "value")]
+names(wb)[2] <- "base"
+a <- merge(w[w$time > 0, ], wb, by = "patient_id")
+a <- a[order(a$patient_id, a$time), ]
+a$chg <- a$value - a$base
+a$base_c <- a$base - mean(wb$base[wb$patient_id %in% a$patient_id])
+a$visit <- factor(a$time)
+a$v <- as.integer(a$visit)
+fa <- as.formula(paste("chg ~ visit +", paste(trt, collapse = " + "), "+ visit:base_c"))
+anc <- gls(fa, data = a, correlation = corSymm(form = ~ v | patient_id),
+           weights = varIdent(form = ~ 1 | visit), method = "REML")
+ow <- rbind(
+  rows(un, coef(un), "constrained, unstructured"),
+  rows(team, fixef(team), "constrained, unstructured, team intercepts"),
+  rows(car, coef(car), "constrained, AR(1) in time"),
+  rows(anc, coef(anc), "baseline as covariate (ANCOVA), unstructured")
+)
+ow <- rbind(ow, data.frame(analysis = "team SD", time = NA,
+                           estimate = as.numeric(VarCorr(team)["(Intercept)", "StdDev"]), se = NA),
+            data.frame(analysis = "AR(1) correlation per week", time = NA,
+                       estimate = unname(coef(car$modelStruct$corStruct, unconstrained = FALSE)),
+                       se = NA))
+ow$software <- paste("R", getRversion(), "nlme", packageVersion("nlme"))
+write.csv(ow, file.path(dir, "nlme_weeks.csv"), row.names = FALSE)
+print(ow)

@@ -2,11 +2,62 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import shutil
 
+import pandas as pd
 import pytest
 
 os.environ.setdefault("MPLBACKEND", "Agg")
+
+
+def registry_with(root, trial: dict, arms: list[tuple[str, str, str]], visits: str):
+    """A copy of the project's registry under ``root`` with one more trial: its trials.csv row,
+    its arms (code, label, comparator flag) and a recovery-scale primary outcome at ``visits``
+    (``"0;6;12"``)."""
+    from analysis import config
+
+    reg = root / "registry"
+    shutil.copytree(config.DATA / "registry", reg)
+    trials = pd.read_csv(reg / "trials.csv", dtype=str, keep_default_na=False)
+    pd.concat([trials, pd.DataFrame([trial])]).fillna("").to_csv(reg / "trials.csv", index=False)
+    code = trial["trial"]
+    with open(reg / "arms.csv", "a") as fh:
+        for arm, label, comparator in arms:
+            fh.write(f"{code},{arm},{label},{comparator},,assumed\n")
+    with open(reg / "outcomes.csv", "a") as fh:
+        fh.write(
+            f"{code},recovery,Recovery scale mean item score,RS mean item score,1,5,0.01,"
+            f"true,0.25,{visits},true,assumed\n"
+        )
+    return reg
+
+
+@contextlib.contextmanager
+def using_registry(reg):
+    """Point this process's registry at the folder ``reg`` (as ``TRIALBAYES_REGISTRY`` does for
+    a new process) and restore the project's on exit."""
+    from analysis import config, registry
+
+    def clear():
+        registry.load_arm_registry.cache_clear()
+        registry.load_outcome_registry.cache_clear()
+        registry._network.cache_clear()
+
+    with pytest.MonkeyPatch.context() as mp:
+        for name, file in (
+            ("TRIALS_FILE", "trials.csv"),
+            ("ARMS_FILE", "arms.csv"),
+            ("OUTCOMES_FILE", "outcomes.csv"),
+        ):
+            mp.setattr(config, name, reg / file)
+        clear()
+        try:
+            yield reg
+        finally:
+            clear()
+    clear()
 
 
 @pytest.fixture(scope="session")

@@ -9,36 +9,18 @@ import sys
 
 import pandas as pd
 import pytest
+from conftest import registry_with, using_registry
 
 from analysis import config, registry
 
 TRIAL = "peer_support"
 
 
-def _registry_with(root, trial: dict, arms: list[tuple[str, str, str]], visits: str):
-    """A copy of the project's registry under ``root`` with one more trial: its trials.csv row,
-    its arms (code, label, comparator flag) and a recovery-scale primary outcome at ``visits``."""
-    reg = root / "registry"
-    shutil.copytree(config.DATA / "registry", reg)
-    trials = pd.read_csv(reg / "trials.csv", dtype=str, keep_default_na=False)
-    pd.concat([trials, pd.DataFrame([trial])]).fillna("").to_csv(reg / "trials.csv", index=False)
-    code = trial["trial"]
-    with open(reg / "arms.csv", "a") as fh:
-        for arm, label, comparator in arms:
-            fh.write(f"{code},{arm},{label},{comparator},,assumed\n")
-    with open(reg / "outcomes.csv", "a") as fh:
-        fh.write(
-            f"{code},recovery,Recovery scale mean item score,RS mean item score,1,5,0.01,"
-            f"true,0.25,{visits},true,assumed\n"
-        )
-    return reg
-
-
 @pytest.fixture(scope="module")
 def project(tmp_path_factory):
     """A registry with a third trial (peer support vs usual care) and a data file of it."""
     root = tmp_path_factory.mktemp("newtrial")
-    reg = _registry_with(
+    reg = registry_with(
         root,
         {
             "trial": TRIAL,
@@ -86,17 +68,9 @@ def test_an_inconsistent_registry_is_named(project, tmp_path):
     assert "trial 'ghost_trial' is not declared in trials.csv" in res.stderr
 
 
-def test_the_report_plans_a_section_for_it(project, monkeypatch):
+def test_the_report_plans_a_section_for_it(project):
     _, reg, data, _ = project
-    for name, file in (
-        ("TRIALS_FILE", "trials.csv"),
-        ("ARMS_FILE", "arms.csv"),
-        ("OUTCOMES_FILE", "outcomes.csv"),
-    ):
-        monkeypatch.setattr(config, name, reg / file)
-    registry.load_arm_registry.cache_clear()
-    registry.load_outcome_registry.cache_clear()
-    try:
+    with using_registry(reg):
         from analysis.report import pipeline, render
 
         plan = pipeline.plan_run("smoke", data, project[0] / "build", trials={TRIAL})
@@ -108,10 +82,6 @@ def test_the_report_plans_a_section_for_it(project, monkeypatch):
             "The peer-support trial",
         )
         assert registry.site_slopes(TRIAL) is False  # an empty default, stated in the registry
-    finally:
-        monkeypatch.undo()
-        registry.load_arm_registry.cache_clear()
-        registry.load_outcome_registry.cache_clear()
 
 
 @pytest.mark.slow
@@ -132,7 +102,7 @@ def test_fit_runs_on_the_new_trial(project):
 def weeks_project(tmp_path_factory):
     """A trial whose visits are weeks (0, 2 and 6), declared only by registry rows."""
     root = tmp_path_factory.mktemp("weekstrial")
-    reg = _registry_with(
+    reg = registry_with(
         root,
         {
             "trial": "brief_therapy",

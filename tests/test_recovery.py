@@ -95,3 +95,92 @@ def test_baseline_as_covariate_agrees_with_nlme_ancova_mmrm():
         est, se = effects.loc[month, "estimate"], effects.loc[month, "se"]
         assert abs(post.mean() - est) < 0.1 * se, (month, post.mean(), est, se)
         assert post.std() == pytest.approx(se, rel=0.15), (month, post.std(), se)
+
+
+# ---- unequal visit spacing (weeks 0, 1, 4, 12), team intercepts, dropout, missing baselines ----
+
+WEEKS_TRIAL = {
+    "trial": "reference_weeks",
+    "label": "The reference weeks trial",
+    "source": "assumed",
+    "citation": "Simulated by scripts/mmrm_reference_data.py",
+    "time_unit": "weeks",
+}
+
+
+@pytest.fixture(scope="module")
+def weeks(tmp_path_factory):
+    """The weeks trial of ``scripts/mmrm_reference_data.py`` (registry declared here), its
+    REML references from ``scripts/nlme_reference.R`` and a fitter with a vague effect prior."""
+    from conftest import registry_with, using_registry
+
+    reg = registry_with(
+        tmp_path_factory.mktemp("weeksref"),
+        WEEKS_TRIAL,
+        [("active", "Active", "false"), ("control", "Control", "true")],
+        "0;1;4;12",
+    )
+    df = pd.read_csv(REFERENCE / "weeks.csv").rename(columns={"time": "month"})
+    ref = pd.read_csv(REFERENCE / "nlme_weeks.csv")
+    with using_registry(reg):
+        yield df, ref
+
+
+def _agrees(idata, data, ref, analysis, within_se=0.1, sd_rel=0.15):
+    """Posterior mean of each follow-up effect within ``within_se`` REML standard errors of the
+    REML estimate, and its posterior SD within ``sd_rel`` of the standard error."""
+    rows = ref[ref["analysis"] == analysis].set_index("time")
+    assert len(rows) == 3, analysis
+    for week, row in rows.iterrows():
+        post = idata.posterior["beta"].sel(treatment="active", followup=int(week)).values.ravel()
+        post = post * data.s0
+        gap = abs(post.mean() - row["estimate"]) / row["se"]
+        assert gap < within_se, (analysis, week, post.mean(), row["estimate"], row["se"])
+        assert post.std() == pytest.approx(row["se"], rel=sd_rel), (analysis, week, post.std())
+
+
+VAGUE = fit.SamplerSettings(2000, 1000, 4, 13)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "analysis, covariance, teams",
+    [
+        ("constrained, unstructured", "unstructured", False),
+        ("constrained, unstructured, team intercepts", "unstructured", True),
+        ("constrained, AR(1) in time", "ar1", False),
+    ],
+)
+def test_constrained_model_agrees_with_nlme_on_unequal_weeks(weeks, analysis, covariance, teams):
+    """nlme by REML on a weeks trial with unequal spacing, dropout at random and patients
+    without a baseline (all analysed): gls for one site, lme with team intercepts, gls with
+    corCAR1 for AR(1) in time. With a vague effect prior the posterior means are within 0.1
+    REML standard errors."""
+    df, ref = weeks
+    d = df if teams else df.assign(site="all")
+    data = prepare_trial_data(d, "reference_weeks", "recovery")
+    assert np.isnan(data.y[:, 0]).sum() > 10  # patients without a baseline are in the analysis
+    assert bool(data.site_idx.max() > 0) == teams
+    idata, _ = fit.fit_trial_model(
+        data, VAGUE, covariance=covariance, site_slopes=False, priors="vague", cache=CACHE
+    )
+    _agrees(idata, data, ref, analysis)
+    if covariance == "ar1":  # the correlation per week, REML's corCAR1 parameter
+        want = ref.loc[ref["analysis"] == "AR(1) correlation per week", "estimate"].iloc[0]
+        assert float(idata.posterior["rho"].mean()) == pytest.approx(want, abs=0.02)
+
+
+@pytest.mark.slow
+def test_baseline_as_covariate_agrees_with_nlme_on_unequal_weeks(weeks):
+    """The ANCOVA MMRM (change on visit, treatment x visit, baseline x visit, unstructured) on
+    the weeks trial, leaving out the patients without a baseline as nlme does."""
+    from analysis.trialmodel import ancova
+
+    df, ref = weeks
+    full = prepare_trial_data(df.assign(site="all"), "reference_weeks", "recovery")
+    data = ancova.ancova_data(full)
+    gone = ancova.left_out(full)
+    assert gone["no baseline value"] > 10 and gone["no post-baseline visit"] > 10
+    assert sum(gone.values()) == len(full.patients) - len(data.patients)
+    idata, _ = fit.fit_trial_model(data, VAGUE, priors="vague", covariates=True, cache=CACHE)
+    _agrees(idata, data, ref, "baseline as covariate (ANCOVA), unstructured")
