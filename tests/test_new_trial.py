@@ -7,11 +7,12 @@ import shutil
 import subprocess
 import sys
 
+import numpy as np
 import pandas as pd
 import pytest
 from conftest import registry_with, using_registry
 
-from analysis import config, registry
+from analysis import config, registry, rules
 
 TRIAL = "peer_support"
 
@@ -154,3 +155,81 @@ def test_a_weeks_trial_speaks_weeks(weeks_project):
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
     assert res.returncode == 0, res.stderr[-2000:]
     assert "at week 6" in res.stdout and "month" not in res.stdout.lower(), res.stdout
+
+
+@pytest.fixture(scope="module")
+def ancova_primary(tmp_path_factory):
+    """The resource-group empowerment data as a weeks trial whose analysis plan makes the
+    baseline-as-covariate MMRM primary (``primary_analysis`` ancova in its registry row)."""
+    root = tmp_path_factory.mktemp("ancovatrial")
+    reg = registry_with(
+        root,
+        {
+            "trial": "plan_ancova",
+            "label": "The ANCOVA-plan trial",
+            "source": "assumed",
+            "citation": "Doe J. A trial whose plan names an ANCOVA MMRM. 2032",
+            "time_unit": "weeks",
+            "primary_analysis": "ancova",
+        },
+        [("active", "Active", "false"), ("control", "Control", "true")],
+        "0;2;6",
+    )
+    df = pd.read_csv(config.DEFAULT_DATA)
+    d = df[(df["trial"] == "resource_groups") & (df["outcome"] == "empowerment")].copy()
+    d["trial"], d["outcome"] = "plan_ancova", "recovery"
+    d["arm"] = d["arm"].map({"fact_rg": "active", "fact": "control"})
+    d["month"] = d["month"].map({0: 0, 9: 2, 18: 6})
+    with using_registry(reg):
+        from analysis.trialmodel import fit
+        from analysis.trialmodel import pipeline as tp
+
+        yield d, tp.run_trial(d, "plan_ancova", fit.SamplerSettings(400, 400, 2, 5), log=print)
+
+
+@pytest.mark.slow
+def test_a_trial_whose_plan_makes_the_ancova_primary(ancova_primary):
+    """The registry's primary_analysis selects the analysis: every table comes from the
+    baseline-as-covariate MMRM, the constrained model becomes a sensitivity row, and the
+    modelled means start from the analysed patients' mean baseline."""
+    from analysis import catalogue as c
+    from analysis.trialmodel import ancova
+    from analysis.trialmodel import pipeline as tp
+
+    d, res = ancova_primary
+    fit = res.fits["recovery"]
+    assert not fit.data.baseline_constrained and fit.idata.attrs["analysis"] == ancova.LABEL
+    sens = res.tables[c.SENSITIVITY]
+    labels = list(dict.fromkeys(sens["analysis"]))
+    assert labels[0] == tp.primary_label("plan_ancova") and ancova.LABEL in labels[0]
+    assert ancova.ANALYSIS_LABELS["constrained"] in labels
+    effects = res.tables[c.TRIAL_EFFECTS].set_index("month")
+    primary = sens[sens["analysis"] == labels[0]].set_index("month")
+    assert np.allclose(effects.loc[[2, 6], "estimate"], primary.loc[[2, 6], "estimate"])
+    # the constrained analysis of the same data answers close to it (a different estimator)
+    other = sens[sens["analysis"] == ancova.ANALYSIS_LABELS["constrained"]].set_index("month")
+    gap = abs(other.loc[6, "estimate"] - effects.loc[6, "estimate"])
+    assert gap < 0.5 * (effects.loc[6, "upper"] - effects.loc[6, "lower"]) / (2 * rules.Z_INTERVAL)
+    means = res.tables[c.MODELLED_MEANS]
+    base = means[means["month"] == 0]
+    followed = set(d.loc[d["month"] > 0, "patient_id"])  # analysed: baseline and a later visit
+    kept = d[(d["month"] == 0) & d["patient_id"].isin(followed)]
+    assert np.allclose(base["mean"], kept["value"].mean()) and (base["change"] == 0).all()
+    # the imputation-based MAR row reproduces the model's MAR estimate within Monte Carlo error
+    rb = res.tables[c.REFERENCE_BASED]
+    mar = rb[(rb["strategy"] == "MAR") & (rb["inference"] == "information_anchored")].iloc[0]
+    mc = np.hypot(effects.loc[6, "mcse"], mar["lower_mcse"])
+    assert abs(mar["estimate"] - effects.loc[6, "estimate"]) < 3 * mc
+    assert set(rb["strategy"]) == {"MAR", "J2R", "CR", "CIR"}
+
+
+def test_an_unknown_primary_analysis_is_named(project, tmp_path):
+    _, reg, data, env = project
+    bad = tmp_path / "registry"
+    shutil.copytree(reg, bad)
+    t = pd.read_csv(bad / "trials.csv", dtype=str, keep_default_na=False)
+    t.loc[t["trial"] == TRIAL, "primary_analysis"] = "anova"
+    t.to_csv(bad / "trials.csv", index=False)
+    res = _cli({**env, "TRIALBAYES_REGISTRY": str(bad)}, "validate", str(data))
+    assert res.returncode == 2
+    assert "primary_analysis 'anova' is not one of constrained, ancova" in res.stderr

@@ -188,7 +188,12 @@ TRIAL_DEFAULTS = {
     "study": "",  # the trial code
     "site_slopes": "false",  # team-specific treatment effects (random slopes) in the model
     "time_unit": "months",  # the unit of the visits (the contract's time column): days, weeks, months
+    "primary_analysis": "constrained",  # the primary analysis: constrained or ancova
 }
+#: The primary analyses a trial's analysis plan may name (``primary_analysis`` of the trial
+#: registry): the constrained longitudinal model (the baseline an outcome, the arms sharing its
+#: mean) or the MMRM of the change from baseline with the baseline as a covariate.
+ANALYSES = ("constrained", "ancova")
 #: Units a trial's visit times may be in (``time_unit`` of the trial registry).
 TIME_UNITS = ("days", "weeks", "months")
 
@@ -234,6 +239,19 @@ def check_registry() -> None:
         for k, v in enumerate(reg[col], start=2):
             if not str(v).strip():
                 problems.append(f"{config.TRIALS_FILE}, line {k}: '{col}' is empty")
+    for k, (t, a, u) in enumerate(
+        zip(reg["trial"], reg["primary_analysis"], reg["time_unit"], strict=True), start=2
+    ):
+        if a.strip().lower() not in ANALYSES:
+            problems.append(
+                f"{config.TRIALS_FILE}, line {k}: trial '{t}': primary_analysis '{a}' is not "
+                f"one of {', '.join(ANALYSES)}"
+            )
+        if u.strip().lower() not in TIME_UNITS:
+            problems.append(
+                f"{config.TRIALS_FILE}, line {k}: trial '{t}': time_unit '{u}' is not one of "
+                f"{', '.join(TIME_UNITS)}"
+            )
     declared = set(reg["trial"])
     arms, outcomes = load_arm_registry(), load_outcome_registry()
     for df, file in ((arms, config.ARMS_FILE), (outcomes, config.OUTCOMES_FILE)):
@@ -295,6 +313,20 @@ def time_unit(trial: str) -> str:
     if unit not in TIME_UNITS:
         raise RegistryError(f"trial {trial!r}: time_unit {unit!r} is not one of {TIME_UNITS}")
     return unit
+
+
+def primary_analysis(trial: str) -> str:
+    """The trial's primary analysis (:data:`ANALYSES`; ``constrained`` where the registry says
+    nothing): the other one is reported as a sensitivity analysis."""
+    reg = load_trial_registry().set_index("trial")
+    name = str(reg.loc[trial, "primary_analysis"]).strip().lower() if trial in reg.index else ""
+    name = name or TRIAL_DEFAULTS["primary_analysis"]
+    if name not in ANALYSES:
+        raise RegistryError(
+            f"{config.TRIALS_FILE}: trial {trial!r}: primary_analysis {name!r} is not one of "
+            f"{ANALYSES}"
+        )
+    return name
 
 
 def time_at(trial: str, t) -> str:

@@ -18,7 +18,7 @@ from analysis import catalogue, config, rules
 from analysis.contract import simulate
 from analysis.studies import assurance as asr
 from analysis.studies import laplace, runner, sbc, tipping
-from analysis.trialmodel import fit, model
+from analysis.trialmodel import ancova, fit, model
 from analysis.trialmodel import pipeline as trial_pipeline
 
 #: Where finished replicate chunks are cached between runs.
@@ -170,12 +170,13 @@ def tipping_points(df, out_dir, deltas, threshold, settings, seed, primary=None)
     for trial in [t for t in registry.load_trial_registry()["trial"] if t in set(df["trial"])]:
         present = set(df.loc[df["trial"] == trial, "outcome"])
         for outcome in [o for o in registry.trial_outcomes(trial) if o in present]:
-            data = model.prepare_trial_data(df, trial, outcome)
+            data = ancova.analysis_data(df, trial, outcome)  # as the trial stage fitted it
             idata = trial_pipeline.load_idata(out_dir, trial, outcome) if out_dir else None
             if idata is None:
                 if (trial, outcome) != primary:
                     continue
-                idata, _ = fit.fit_trial_model(data, settings or fit.SamplerSettings(seed=seed))
+                settings = settings or fit.SamplerSettings(seed=seed)
+                idata = trial_pipeline.fit_outcome(df, trial, outcome, settings).idata
                 refits.append(f"{trial}/{outcome}")
             tip = tipping.tipping_point_analysis(data, idata, deltas, threshold)
             frames.append(tip.table.assign(trial=trial, outcome=outcome))

@@ -28,6 +28,12 @@ from analysis.trialmodel.model import TrialData
 
 #: The label of this analysis in the ``sensitivity`` table.
 LABEL = "baseline as covariate (ANCOVA)"
+#: Reader-facing names of the analyses a trial may declare primary
+#: (:data:`analysis.registry.ANALYSES`).
+ANALYSIS_LABELS = {
+    "constrained": "constrained longitudinal (baseline as outcome)",
+    "ancova": LABEL,
+}
 #: The baseline covariate's term name.
 BASELINE_TERM = "baseline (per baseline SD)"
 
@@ -73,8 +79,28 @@ def ancova_data(data: TrialData, covariates: bool = False) -> TrialData:
         x=x,
         covariate_terms=terms,
         baseline_constrained=False,
-        meta={**data.meta, "analysis": LABEL},
+        meta={
+            **data.meta,
+            "analysis": LABEL,
+            "baseline_mean": float(base.mean()),
+            "baseline_time": data.visits[0],
+        },
     )
+
+
+def analysis_data(
+    df, trial: str, outcome: str, analysis: str | None = None, covariates: bool = False
+) -> TrialData:
+    """One outcome's data as an analysis holds it: the constrained model's (baseline first) or
+    this module's (:func:`ancova_data`, with the other covariates if ``covariates``);
+    ``analysis`` defaults to the trial's primary analysis
+    (:func:`analysis.registry.primary_analysis`)."""
+    from analysis import registry
+    from analysis.trialmodel.model import prepare_trial_data
+
+    analysis = analysis or registry.primary_analysis(trial)
+    data = prepare_trial_data(df, trial, outcome)
+    return ancova_data(data, covariates) if analysis == "ancova" else data
 
 
 def left_out(data: TrialData) -> dict[str, int]:

@@ -102,14 +102,15 @@ def arm_difference_draws(idata, data: TrialData, arm: str) -> np.ndarray:
     The population effect ``beta`` at each follow-up visit (zero at baseline) plus the team's
     deviation of the effect where the model has team slopes.
     """
+    first = _first_effect(data)
     beta = idata.posterior["beta"].sel(treatment=arm).transpose("chain", "draw", "followup")
-    beta = np.asarray(beta).reshape(-1, len(data.visits) - 1)
+    beta = np.asarray(beta).reshape(-1, len(data.visits) - first)
     rows = np.flatnonzero(np.array(data.arms)[data.arm_idx] == arm)
-    delta = np.concatenate([np.zeros((beta.shape[0], 1)), beta], axis=1)[:, None, :]
+    delta = np.concatenate([np.zeros((beta.shape[0], first)), beta], axis=1)[:, None, :]
     delta = np.repeat(delta, len(rows), axis=1)
     if "sigma_site_effect" in idata.posterior:
         v = _draws(idata, "sigma_site_effect")[:, None] * _draws(idata, "site_effect_offset")
-        delta[:, :, 1:] += v[:, data.site_idx[rows]][:, :, None]
+        delta[:, :, first:] += v[:, data.site_idx[rows]][:, :, None]
     return delta
 
 
@@ -167,13 +168,14 @@ def patient_means(idata, data: TrialData) -> np.ndarray:
     model's standardised scale): visit means, the arm's effects, covariates and team effects."""
     post = idata.posterior
     t = len(data.visits)
+    first = _first_effect(data)
     alpha = _draws(idata, "alpha")
-    beta = _draws(idata, "beta").reshape(len(alpha), len(data.treatments), t - 1)
+    beta = _draws(idata, "beta").reshape(len(alpha), len(data.treatments), t - first)
     arm_of = np.array(data.arms)[data.arm_idx]
     mu = np.repeat(alpha[:, None, :], len(arm_of), axis=1)
     for k, a in enumerate(data.treatments):
         rows = arm_of == a
-        mu[:, rows, 1:] += beta[:, k][:, None, :]
+        mu[:, rows, first:] += beta[:, k][:, None, :]
     if "gamma" in post and data.x is not None and data.x.shape[1]:
         mu += np.einsum("pq,sqt->spt", data.x, _draws(idata, "gamma"))
     if "site_offset" in post:
@@ -184,8 +186,14 @@ def patient_means(idata, data: TrialData) -> np.ndarray:
     if "sigma_site_effect" in post:
         v = _draws(idata, "sigma_site_effect")[:, None] * _draws(idata, "site_effect_offset")
         code = slope_code(arm_of != data.comparator)
-        mu[:, :, 1:] += (v[:, data.site_idx] * code)[:, :, None]
+        mu[:, :, first:] += (v[:, data.site_idx] * code)[:, :, None]
     return mu
+
+
+def _first_effect(data: TrialData) -> int:
+    """Index of the first visit with an effect: 1 for the constrained analysis (baseline shared),
+    0 for the baseline-as-covariate analysis (post-baseline visits only)."""
+    return 1 if data.baseline_constrained else 0
 
 
 def _strategy_shift(delta, cov, mask, strategy):
@@ -268,11 +276,18 @@ def information_anchored(
         cond_mean - shift + cond_sd * rng.standard_normal(cond_mean.shape),  # strategy = MAR - d
     )
     # ANCOVA on the patients with a baseline: intercept, one column per active arm, baseline
-    keep = mask[:, 0]
+    # (the baseline-as-covariate analysis holds the centred baseline as its first covariate and
+    # the change as its outcome: the same arm coefficients)
+    if data.baseline_constrained:
+        keep = mask[:, 0]
+        baseline = z[keep, 0] - z[keep, 0].mean()
+    else:
+        keep = np.ones(len(z), dtype=bool)
+        baseline = data.x[:, 0]
     design = np.column_stack(
         [np.ones(keep.sum())]
         + [(arm_of[keep] == a).astype(float) for a in data.treatments]
-        + [z[keep, 0] - z[keep, 0].mean()]
+        + [baseline]
     )
     xtx_inv = np.linalg.inv(design.T @ design)
     coef = completed[:, keep] @ design @ xtx_inv  # imputation x column

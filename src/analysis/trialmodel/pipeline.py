@@ -94,8 +94,22 @@ def resolve_outcomes(df: pd.DataFrame, trial: str, outcomes: list[str] | None) -
     return [o for o in present if o in outcomes]
 
 
-def fit_outcome(df, trial, outcome, settings, cache=None, **options) -> OutcomeFit:
-    """Fit one outcome (options as for :func:`analysis.fit.fit_trial_model`)."""
+def fit_outcome(
+    df, trial, outcome, settings, cache=None, analysis: str | None = None, **options
+) -> OutcomeFit:
+    """Fit one outcome by ``analysis`` (``constrained`` or ``ancova``; default the trial's
+    primary analysis from the registry), options as for :func:`analysis.fit.fit_trial_model`."""
+    analysis = analysis or registry.primary_analysis(trial)
+    if analysis == "ancova":
+        return fit_ancova(
+            df,
+            trial,
+            outcome,
+            settings,
+            cache,
+            covariates=options.pop("covariates", False),
+            **options,
+        )
     data = prepare_trial_data(df, trial, outcome)
     idata, model = fit_trial_model(data, settings, cache=cache, **options)
     fit = OutcomeFit(data, idata, model, None)
@@ -103,11 +117,14 @@ def fit_outcome(df, trial, outcome, settings, cache=None, **options) -> OutcomeF
     return fit
 
 
-def fit_ancova(df, trial, outcome, settings, cache=None, covariates: bool = False) -> OutcomeFit:
+def fit_ancova(
+    df, trial, outcome, settings, cache=None, covariates: bool = False, **options
+) -> OutcomeFit:
     """Fit the baseline-as-covariate analysis (:mod:`analysis.trialmodel.ancova`) of one
-    outcome: change from baseline, baseline x visit, unstructured covariance."""
-    data = ancova.ancova_data(prepare_trial_data(df, trial, outcome), covariates=covariates)
-    idata, model = fit_trial_model(data, settings, cache=cache, covariates=True)
+    outcome: change from baseline, baseline x visit, unstructured covariance unless
+    ``options`` (as for :func:`analysis.fit.fit_trial_model`) say otherwise."""
+    data = ancova.analysis_data(df, trial, outcome, "ancova", covariates)
+    idata, model = fit_trial_model(data, settings, cache=cache, covariates=True, **options)
     idata.attrs["analysis"] = ancova.LABEL
     fit = OutcomeFit(data, idata, model, None)
     fit.diagnostics = diagnostics.convergence_table(idata, fit.name)
@@ -211,6 +228,14 @@ COVARIANCE_VARIANTS = {
 PRIMARY_LABEL = "primary: unstructured covariance, Normal(0, 1) effect prior"
 
 
+def primary_label(trial: str) -> str:
+    """The primary analysis' row label in the ``sensitivity`` table (naming the analysis when
+    the trial's plan makes the baseline-as-covariate MMRM primary)."""
+    if registry.primary_analysis(trial) == "ancova":
+        return PRIMARY_LABEL.replace("primary: ", f"primary: {ancova.LABEL}, ")
+    return PRIMARY_LABEL
+
+
 def sensitivity_table(
     df,
     trial,
@@ -228,7 +253,9 @@ def sensitivity_table(
     (pandas.DataFrame, dict)
         ``trial_effects`` columns plus ``analysis`` (which variant), and the variant fits.
     """
-    variants = {PRIMARY_LABEL: {}}
+    primary = registry.primary_analysis(trial)
+    other = next(a for a in registry.ANALYSES if a != primary)
+    variants = {primary_label(trial): {}}
     for name, pri in PRIOR_SETS.items():
         if name != "default":
             variants[f"{name} (Normal(0, {pri.effect_sd:g}) effect prior)"] = {"priors": name}
@@ -238,7 +265,7 @@ def sensitivity_table(
         if cov == "ar1" and n_visits < 3:  # with two visits AR(1) is compound symmetry
             continue
         variants[label] = {"covariance": cov}
-    variants[ancova.LABEL] = {"analysis": "ancova"}
+    variants[ancova.ANALYSIS_LABELS[other]] = {"analysis": other}
     fits, parts = {}, []
     for label, opts in variants.items():
         if not opts and base is not None:
@@ -247,6 +274,9 @@ def sensitivity_table(
             fit = fit_ancova(df, trial, outcome, settings, cache, covariates=covariates)
             left = ancova.left_out(prepare_trial_data(df, trial, outcome))
             log(f"fitted {fit.name} (left out: {left})")
+        elif opts.get("analysis") == "constrained":
+            fit = fit_outcome(df, trial, outcome, settings, cache, covariates=covariates, **opts)
+            log(f"fitted {fit.name}")
         else:
             fit = fit_outcome(df, trial, outcome, settings, cache, covariates=covariates, **opts)
             log(f"fitted {fit.name}")

@@ -140,7 +140,9 @@ def attach_truth(effects: pd.DataFrame, truth: pd.DataFrame | None) -> pd.DataFr
 def summarise_means(idata, data: TrialData, observed: pd.DataFrame | None = None) -> pd.DataFrame:
     """Modelled mean and change from baseline per arm and visit, beside the observed means.
 
-    Modelled means are population averages (team effects at zero) on the instrument scale.
+    Modelled means are population averages (team effects at zero) on the instrument scale. For
+    the baseline-as-covariate analysis they are the modelled change at the mean baseline added
+    to the mean baseline of the patients it analyses (baseline rows without uncertainty).
 
     Returns
     -------
@@ -150,13 +152,26 @@ def summarise_means(idata, data: TrialData, observed: pd.DataFrame | None = None
     """
     alpha = idata.posterior["alpha"]
     rows = []
+    constrained = data.baseline_constrained
+    # the baseline-as-covariate analysis models the change at the mean baseline
+    visits = data.visits if constrained else [data.meta["baseline_time"], *data.visits]
     for arm in data.arms:
-        for month in data.visits:
-            z = alpha.sel(visit=month).values
-            if arm != data.comparator and month > 0:
-                z = z + idata.posterior["beta"].sel(treatment=arm, followup=month).values
-            y = data.m0 + data.s0 * z
-            ch = y - (data.m0 + data.s0 * alpha.sel(visit=data.visits[0]).values)
+        for month in visits:
+            if not constrained:
+                ch = np.zeros(alpha.shape[:2])
+                if month != visits[0]:
+                    ch = ch + alpha.sel(visit=month).values
+                    if arm != data.comparator:
+                        beta = idata.posterior["beta"].sel(treatment=arm, followup=month).values
+                        ch = ch + beta
+                ch = data.s0 * ch
+                y = data.meta["baseline_mean"] + ch
+            else:
+                z = alpha.sel(visit=month).values
+                if arm != data.comparator and month != visits[0]:
+                    z = z + idata.posterior["beta"].sel(treatment=arm, followup=month).values
+                y = data.m0 + data.s0 * z
+                ch = y - (data.m0 + data.s0 * alpha.sel(visit=visits[0]).values)
             rows.append(
                 {
                     "trial": data.trial,
