@@ -60,7 +60,9 @@ def test_save_table_checks_the_columns(tmp_path):
 
 
 def test_open_columns_need_the_declared_ones_only(tmp_path):
-    ranks = pd.DataFrame({"rep": [0], "alpha[0]": [3], "divergences": [0]})
+    ranks = pd.DataFrame(
+        {"trial": ["t"], "outcome": ["o"], "rep": [0], "alpha[0]": [3], "divergences": [0]}
+    )
     output.save_table(ranks, tmp_path, catalogue.SBC_RANKS)
     with pytest.raises(catalogue.TableError):
         output.save_table(ranks.drop(columns="rep"), tmp_path, catalogue.SBC_RANKS)

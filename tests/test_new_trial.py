@@ -233,3 +233,65 @@ def test_an_unknown_primary_analysis_is_named(project, tmp_path):
     res = _cli({**env, "TRIALBAYES_REGISTRY": str(bad)}, "validate", str(data))
     assert res.returncode == 2
     assert "primary_analysis 'anova' is not one of constrained, ancova" in res.stderr
+
+
+@pytest.mark.slow
+def test_a_trial_without_a_scenario_gets_one_derived_from_its_fit(weeks_project):
+    """The replication design of a trial with no scenario file simulates from its own fit: a
+    large trial simulated from the derived scenario reproduces the data's dropout by visit,
+    the fitted effect at the last visit and the fitted baseline-to-last correlation."""
+    from analysis.contract import simulate
+    from analysis.studies import assurance as asr
+    from analysis.trialmodel import fit, missing
+    from analysis.trialmodel.model import prepare_trial_data
+
+    root, data_file, env = weeks_project
+    reg = root / "registry"
+    with using_registry(reg):
+        df = pd.read_csv(data_file).rename(columns={"time": "month"})
+        data = prepare_trial_data(df, "brief_therapy", "recovery")
+        idata, _ = fit.fit_trial_model(data, fit.SamplerSettings(500, 500, 2, 3))
+        sc, source = asr.design_scenario(data, idata)
+        assert "derived" in source and sc.visits == [0, 2, 6]
+        big = simulate.simulate_trial(simulate.scaled_scenario(sc, 6000, 40), 11)
+        sim = prepare_trial_data(big, "brief_therapy", "recovery")
+    seen = lambda d: d.mask.mean(axis=0)  # noqa: E731
+    np.testing.assert_allclose(seen(sim), seen(data), atol=0.03)
+    arm_of = np.array(sim.arms)[sim.arm_idx]
+    last = sim.y[:, -1]
+    diff = np.nanmean(last[arm_of == "brief"]) - np.nanmean(last[arm_of == "waitlist"])
+    fitted = float(idata.posterior["beta"].sel(treatment="brief", followup=6).mean())
+    assert diff / data.s0 == pytest.approx(fitted, abs=0.08)
+    cov = missing.covariance_draws(idata, data.visits).mean(axis=0)
+    want = cov[0, -1] / np.sqrt(cov[0, 0] * cov[-1, -1])
+    ok = ~np.isnan(sim.y[:, -1])
+    got = np.corrcoef(sim.y[ok, 0], sim.y[ok, -1])[0, 1]
+    assert got == pytest.approx(want, abs=0.06)
+
+
+def test_the_design_command_replicates_a_trial_without_a_scenario(weeks_project, tmp_path):
+    """``analysis design`` on a weeks trial: the tables name the trial and the outcome, and the
+    output says the scenario was derived from the trial's fit."""
+    root, data, env = weeks_project
+    res = _cli(
+        env,
+        "design",
+        "--data",
+        str(data),
+        "--patients",
+        "60",
+        "--teams",
+        "10",
+        "--replicates",
+        "4",
+        "--prior",
+        "sceptical",
+        "--workers",
+        "1",
+        "--out",
+        str(tmp_path),
+    )
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert "derived from this run's fit" in res.stdout
+    table = pd.read_csv(tmp_path / "tables" / "assurance.csv")
+    assert set(table["trial"]) == {"brief_therapy"} and set(table["outcome"]) == {"recovery"}

@@ -445,6 +445,8 @@ LAPLACE_CHECK = _t(
     "laplace_check",
     "One row per replication design: the design analysis' effect against MCMC of the same model.",
     (
+        "trial",
+        "outcome",
         "model",
         "patients",
         "teams",
@@ -488,19 +490,32 @@ RECOVERY_SUMMARY = _t(
 ASSURANCE = _t(
     "assurance",
     "One row per replication design: assurance with its 95% Monte Carlo interval.",
-    ("n_patients", "n_sites", "replicates", "assurance", "converged", "mcse", "lower", "upper"),
+    (
+        "trial",
+        "outcome",
+        "n_patients",
+        "n_sites",
+        "replicates",
+        "assurance",
+        "converged",
+        "mcse",
+        "lower",
+        "upper",
+    ),
     "studies",
 )
 SMALLEST_DESIGNS = _t(
     "smallest_designs",
     "One row per assurance level: the smallest simulated design reaching it.",
-    ("level", "n_sites", "n_patients", "assurance"),
+    ("trial", "outcome", "level", "n_sites", "n_patients", "assurance"),
     "studies",
 )
 ASSURANCE_NULL = _t(
     "assurance_null",
     "The decision rule's false-positive rate under a true effect of zero.",
     (
+        "trial",
+        "outcome",
         "n_patients",
         "n_sites",
         "replicates",
@@ -517,14 +532,24 @@ ASSURANCE_NULL = _t(
 SBC_RANKS = _t(
     "sbc_ranks",
     "One row per SBC replicate: the rank of each parameter's true value among its draws.",
-    ("rep", "divergences"),
+    ("trial", "outcome", "rep", "divergences"),
     "studies",
     open_columns=True,
 )
 SBC_UNIFORMITY = _t(
     "sbc_uniformity",
     "One row per parameter: chi-square test of uniform SBC ranks.",
-    ("parameter", "replicates", "chi2", "p_value", "expected_per_bin", "min_bin", "max_bin"),
+    (
+        "trial",
+        "outcome",
+        "parameter",
+        "replicates",
+        "chi2",
+        "p_value",
+        "expected_per_bin",
+        "min_bin",
+        "max_bin",
+    ),
     "studies",
 )
 TIPPING_POINT = _t(

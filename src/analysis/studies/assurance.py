@@ -9,6 +9,7 @@ import pandas as pd
 
 from analysis import registry, rules
 from analysis.contract import simulate
+from analysis.contract.scenario import OutcomeScenario, Scenario, scenario_path
 from analysis.studies.laplace import fast_effect
 from analysis.studies.runner import replicate_seed
 from analysis.trialmodel import model
@@ -38,6 +39,8 @@ class AssuranceSpec:
     trial: str = "resource_groups"
     outcome: str = "empowerment"
     arm: str = "fact_rg"
+    #: The simulation scenario (default: the trial's scenario file, :func:`design_scenario`).
+    scenario: Scenario | None = None
 
     def __post_init__(self):
         if self.rule not in ("benefit", "mcid"):
@@ -59,7 +62,9 @@ def simulate_replicate(spec: AssuranceSpec, design: Design, seed: int):
 
     rng = np.random.default_rng(seed)
     effect = float(spec.prior_mean + spec.prior_sd * rng.standard_normal())
-    sc = simulate.scaled_scenario(spec.trial, design.n_patients, design.n_sites, [spec.outcome])
+    sc = simulate.scaled_scenario(
+        spec.scenario or spec.trial, design.n_patients, design.n_sites, [spec.outcome]
+    )
     base = sc.outcomes[spec.outcome]
     last = max(sc.visits)
     old = base.effect[spec.arm]
@@ -166,11 +171,19 @@ def design_prior_from_run(
         sign = 1.0 if registry.get_outcome(trial, outcome).higher_is_better else -1.0
         return (
             sign * float(r["smd"]),
-            float(r["smd_upper"] - r["smd_lower"]) / 3.92,
+            float(r["smd_upper"] - r["smd_lower"]) / (2 * rules.Z_INTERVAL),
             "posterior of this run's analysis",
         )
     pub = pd.read_csv(config.PUBLISHED_TRIALS)
-    r = pub[(pub["outcome"] == outcome) & (pub["treatment"] == arm)].iloc[0]
+    hit = pub[(pub["outcome"] == outcome) & (pub["treatment"] == arm)]
+    if "study" in pub:
+        hit = hit[hit["study"] == registry.trial_study(trial)]
+    if hit.empty:
+        raise ValueError(
+            f"no design prior for {trial}/{outcome}: this run has no analysis of it and "
+            f"{config.PUBLISHED_TRIALS.name} has no published result; use the sceptical prior"
+        )
+    r = hit.iloc[0]
     return float(r["estimate"]), float(r["se"]), f"published result ({r['study']})"
 
 
@@ -184,3 +197,83 @@ def smallest_designs_markdown(smallest: pd.DataFrame) -> str:
     if not text:
         return "No simulated design reached 80% assurance: larger designs are needed."
     return "Smallest designs reaching the assurance level among those simulated: " + text + "."
+
+
+def design_scenario(data: model.TrialData, idata=None) -> tuple[Scenario, str]:
+    """The simulation scenario of a replication of ``data``'s trial.
+
+    The trial's scenario file (``data/scenarios/``) when it has one; otherwise a scenario
+    derived from the trial's own fit (``idata``, the constrained model of ``data``):
+
+    - arms, teams and visits as in the data; baseline mean and SD as the data's;
+    - the time trend and the effects as the posterior means of the visit means and effects
+      (benefit-positive, in baseline SDs);
+    - the team SD, team-by-treatment SD, and the within-patient covariance split into a
+      constant patient share (the mean of the covariances between visits) and a residual whose
+      SD by visit and correlation between the first and the last visit reproduce the posterior
+      mean covariance;
+    - dropout by visit as the data's (monotone; the share of the previous visit's patients not
+      seen), missing at random given the last visit with a slope of zero (not estimated).
+
+    Returns
+    -------
+    (Scenario, str)
+        The scenario and where it comes from, in words.
+    """
+    from analysis.trialmodel import missing
+
+    if scenario_path(data.trial).exists():
+        return simulate.load_scenario(data.trial), "the trial's simulation scenario"
+    if idata is None:
+        raise ValueError(f"{data.trial}: no scenario file and no fit to derive a scenario from")
+    post = idata.posterior
+    mean = lambda name: np.asarray(post[name].mean(("chain", "draw")))  # noqa: E731
+    direction = 1.0 if data.meta["higher_is_better"] else -1.0
+    visits = list(data.visits)
+    alpha = mean("alpha")
+    trend = {int(t): float(direction * (alpha[k] - alpha[0])) for k, t in enumerate(visits)}
+    beta = post["beta"].mean(("chain", "draw"))
+    effect = {
+        a: {int(t): float(direction * beta.sel(treatment=a, followup=t)) for t in visits[1:]}
+        for a in data.treatments
+    }
+    cov = missing.covariance_draws(idata, visits).mean(axis=0)
+    off = cov[~np.eye(len(visits), dtype=bool)]
+    site_share = float(mean("sigma_site") ** 2) if "sigma_site" in post else 0.0
+    patient = float(np.clip(off.mean() if off.size else 0.5 * cov[0, 0], 0.0, 0.95 * cov.min()))
+    resid = np.diag(cov) - patient
+    total = site_share + cov[0, 0]
+    ratio = {int(t): float(np.sqrt(resid[k] / resid[0])) for k, t in enumerate(visits) if k}
+    span = (visits[-1] - visits[0]) / 12  # the simulator's correlation decays per 12 time units
+    r_last = (cov[0, -1] - patient) / np.sqrt(resid[0] * resid[-1]) if len(visits) > 1 else 0.0
+    rho_year = float(np.clip(r_last, 0.0, 0.99) ** (1 / span)) if span > 0 else 0.0
+    mask = data.mask
+    dropout = {
+        int(t): float(1 - (mask[:, k] & mask[:, k - 1]).sum() / max(mask[:, k - 1].sum(), 1))
+        for k, t in enumerate(visits)
+        if k
+    }
+    arm_of = np.array(data.arms)[data.arm_idx]
+    sc = Scenario(
+        trial=data.trial,
+        arms={a: int((arm_of == a).sum()) for a in data.arms},
+        comparator=data.comparator,
+        site_sizes=np.bincount(data.site_idx, minlength=len(data.sites)).tolist(),
+        visits=[int(t) for t in visits],
+        site_share=site_share / total,
+        patient_share=patient / total,
+        site_effect_sd=float(mean("sigma_site_effect")) if "sigma_site_effect" in post else 0.0,
+        dropout=dropout,
+        dropout_slope=0.0,
+        outcomes={
+            data.outcome: OutcomeScenario(
+                baseline_mean=data.m0,
+                baseline_sd=data.s0,
+                time_trend={t: v for t, v in trend.items() if t != visits[0]},
+                effect=effect,
+            )
+        },
+        visit_sd_ratio=ratio,
+        residual_correlation_per_year=rho_year,
+    )
+    return sc, "a scenario derived from this run's fit of the trial (no scenario file)"

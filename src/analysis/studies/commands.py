@@ -31,8 +31,20 @@ def cmd_design(args) -> int:
             raise ValueError("--replicates and --workers must be at least 1")
         run_dir = config.resolve(args.tables or "reports")
         run_dir = run_dir.parent if run_dir.name == "tables" else run_dir
-        mean, sd, source = studies.design_prior(args.prior, run_dir, args.prior_mean, args.prior_sd)
-        spec = asr.AssuranceSpec(mean, sd, args.threshold, args.rule)
+        _, df = validate_or_exit(args.data or str(config.DEFAULT_DATA))
+        trial, outcome = studies.study_target(df, args.trial or "", args.outcome or "")
+        spec, source, scenario_source = studies.design_spec(
+            df,
+            trial,
+            outcome,
+            args.prior,
+            run_dir,
+            args.threshold,
+            args.rule,
+            args.prior_mean,
+            args.prior_sd,
+        )
+        mean, sd = spec.prior_mean, spec.prior_sd
         designs = [asr.Design(n, k) for k in teams for n in patients]
         for d in designs:
             if d.n_patients < 2 * d.n_sites:
@@ -43,7 +55,10 @@ def cmd_design(args) -> int:
     except ValueError as exc:
         err(str(exc))
         return EXIT_BAD_INPUT
-    print(f"design prior N({mean:.3f}, {sd:.3f}^2) from the {source}")
+    print(
+        f"{trial}/{outcome}: design prior N({mean:.3f}, {sd:.3f}^2) from the {source}; "
+        f"simulated from {scenario_source}"
+    )
     results = studies.run_design(
         spec, designs, args.replicates, args.seed, scheduler=args.scheduler, workers=args.workers
     )
@@ -92,17 +107,19 @@ def cmd_sbc(args) -> int:
     from analysis import catalogue, output
     from analysis.studies import pipeline as studies
     from analysis.studies import plots as study_plots
+    from analysis.studies import sbc
     from analysis.trialmodel import model
 
     if args.replicates < 1 or args.draws < 1 or args.workers < 1:
         err("--replicates, --draws and --workers must be at least 1")
         return EXIT_BAD_INPUT
     _, df = validate_or_exit(args.data or str(config.DEFAULT_DATA))
-    or_bad_input(model.prepare_trial_data, df, args.trial, args.outcome)
+    trial, outcome = or_bad_input(studies.study_target, df, args.trial, args.outcome)
+    or_bad_input(model.prepare_trial_data, df, trial, outcome)
     results = studies.run_calibration(
         df,
-        args.trial,
-        args.outcome,
+        trial,
+        outcome,
         args.seed,
         sbc_replicates=args.replicates,
         sbc_draws=args.draws,
@@ -111,7 +128,7 @@ def cmd_sbc(args) -> int:
     )
     out = output.output_dir(args.out)
     results.save(out)
-    ranks = results.table(catalogue.SBC_RANKS).drop(columns=["rep", "divergences"])
+    ranks = sbc.parameter_ranks(results.table(catalogue.SBC_RANKS))
     output.save_figure(study_plots.plot_sbc_ranks(ranks, 99), out, "sbc_ranks")
     print(results.table(catalogue.SBC_UNIFORMITY).round(3).to_string(index=False))
     return EXIT_OK if not results.runs["sbc"].failed else EXIT_FAILED
@@ -138,6 +155,11 @@ def register(sub) -> None:
     )
     g.add_argument("--teams", default="10,20,40", help="teams per design, comma-separated")
     g.add_argument("--replicates", type=int, default=200, help="simulated trials per design")
+    g.add_argument(
+        "--data", default=None, help="data file whose trial is replicated (default: embedded)"
+    )
+    g.add_argument("--trial", default="", help="the trial (default: the first in the data)")
+    g.add_argument("--outcome", default="", help="its outcome (default: its primary)")
     g.add_argument(
         "--prior",
         choices=["posterior", "sceptical"],
@@ -172,8 +194,13 @@ def register(sub) -> None:
     g.set_defaults(func=cmd_design)
 
     c = sub.add_parser("sbc", help="simulation-based calibration of the trial model (Dask)")
-    c.add_argument("--trial", default="resource_groups", choices=registry_trials())
-    c.add_argument("--outcome", default="empowerment", help="outcome whose design is used")
+    c.add_argument(
+        "--trial",
+        default="",
+        choices=["", *registry_trials()],
+        help="default: the first in the data",
+    )
+    c.add_argument("--outcome", default="", help="outcome whose design is used (default: primary)")
     c.add_argument("--data", default=None, help="data file giving the design (default: embedded)")
     c.add_argument("--replicates", type=int, default=200, help="simulated trials")
     c.add_argument("--draws", type=int, default=250, help="draws (and tuning steps) per chain")

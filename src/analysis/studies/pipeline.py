@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from analysis import catalogue, config, rules
+from analysis import catalogue, config, registry, rules
 from analysis.contract import simulate
 from analysis.studies import assurance as asr
 from analysis.studies import laplace, runner, sbc, tipping
@@ -47,11 +47,105 @@ class StudyResults:
         """One of the tables (empty if not made)."""
         return self.tables.get(t, pd.DataFrame(columns=list(t.columns)))
 
+    def shown(self, t: catalogue.Table) -> pd.DataFrame:
+        """A table as the notebook shows it: without the trial and outcome columns, which its
+        heading names."""
+        return self.table(t).drop(columns=["trial", "outcome"], errors="ignore")
+
+    def label(self, trial: str, outcome: str) -> None:
+        """Name the trial and outcome studied in every table (first columns)."""
+        for t, df in self.tables.items():
+            if "trial" not in df:
+                df = df.copy()
+                df.insert(0, "outcome", outcome)
+                df.insert(0, "trial", trial)
+            self.tables[t] = df
+
     def save(self, out_dir) -> list:
         """Write every table under ``out_dir/tables``."""
         from analysis import output
 
         return [output.save_table(df, out_dir, t) for t, df in self.tables.items()]
+
+
+def study_target(df: pd.DataFrame | None, trial: str = "", outcome: str = "") -> tuple[str, str]:
+    """The trial and outcome a study works on: those given, else the first trial of the
+    registry that is in the data, and its primary outcome (else its first in the data).
+
+    Raises
+    ------
+    ValueError
+        A given trial or outcome that is not in the data, naming those that are.
+    """
+    from analysis.contract import validate
+    from analysis.trialmodel.pipeline import key_outcome
+
+    df = validate.load_trial_data(None) if df is None else df
+    present = [t for t in registry.trials() if t in set(df["trial"])]
+    trial = trial or present[0]
+    if trial not in present:
+        raise ValueError(f"trial {trial!r} is not in the data; the data have {present}")
+    outcomes = [
+        o
+        for o in registry.trial_outcomes(trial)
+        if o in set(df.loc[df["trial"] == trial, "outcome"])
+    ]
+    outcome = outcome or key_outcome(trial, outcomes)
+    if outcome not in outcomes:
+        raise ValueError(
+            f"trial {trial!r} has no outcome {outcome!r} in the data; it has {outcomes}"
+        )
+    return trial, outcome
+
+
+def design_spec(
+    df: pd.DataFrame | None,
+    trial: str,
+    outcome: str,
+    prior: str,
+    out_dir,
+    threshold: float,
+    rule: str,
+    sceptical_mean: float = 0.0,
+    sceptical_sd: float = rules.SCEPTICAL_SD,
+    settings: fit.SamplerSettings | None = None,
+) -> tuple[asr.AssuranceSpec, str, str]:
+    """The replication study of a trial in the data: its first active arm against the
+    comparator, its scenario (or one derived from this run's fit) and the design prior.
+
+    Returns
+    -------
+    (AssuranceSpec, str, str)
+        The study, where the design prior comes from, and where the scenario comes from.
+    """
+    from analysis.contract import validate
+
+    df = validate.load_trial_data(None) if df is None else df
+    arm = next(a for a in registry.trial_arms(trial) if a != registry.comparator(trial))
+    data = model.prepare_trial_data(df, trial, outcome)
+    idata = None
+    if not simulate_scenario_exists(trial):
+        idata = trial_pipeline.load_idata(out_dir, trial, outcome) if out_dir else None
+        if idata is None or registry.primary_analysis(trial) != "constrained":
+            idata = trial_pipeline.fit_outcome(
+                df, trial, outcome, settings or fit.SamplerSettings(seed=1), analysis="constrained"
+            ).idata
+    scenario, scenario_source = asr.design_scenario(data, idata)
+    if prior == "posterior":
+        mean, sd, source = asr.design_prior_from_run(out_dir, outcome, arm, trial)
+    elif prior == "sceptical":
+        mean, sd, source = sceptical_mean, sceptical_sd, "sceptical design prior"
+    else:
+        raise ValueError(f"design_prior must be 'posterior' or 'sceptical', got {prior!r}")
+    spec = asr.AssuranceSpec(mean, sd, threshold, rule, trial, outcome, arm, scenario)
+    return spec, source, scenario_source
+
+
+def simulate_scenario_exists(trial: str) -> bool:
+    """Whether the trial has a simulation scenario file (``data/scenarios/``)."""
+    from analysis.contract.scenario import scenario_path
+
+    return scenario_path(trial).exists()
 
 
 def design_prior(
@@ -110,7 +204,7 @@ def run_design(
         check = []
         for d, design in enumerate(designs):
             sc = simulate.scaled_scenario(
-                spec.trial, design.n_patients, design.n_sites, [spec.outcome]
+                spec.scenario or spec.trial, design.n_patients, design.n_sites, [spec.outcome]
             )
             for i in range(validate_n):
                 df = simulate.simulate_trial(sc, runner.replicate_seed(seed, 9, d, i))
@@ -148,6 +242,7 @@ def run_design(
         band = 3 * np.sqrt(null["nominal"] * (1 - null["nominal"]) / null["replicates"])
         null["within_mc_error"] = (null["assurance"] - null["nominal"]).abs() <= band
         out.tables[c.ASSURANCE_NULL] = null
+    out.label(spec.trial, spec.outcome)
     return out
 
 
@@ -162,7 +257,6 @@ def tipping_points(df, out_dir, deltas, threshold, settings, seed, primary=None)
     (pandas.DataFrame, list of str, list of str)
         The table (``tipping_point`` columns), one sentence per outcome, and the fits made here.
     """
-    from analysis import registry
 
     frames, texts, refits = [], [], []
     if df is None:
@@ -211,10 +305,9 @@ def run_calibration(
     Parameters
     ----------
     df : pandas.DataFrame
-        Validated data with ``trial`` (else the embedded data's design is used for SBC and the
-        tipping point is skipped).
+        Validated data.
     trial, outcome : str
-        The primary analysis.
+        The trial whose design SBC uses, and its outcome (empty: :func:`study_target`).
     seed : int
         The run's seed.
     out_dir : path, optional
@@ -234,18 +327,15 @@ def run_calibration(
         Tables ``sbc_ranks``, ``sbc_uniformity``, ``tipping_point`` (every outcome of every
         trial with a saved fit); notes ``data``, ``sbc``, ``tipping_point``, ``idata``.
     """
-    from analysis.contract import validate
-
     c = catalogue
     out = StudyResults()
-    has_trial = trial in set(df["trial"])
-    if not has_trial:  # e.g. a user's file with only the other trial
-        out.notes["data"] = (
-            f"The data have no `{trial}` trial: SBC uses the design of the embedded simulated "
-            "data, and the tipping-point analysis is skipped."
-        )
-        df = validate.load_trial_data(None)
+    trial, outcome = study_target(df, trial, outcome)
     data = model.prepare_trial_data(df, trial, outcome)
+    out.notes["data"] = (
+        f"Calibrated on the design of {registry.trial_label(trial, in_sentence=True)} "
+        f"({registry.get_outcome(trial, outcome).instrument}): its teams, arms and the visits "
+        "each patient attended."
+    )
     spec = sbc.SBCSpec(trial, outcome, draws=sbc_draws, tune=sbc_draws, chains=2, thin_to=sbc_thin)
     run = runner.run_study(
         f"sbc-{trial}-{outcome}",
@@ -259,9 +349,8 @@ def run_calibration(
     out.runs["sbc"] = run
     ranks = run.results[run.results["status"] == "ok"].drop(columns=["status", "error", "key"])
     out.tables[c.SBC_RANKS] = ranks
-    out.tables[c.SBC_UNIFORMITY] = sbc.sbc_uniformity(
-        ranks.drop(columns=["rep", "divergences"]), sbc_thin
-    )
+    out.tables[c.SBC_UNIFORMITY] = sbc.sbc_uniformity(sbc.parameter_ranks(ranks), sbc_thin)
+    out.label(trial, outcome)
     out.notes["sbc"] = (
         f"{len(ranks)} SBC replicates ({run.computed} computed, {run.from_cache} from cache, "
         f"{run.failed} failed) in {run.seconds:.0f} s; "
@@ -270,13 +359,13 @@ def run_calibration(
     )
     if deltas:
         out.tables[c.TIPPING_POINT], texts, refits = tipping_points(
-            df if has_trial else None,
+            df,
             out_dir,
             list(deltas),
             threshold,
             settings,
             seed,
-            primary=(trial, outcome) if has_trial else None,
+            primary=(trial, outcome),
         )
         if texts:
             out.notes["tipping_point"] = "\n".join(f"- {t}" for t in texts)

@@ -27,6 +27,15 @@ class SBCSpec:
     parameters: tuple = POPULATION_VARS  # every population-level parameter the model has
 
 
+#: Columns of ``sbc_ranks`` that are not parameters' ranks.
+RANK_KEYS = ("trial", "outcome", "rep", "divergences")
+
+
+def parameter_ranks(ranks: pd.DataFrame) -> pd.DataFrame:
+    """The ranks of the parameters only (one column each) from an ``sbc_ranks`` table."""
+    return ranks.drop(columns=[c for c in RANK_KEYS if c in ranks])
+
+
 def sbc_prior_draws(data: model.TrialData, n: int, seed: int) -> list[dict]:
     """Parameters and complete replicate outcomes drawn from the model's prior."""
     import pymc as pm
