@@ -3,6 +3,7 @@ repository through ``TRIALBAYES_REGISTRY``), is validated, fitted and planned in
 with its own section."""
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -295,3 +296,19 @@ def test_the_design_command_replicates_a_trial_without_a_scenario(weeks_project,
     assert "derived from this run's fit" in res.stdout
     table = pd.read_csv(tmp_path / "tables" / "assurance.csv")
     assert set(table["trial"]) == {"brief_therapy"} and set(table["outcome"]) == {"recovery"}
+
+
+@pytest.mark.slow
+def test_a_weeks_trial_report_never_says_month(weeks_project, tmp_path):
+    """The whole smoke report of a weeks trial declared only in registry rows: it runs, and no
+    word of its text (tables, captions, sentences, Methods, Limitations) says "month"."""
+    from bs4 import BeautifulSoup
+
+    root, data, env = weeks_project
+    out = tmp_path / "report"
+    res = _cli(env, "report", "--data", str(data), "--profile", "smoke", "--out", str(out))
+    assert res.returncode == 0, res.stderr[-3000:]
+    text = BeautifulSoup((out / "report.html").read_text(), "html.parser").get_text(" ")
+    assert "week 6" in text.lower()
+    said = [text[max(0, m.start() - 80) : m.end() + 40] for m in re.finditer("(?i)month", text)]
+    assert not said, said

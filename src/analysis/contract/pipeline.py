@@ -35,15 +35,15 @@ def run_data(df: pd.DataFrame, trials: list[str] | None = None) -> DataResults:
     df : pandas.DataFrame
         Validated data in the contract.
     trials : list of str, optional
-        Trials whose simulation scenarios are listed (default: every trial of the registry
-        that has one in ``data/scenarios/``).
+        Trials whose simulation scenarios are listed (default: the trials in the data that
+        have one in ``data/scenarios/``: the scenarios the data and the studies simulate from).
 
     Returns
     -------
     DataResults
     """
     c = catalogue
-    trials = trials or registry.trials()
+    trials = trials or [t for t in registry.trials() if t in set(df["trial"])]
     with_scenario = [t for t in trials if (config.SCENARIOS / f"{t}.yaml").is_file()]
     provenance = [scenario.scenario_provenance(t) for t in with_scenario]
     return DataResults(

@@ -234,6 +234,15 @@ def summary_markdown(
     return "\n".join(lines)
 
 
+def _time_header(summary: pd.DataFrame) -> str:
+    """The summary's time column header in its trials' unit (``Week``; ``Visit time`` when they
+    differ)."""
+    arms = registry.load_arm_registry()
+    timed = summary[summary["month"].notna()]
+    trials = sorted(set(arms.loc[arms["arm"].isin(timed["treatment"]), "trial"]))
+    return registry.time_header(trials) if trials else "Visit time"
+
+
 def summary_display(summary: pd.DataFrame) -> pd.DataFrame:
     """The summary table formatted for the report (same numbers, fixed decimals); with simulated
     data, the scenario's true value beside each trial estimate."""
@@ -242,7 +251,7 @@ def summary_display(summary: pd.DataFrame) -> pd.DataFrame:
             "Comparison": summary["comparison"],
             "Outcome": summary["outcome"].str.replace("_", " ")
             + np.where(summary["primary"], " (primary)", ""),
-            "Month": [("–" if pd.isna(m) else str(int(m))) for m in summary["month"]],
+            _time_header(summary): [("–" if pd.isna(m) else str(int(m))) for m in summary["month"]],
             "Scale": summary["scale"],
             "Estimate (95% CrI)": [
                 f"{fmt(e)} ({fmt(lo)} to {fmt(hi)})"
@@ -291,14 +300,29 @@ def save_report_tables(out_dir: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     return summary, gates
 
 
-def limitations_table(evidence: pd.DataFrame | None = None) -> pd.DataFrame:
+def run_trials(manifest: dict | None) -> list[str]:
+    """The trials a run analysed (one trial-model step each), in registry order; every trial of
+    the registry when the manifest does not say."""
+    steps = (manifest or {}).get("steps", [])
+    named = {s["name"].removeprefix("02-trial-model-") for s in steps}
+    ran = [t for t in registry.trials() if t in named]
+    return ran or list(registry.trials())
+
+
+def limitations_table(
+    evidence: pd.DataFrame | None = None, trials: list[str] | None = None
+) -> pd.DataFrame:
     """Every input number that is an assumption rather than a published fact.
 
-    From the scenario files (status ``assumed``), the outcome registry (sources naming an
-    assumption) and the evidence used by the synthesis (sources naming an assumed mapping).
+    From the scenario files of ``trials`` (status ``assumed``; default every trial), the outcome
+    registry's rows of those trials (sources naming an assumption) and the evidence used by the
+    synthesis (sources naming an assumed mapping).
     """
     rows = []
-    for trial in config.TRIALS:
+    trials = list(config.TRIALS) if trials is None else trials
+    for trial in trials:
+        if not scenario.scenario_path(trial).exists():
+            continue
         prov = scenario.scenario_provenance(trial)
         for _, r in prov[prov["status"] == "assumed"].iterrows():
             rows.append(
@@ -310,6 +334,7 @@ def limitations_table(evidence: pd.DataFrame | None = None) -> pd.DataFrame:
                 }
             )
     reg = registry.load_outcome_registry()
+    reg = reg[reg["trial"].isin(trials)]
     for _, r in reg[reg["source"].str.contains("assum", case=False)].iterrows():
         rows.append(
             {
@@ -340,6 +365,12 @@ def _step_parameters(manifest: dict, prefix: str) -> dict:
     return {}
 
 
+def _citation(trial: str) -> str:
+    """A trial's short citation (its code where the registry has none)."""
+    reg = registry.load_trial_registry().set_index("trial")
+    return str(reg.loc[trial, "short_citation"]) or trial
+
+
 def methods_markdown(manifest: dict) -> str:
     """The models in maths, their priors, and the software (versions from the manifest).
 
@@ -360,15 +391,17 @@ def methods_markdown(manifest: dict) -> str:
     lo, hi = SD_RATIO_RANGE
     versions = manifest.get("versions", {})
     software = ", ".join(f"{k} {v}" for k, v in versions.items() if v)
+    trials = run_trials(manifest)
     estimands = "\n\n".join(
-        f"*{r.label}*\n\n{statement.estimand_markdown(r.trial)}"
-        for r in registry.load_trial_registry().itertuples()
+        f"*{registry.trial_label(t)}*\n\n{statement.estimand_markdown(t)}" for t in trials
+    )
+    named = "; ".join(
+        f"{registry.trial_label(t, in_sentence=True)} ({_citation(t)})" for t in trials
     )
     return f"""
-**Sources.** The trials are the resource-group trial (Tjaden et al. 2021) and the
-consumer-provider trial (Rivera et al. 2007); the default external evidence comes from the
+**Sources.** The trials analysed: {named}. The default external evidence comes from the
 reviews of Pitt et al. 2013 and Lloyd-Evans et al. 2014. With the embedded data the patient-level
-values are simulated from scenarios calibrated to these reports.
+values are simulated from scenarios calibrated to the trials' reports.
 
 **Estimands** (ICH E9(R1), ICH 2019).
 

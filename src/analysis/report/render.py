@@ -336,15 +336,21 @@ def build_document(notebooks: list[Path], manifest: dict, out_dir: Path) -> str:
         )
     sections.append(("diagnostics", "Diagnostics", diag_body))
     sections.append(("methods", "Methods", markdown_to_html(narrative.methods_markdown(manifest))))
-    lim = narrative.limitations_table(evidence)
+    ran = narrative.run_trials(manifest)
+    lim = narrative.limitations_table(evidence, ran)
+    stand_in = (
+        "The consumer-provider trial's instruments were not available to us and are modelled on "
+        "stated stand-in scales. "
+        if "consumer_providers" in ran
+        else ""
+    )
     lim_body = (
         "<p>The analyses assume data missing at random given the observed visits, normally "
         "distributed outcomes on bounded scales (Student-t as a sensitivity analysis), and, for "
         "the cross-trial comparison, the bridging prior linking FACT as usual to standard care: "
         "no trial compared them, so every cross-trial contrast rests on that assumption. "
-        "The consumer-provider trial's instruments were not available to us and are modelled on "
-        "stated stand-in scales. Every input number that is an assumption rather than a "
-        "published fact:</p>"
+        + stand_in
+        + "Every input number that is an assumption rather than a published fact:</p>"
         + table_html(lim, "Assumptions that are not published facts", tables=tables)
     )
     if simulated:

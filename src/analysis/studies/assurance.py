@@ -118,6 +118,8 @@ def assurance_tasks(spec: AssuranceSpec, designs: list[Design], n_rep: int, seed
 
 def assurance_table(results: pd.DataFrame) -> pd.DataFrame:
     """Assurance per design with its Monte Carlo standard error and 95% band."""
+    if results.empty:
+        raise RuntimeError("no simulated trial was analysed: every replicate failed")
     g = results.groupby(["n_patients", "n_sites"])
     out = g.agg(
         replicates=("success", "size"),

@@ -8,6 +8,7 @@ own tables. The tipping point reads the primary fit that the trial stage saved
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -66,6 +67,17 @@ class StudyResults:
         from analysis import output
 
         return [output.save_table(df, out_dir, t) for t, df in self.tables.items()]
+
+
+def _succeeded(run: runner.StudyRun) -> pd.DataFrame:
+    """The replicates of a study that ran; if none did, an error quoting the first failure."""
+    ok = run.results[run.results["status"] == "ok"]
+    if ok.empty and len(run.results):
+        first = run.results["error"].dropna().astype(str)
+        raise RuntimeError(
+            f"every replicate of the study failed; the first: {first.iloc[0] if len(first) else '?'}"
+        )
+    return ok
 
 
 def study_target(df: pd.DataFrame | None, trial: str = "", outcome: str = "") -> tuple[str, str]:
@@ -222,11 +234,11 @@ def run_design(
         progress=progress,
     )
     out.runs["assurance"] = run
-    table = asr.assurance_table(run.results[run.results["status"] == "ok"])
+    table = asr.assurance_table(_succeeded(run))
     out.tables[c.ASSURANCE] = table
     out.tables[c.SMALLEST_DESIGNS] = asr.smallest_designs(table)
     if null_replicates:
-        null_spec = asr.AssuranceSpec(0.0, 0.0, spec.threshold, "benefit", spec.trial, spec.outcome)
+        null_spec = dataclasses.replace(spec, prior_mean=0.0, prior_sd=0.0, rule="benefit")
         biggest = [asr.Design(max(d.n_patients for d in designs), max(d.n_sites for d in designs))]
         null_run = runner.run_study(
             "assurance-null",
@@ -237,7 +249,7 @@ def run_design(
             progress=progress,
         )
         out.runs["assurance-null"] = null_run
-        null = asr.assurance_table(null_run.results[null_run.results["status"] == "ok"])
+        null = asr.assurance_table(_succeeded(null_run))
         null["nominal"] = 1 - spec.threshold
         band = 3 * np.sqrt(null["nominal"] * (1 - null["nominal"]) / null["replicates"])
         null["within_mc_error"] = (null["assurance"] - null["nominal"]).abs() <= band
