@@ -66,8 +66,8 @@ def test_summary_text_states_the_tables_numbers(tables):
     summary = narrative.summary_table(tables)
     text = narrative.summary_markdown(summary, "full", gate_ok=True)
     assert "difference 0.12 NEL mean item score (95% CrI −0.01 to 0.26; SMD 0.30)" in text
-    assert "probability of benefit 96%" in text and "MCID (0.25) 8%" in text
-    assert "symptoms (P >99%)" in text  # a secondary outcome with a clear direction
+    assert "probability of benefit 96.1%" in text and "MCID (0.25) 8.1%" in text
+    assert "symptoms (P 99.8%)" in text  # a secondary outcome with a clear direction
     assert "rests on the bridging assumption" in text
     assert "not for interpretation" in narrative.summary_markdown(summary, "smoke", None)
     assert "failed the convergence gate" in narrative.summary_markdown(summary, "full", False)
@@ -85,8 +85,10 @@ def test_simulated_data_are_named_first_and_never_as_the_publication(tables):
 def test_formatting_helpers():
     assert narrative.fmt(-0.004) == "0.00" and narrative.fmt(-1.5) == "−1.50"
     assert narrative.fmt(float("nan")) == "–"
-    assert narrative.pct(0.9999) == ">99%" and narrative.pct(0.001) == "<1%"
-    assert narrative.pct(0.5) == "50%" and narrative.pct(float("nan")) == "–"
+    assert narrative.pct(0.9999) == ">99.9%" and narrative.pct(0.0005) == "<0.1%"
+    assert narrative.pct(0.5) == "50.0%" and narrative.pct(float("nan")) == "–"
+    # as fine as the decision rule: 0.974 and 0.977 fall either side of 97.5%, and say so
+    assert narrative.pct(0.974) == "97.4%" and narrative.pct(0.977) == "97.7%"
 
 
 def test_gate_table_one_row_per_fit(tmp_path):

@@ -118,10 +118,16 @@ def fmt(x: float, digits: int = 2) -> str:
 
 
 def pct(p: float) -> str:
-    """A probability as a percentage ('–' when undefined)."""
+    """A probability as a percentage to one decimal, as fine as the decision rule's threshold
+    (97.5%) needs ('–' when undefined); beyond 99.9% or below 0.1% capped, as Monte Carlo
+    draws cannot resolve them."""
     if p is None or not np.isfinite(p):
         return "–"
-    return f"{100 * p:.0f}%" if 0.005 <= p <= 0.995 else ("<1%" if p < 0.005 else ">99%")
+    if p > 0.999:
+        return ">99.9%"
+    if p < 0.001:
+        return "<0.1%"
+    return f"{100 * p:.1f}%"
 
 
 def _strength(p: float) -> str:
