@@ -123,6 +123,12 @@ SCENARIO_PROVENANCE = _t(
     ("trial", "quantity", "value", "status", "note"),
     "contract",
 )
+INTERCURRENT_EVENTS = _t(
+    "intercurrent_events",
+    "One row per trial and intercurrent event type: its strategy, patients and rows set aside.",
+    ("trial", "event", "strategy", "strategy_label", "patients", "rows_set_aside"),
+    "contract",
+)
 
 # ----------------------------------------------------------------------------- trial models
 TRIAL_EFFECTS = _t(

@@ -169,9 +169,7 @@ ESTIMAND_ATTRIBUTES = {
     "population": "the patients randomised in the trial",
     "variable": "each outcome at the final visit, as change from baseline",
     "intercurrent_events": (
-        "discontinuing the intervention: treatment policy (outcomes used as observed); leaving "
-        "the study: hypothetical, missing at random given the visits attended (primary), with "
-        "reference-based imputation and a delta tipping point as sensitivity analyses"
+        "discontinuing the intervention: treatment policy (outcomes used as observed)"
     ),
     "summary_measure": (
         "difference in mean change from baseline between the arms at the final visit, on the "
@@ -189,6 +187,30 @@ TRIAL_DEFAULTS = {
     "site_slopes": "false",  # team-specific treatment effects (random slopes) in the model
     "time_unit": "months",  # the unit of the visits (the contract's time column): days, weeks, months
     "primary_analysis": "constrained",  # the primary analysis: constrained or ancova
+    "intercurrent_strategies": "",  # "event: strategy; event: strategy" (ICE_STRATEGIES)
+}
+#: Strategies for an intercurrent event (ICH E9(R1)) a trial's ``intercurrent_strategies``
+#: may name, with what they do to the outcomes after the event
+#: (:mod:`analysis.contract.intercurrent`).
+ICE_STRATEGIES = {
+    "treatment_policy": "treatment policy (outcomes after the event used as observed)",
+    "hypothetical": (
+        "hypothetical (outcomes after the event set aside: missing at random given the visits "
+        "before it)"
+    ),
+    "J2R": "jump to reference (outcomes after the event set aside and imputed as the reference arm's)",
+    "CR": "copy reference (outcomes after the event set aside and imputed from the reference arm)",
+    "CIR": (
+        "copy increments in reference (outcomes after the event set aside and imputed with the "
+        "reference arm's increments)"
+    ),
+}
+_STRATEGY_NAMES = {
+    **{k.lower(): k for k in ICE_STRATEGIES},
+    "treatment policy": "treatment_policy",
+    "jump to reference": "J2R",
+    "copy reference": "CR",
+    "copy increments in reference": "CIR",
 }
 #: The primary analyses a trial's analysis plan may name (``primary_analysis`` of the trial
 #: registry): the constrained longitudinal model (the baseline an outcome, the arms sharing its
@@ -252,6 +274,11 @@ def check_registry() -> None:
                 f"{config.TRIALS_FILE}, line {k}: trial '{t}': time_unit '{u}' is not one of "
                 f"{', '.join(TIME_UNITS)}"
             )
+    for t in reg["trial"]:
+        try:
+            ice_strategies(t)
+        except RegistryError as exc:
+            problems.append(str(exc))
     declared = set(reg["trial"])
     arms, outcomes = load_arm_registry(), load_outcome_registry()
     for df, file in ((arms, config.ARMS_FILE), (outcomes, config.OUTCOMES_FILE)):
@@ -327,6 +354,31 @@ def primary_analysis(trial: str) -> str:
             f"{ANALYSES}"
         )
     return name
+
+
+def ice_strategies(trial: str) -> dict[str, str]:
+    """The strategy of each intercurrent event type of a trial (registry
+    ``intercurrent_strategies``, ``"event: strategy; event: strategy"``).
+
+    Raises
+    ------
+    RegistryError
+        A strategy that is not one of :data:`ICE_STRATEGIES`, naming the file and trial.
+    """
+    reg = load_trial_registry().set_index("trial")
+    text = str(reg.loc[trial, "intercurrent_strategies"]) if trial in reg.index else ""
+    out = {}
+    for part in [p for p in text.split(";") if p.strip()]:
+        event, _, strategy = part.rpartition(":")
+        code = _STRATEGY_NAMES.get(strategy.strip().lower())
+        if not event.strip() or code is None:
+            raise RegistryError(
+                f"{config.TRIALS_FILE}: trial {trial!r}: intercurrent_strategies entry "
+                f"{part.strip()!r} is not 'event: strategy' with a strategy of "
+                f"{', '.join(ICE_STRATEGIES)}"
+            )
+        out[event.strip()] = code
+    return out
 
 
 def time_at(trial: str, t) -> str:

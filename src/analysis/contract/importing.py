@@ -48,6 +48,9 @@ MAP_KEYS = {
     "baseline": "long files: {column: NAME}: the baseline value beside each post-baseline row "
     "(as CDISC ADaM's BASE beside AVAL); it becomes the time-0 rows",
     "covariates": "{age: NAME, sex: NAME, diagnosis: NAME} (optional baseline columns)",
+    "ice": "{column: NAME, labels: {FILE LABEL: EVENT}}: the patient's intercurrent event "
+    "(empty cells: none; the event types the trial registry's intercurrent_strategies names)",
+    "ice_time": "{column: NAME}: when the event happened, in the trial's time unit",
 }
 
 
@@ -134,6 +137,9 @@ def convert(path: str | Path, spec: dict, map_path: str | Path = "<map>") -> pd.
     )
     for key in ("site", "patient_id", "arm"):
         base[key] = _column(raw, _field(spec[key], key), key, map_path)
+    for key in ("ice", "ice_time"):
+        if key in spec:
+            base[key] = _column(raw, _field(spec[key], key), key, map_path)
     for cov, col in (spec.get("covariates") or {}).items():
         if cov not in OPTIONAL:
             raise MapError(f"{map_path}: covariate {cov!r} is not one of {OPTIONAL}")

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from analysis import catalogue, config, registry
-from analysis.contract import describe, scenario
+from analysis.contract import describe, intercurrent, scenario
 
 
 @dataclass
@@ -53,6 +53,7 @@ def run_data(df: pd.DataFrame, trials: list[str] | None = None) -> DataResults:
             c.BASELINE: describe.baseline_table(df),
             c.OBSERVED_MEANS: describe.observed_means(df),
             c.MISSINGNESS: describe.missingness(df),
+            c.INTERCURRENT_EVENTS: intercurrent.events_table(df),
             c.SCENARIO_PROVENANCE: (
                 pd.concat(provenance, ignore_index=True)
                 if provenance

@@ -20,6 +20,12 @@ OPTIONAL_COLUMNS = {
     "age": ("number", "age at baseline, years"),
     "sex": ("text", "sex"),
     "diagnosis": ("text", "primary diagnosis"),
+    "ice": (
+        "text",
+        "the patient's intercurrent event (a type of the trial registry's "
+        "intercurrent_strategies); empty: none",
+    ),
+    "ice_time": ("number", "when the event happened, in the trial's time unit"),
 }
 REQUIRED = list(REQUIRED_COLUMNS)
 OPTIONAL = list(OPTIONAL_COLUMNS)

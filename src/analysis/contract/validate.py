@@ -331,6 +331,9 @@ def validate_frame(df: pd.DataFrame, path: str | Path = "<data>", row_word: str 
         n = df.groupby(scope)[col].transform("nunique")
         _add(problems, df, col, f"patient recorded in more than one {col}", n > 1, df["patient_id"])
 
+    if "ice" in df or "ice_time" in df:
+        _check_events(problems, df, known_trials)
+
     # a patient without a baseline value stays in the randomised set: the constrained
     # longitudinal model uses their later visits under MAR (the flow counts them)
 
@@ -355,7 +358,45 @@ def validate_frame(df: pd.DataFrame, path: str | Path = "<data>", row_word: str 
     out["value"] = value.astype(float)
     if "age" in out:
         out["age"] = pd.to_numeric(out["age"], errors="coerce")
+    if "ice" in out:
+        out["ice"] = out["ice"].fillna("").astype(str).str.strip()
+    if "ice_time" in out:
+        out["ice_time"] = pd.to_numeric(out["ice_time"], errors="coerce")
     return out.reset_index(drop=True)
+
+
+def _check_events(problems: list, df: pd.DataFrame, known_trials: set) -> None:
+    """Intercurrent events (``ice``, ``ice_time``): both columns, one event per patient, a time
+    for every event, and an event type the trial registry gives a strategy."""
+    if ("ice" in df) != ("ice_time" in df):
+        have, lack = ("ice", "ice_time") if "ice" in df else ("ice_time", "ice")
+        problems.append(Problem(lack, f"column missing: {have!r} needs {lack!r} beside it"))
+        return
+    event = df["ice"].fillna("").astype(str).str.strip()
+    when = pd.to_numeric(df["ice_time"], errors="coerce")
+    for col, values in (("ice", event), ("ice_time", df["ice_time"].fillna("").astype(str))):
+        n = values.groupby([df["trial"], df["patient_id"]]).transform("nunique")
+        _add(problems, df, col, "patient recorded with more than one event", n > 1, values)
+    _add(
+        problems,
+        df,
+        "ice_time",
+        "an event without a time (the time since randomisation in the trial's unit)",
+        (event != "") & (when.isna() | (when < 0)),
+        df["ice_time"],
+    )
+    for t in sorted(set(df["trial"]) & known_trials):
+        declared = registry.ice_strategies(t)
+        bad = (df["trial"] == t) & (event != "") & ~event.isin(list(declared))
+        _add(
+            problems,
+            df,
+            "ice",
+            f"an event with no strategy for trial {t!r} (declare it in the trial registry's "
+            f"intercurrent_strategies; declared: {sorted(declared) or 'none'})",
+            bad,
+            event,
+        )
 
 
 def validate_file(path: str | Path) -> pd.DataFrame:

@@ -377,7 +377,7 @@ def _citation(trial: str) -> str:
     return str(reg.loc[trial, "short_citation"]) or trial
 
 
-def methods_markdown(manifest: dict) -> str:
+def methods_markdown(manifest: dict, events: pd.DataFrame | None = None) -> str:
     """The models in maths, their priors, and the software (versions from the manifest).
 
     The trial model's statement is :func:`analysis.trialmodel.statement.model_markdown` (the one
@@ -399,7 +399,7 @@ def methods_markdown(manifest: dict) -> str:
     software = ", ".join(f"{k} {v}" for k, v in versions.items() if v)
     trials = run_trials(manifest)
     estimands = "\n\n".join(
-        f"*{registry.trial_label(t)}*\n\n{statement.estimand_markdown(t)}" for t in trials
+        f"*{registry.trial_label(t)}*\n\n{statement.estimand_markdown(t, events)}" for t in trials
     )
     named = "; ".join(
         f"{registry.trial_label(t, in_sentence=True)} ({_citation(t)})" for t in trials

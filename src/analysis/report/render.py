@@ -335,7 +335,9 @@ def build_document(notebooks: list[Path], manifest: dict, out_dir: Path) -> str:
             )
         )
     sections.append(("diagnostics", "Diagnostics", diag_body))
-    sections.append(("methods", "Methods", markdown_to_html(narrative.methods_markdown(manifest))))
+    events = catalogue.read_table(out_dir, catalogue.INTERCURRENT_EVENTS)
+    methods = narrative.methods_markdown(manifest, None if events.empty else events)
+    sections.append(("methods", "Methods", markdown_to_html(methods)))
     ran = narrative.run_trials(manifest)
     lim = narrative.limitations_table(evidence, ran)
     stand_in = (

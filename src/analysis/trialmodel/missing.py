@@ -190,6 +190,21 @@ def patient_means(idata, data: TrialData) -> np.ndarray:
     return mu
 
 
+#: The ``strategy`` of the reference-based row that follows the estimand: each patient with a
+#: set-aside intercurrent event by the event's strategy, everyone else missing at random.
+ESTIMAND = "estimand"
+
+
+def patient_strategies(data: TrialData, strategy: str) -> np.ndarray:
+    """Each patient's imputation strategy: ``strategy`` for all, or for :data:`ESTIMAND` the
+    strategy of their intercurrent event (``hypothetical`` events impute under MAR)."""
+    if strategy != ESTIMAND:
+        return np.full(len(data.patients), strategy, dtype=object)
+    own = data.meta.get("ice_strategy", {})
+    mapped = [own.get(p, "MAR") for p in data.patients]
+    return np.array(["MAR" if s == "hypothetical" else s for s in mapped], dtype=object)
+
+
 def _first_effect(data: TrialData) -> int:
     """Index of the first visit with an effect: 1 for the constrained analysis (baseline shared),
     0 for the baseline-as-covariate analysis (post-baseline visits only)."""
@@ -240,7 +255,7 @@ def information_anchored(
         scale (not oriented): the pooled difference, Rubin's total variance, the Barnard-Rubin
         degrees of freedom and the between-imputation variance.
     """
-    if strategy not in STRATEGIES:
+    if strategy not in STRATEGIES and strategy != ESTIMAND:
         raise ValueError(f"strategy must be one of {list(STRATEGIES)}, got {strategy!r}")
     from analysis.trialmodel.summarise import contrasts
 
@@ -252,10 +267,14 @@ def information_anchored(
     z, mask = data.z, data.mask
     k = len(data.visits) - 1
     shift = np.zeros((len(pick), len(z)))
+    per_patient = patient_strategies(data, strategy)
     for a in data.treatments:
         rows = np.flatnonzero(arm_of == a)
         delta = arm_difference_draws(idata, data, a)[pick]
-        shift[:, rows] = _strategy_shift(delta, cov, mask[rows], strategy)
+        for s in sorted(set(per_patient[rows])):
+            d = _strategy_shift(delta, cov, mask[rows], s)
+            take = per_patient[rows] == s
+            shift[:, rows[take]] = d[:, take]
     # MAR conditional mean and variance of every missing final value, per imputation
     cond_mean = np.zeros((len(pick), len(z)))
     cond_sd = np.zeros((len(pick), len(z)))
@@ -344,7 +363,11 @@ def reference_based_table(idata, data: TrialData) -> pd.DataFrame:
     arm_of = np.array(data.arms)[data.arm_idx]
     last_missing = {a: float(np.isnan(data.y[arm_of == a, -1]).mean()) for a in data.arms}
     rows = []
-    for strategy, name in STRATEGIES.items():
+    strategies = dict(STRATEGIES)
+    own = sorted(set(data.meta.get("ice_strategy", {}).values()) - {"hypothetical"})
+    if own:  # reference-based intercurrent events in the data: the estimand's own row
+        strategies[ESTIMAND] = "the estimand's strategies (" + ", ".join(own) + " after events)"
+    for strategy, name in strategies.items():
         common = {
             "trial": data.trial,
             "outcome": data.outcome,
@@ -377,6 +400,8 @@ def reference_based_table(idata, data: TrialData) -> pd.DataFrame:
                     "prob_benefit_mcse": float(stats.t.pdf(theta / sd, df) * mc / sd),
                 }
             )
+        if strategy == ESTIMAND:
+            continue  # per-patient strategies: by imputation only
         draws = {a: reference_based_draws(idata, data, a, strategy) for a in data.treatments}
         for arm, comp in contrasts(data):
             smd = draws[arm] - (0.0 if comp == data.comparator else draws[comp])

@@ -129,9 +129,14 @@ def prepare_trial_data(df: pd.DataFrame, trial: str, outcome: str) -> TrialData:
     -------
     TrialData
     """
+    from analysis.contract import intercurrent
+
     sub = df[(df["trial"] == trial) & (df["outcome"] == outcome)]
     if sub.empty:
         raise ValueError(f"no data for trial {trial!r}, outcome {outcome!r}")
+    # the estimand's strategies: outcomes after an event handled hypothetically or by a
+    # reference-based strategy are set aside (missing for the model)
+    sub, ice_strategy = intercurrent.apply_strategies(sub, trial)
     reg = registry.get_outcome(trial, outcome)
     visits = [m for m in reg.visits if m in set(sub["month"])]
     if not visits or visits[0] != reg.visits[0]:
@@ -175,6 +180,8 @@ def prepare_trial_data(df: pd.DataFrame, trial: str, outcome: str) -> TrialData:
             "higher_is_better": reg.higher_is_better,
             "mcid": reg.mcid,
             "unit": reg.unit,
+            # {patient: strategy} of the patients whose post-event outcomes are set aside
+            "ice_strategy": {p: ice_strategy[p] for p in wide.index if p in ice_strategy},
         },
     )
 

@@ -8,6 +8,8 @@ builds every model variant and checks both directions).
 
 from __future__ import annotations
 
+import pandas as pd
+
 from analysis import registry
 from analysis.trialmodel.model import MIN_RANDOM_SITES, PRIOR_SETS, STUDENT_NU_PRIOR, Priors
 
@@ -116,13 +118,33 @@ ESTIMAND_LABELS = {
 }
 
 
-def estimand_markdown(trial: str) -> str:
-    """The trial's estimand (from the trial registry) as a Markdown list."""
+#: Missing data are not an intercurrent event (ICH E9(R1)): how the analysis handles them.
+MISSING_DATA = (
+    "visits not attended (including after leaving the study) are missing data, not an "
+    "intercurrent event: missing at random given the visits attended (primary), with "
+    "reference-based imputation (jump to reference, copy reference, copy increments in "
+    "reference; information-anchored) and a delta tipping point as sensitivity analyses"
+)
+
+
+def estimand_markdown(trial: str, events: pd.DataFrame | None = None) -> str:
+    """The trial's estimand (from the trial registry) as a Markdown list, with the strategy of
+    each intercurrent event type declared, what the data record of them (``events``: the
+    ``intercurrent_events`` table) and how missing data are handled (ICH E9(R1))."""
+    from analysis.contract import intercurrent
+
     est = registry.estimand(trial)
     treatments = ", ".join(registry.arm_label(a) for a in registry.trial_arms(trial))
     lines = [
         f"- **Treatments**: {treatments} (reference: "
         f"{registry.arm_label(registry.comparator(trial))})"
     ]
-    lines += [f"- **{ESTIMAND_LABELS[k]}**: {v}" for k, v in est.items()]
+    declared = registry.ice_strategies(trial)
+    for k, v in est.items():
+        if k == "intercurrent_events" and declared:
+            v = "; ".join(f"{event}: {registry.ICE_STRATEGIES[s]}" for event, s in declared.items())
+        lines.append(f"- **{ESTIMAND_LABELS[k]}**: {v}")
+    if events is not None:
+        lines.append(f"- **In the data**: {intercurrent.events_markdown(events, trial)}")
+    lines.append(f"- **Missing data**: {MISSING_DATA}")
     return "\n".join(lines)
