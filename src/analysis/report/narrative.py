@@ -65,6 +65,10 @@ def summary_table(out_dir: Path) -> pd.DataFrame:
                     "mcid": info["mcid"],
                     "rests_on_bridge": False,
                     "true_estimate": r.get("true_estimate", np.nan),
+                    "lower_mcse": r.get("lower_mcse", np.nan),
+                    "upper_mcse": r.get("upper_mcse", np.nan),
+                    "prob_benefit_mcse": r.get("prob_benefit_mcse", np.nan),
+                    "prob_mcid_mcse": r.get("prob_mcid_mcse", np.nan),
                 }
             )
     league = catalogue.read_table(out_dir, catalogue.SYNTHESIS_EFFECTS)
@@ -94,6 +98,10 @@ def summary_table(out_dir: Path) -> pd.DataFrame:
                     "mcid": np.nan,
                     "rests_on_bridge": nma.depends_on_bridge(treatment, reference),
                     "true_estimate": np.nan,
+                    "lower_mcse": r.get("lower_mcse", np.nan),
+                    "upper_mcse": r.get("upper_mcse", np.nan),
+                    "prob_benefit_mcse": r.get("prob_better_mcse", np.nan),
+                    "prob_mcid_mcse": np.nan,
                 }
             )
     out = pd.DataFrame(rows, columns=SUMMARY_COLUMNS)

@@ -59,6 +59,8 @@ def tipping_point_table(
                     "mean": adj.mean(),
                     "lower": np.quantile(adj, rules.LOWER),
                     "upper": np.quantile(adj, rules.UPPER),
+                    "lower_mcse": _mcse(adj, "quantile", rules.LOWER),
+                    "upper_mcse": _mcse(adj, "quantile", rules.UPPER),
                     "prob_benefit": p,
                     "prob_benefit_mcse": _mcse(benefit, "mean"),
                     "conclusion_holds": p > threshold,

@@ -357,14 +357,31 @@ def fit_nma(
 
 
 def describe_draws(diff: np.ndarray) -> dict:
-    """Mean, SD, 95% equal-tailed interval and P(> 0) of contrast draws."""
+    """Mean, SD, 95% equal-tailed interval and P(> 0) of contrast draws, with the Monte Carlo
+    standard errors of the interval ends and the probability (the draws are independent)."""
+    p = float((diff > 0).mean())
     return {
         "mean": diff.mean(),
         "sd": diff.std(ddof=1),
         "lower": np.quantile(diff, rules.LOWER),
         "upper": np.quantile(diff, rules.UPPER),
-        "prob_better": (diff > 0).mean(),
+        "prob_better": p,
+        "lower_mcse": quantile_mcse(diff, rules.LOWER),
+        "upper_mcse": quantile_mcse(diff, rules.UPPER),
+        "prob_better_mcse": float(np.sqrt(p * (1 - p) / len(diff))),
     }
+
+
+def quantile_mcse(x: np.ndarray, q: float) -> float:
+    """Monte Carlo standard error of the ``q`` quantile of independent draws: the draws at
+    ranks n q -/+ sqrt(n q (1 - q)) (one binomial SD of the rank either side), half their
+    distance."""
+    x = np.sort(np.asarray(x, dtype=float))
+    n = len(x)
+    half = np.sqrt(n * q * (1 - q))
+    lo = x[int(np.clip(np.floor(n * q - half), 0, n - 1))]
+    hi = x[int(np.clip(np.ceil(n * q + half), 0, n - 1))]
+    return float((hi - lo) / 2)
 
 
 def league_table(res: NMAResult, seed: int = 0) -> pd.DataFrame:
@@ -373,8 +390,7 @@ def league_table(res: NMAResult, seed: int = 0) -> pd.DataFrame:
     Returns
     -------
     pandas.DataFrame
-        Columns ``outcome, treatment, reference, mean, sd, lower, upper, prob_better,
-        prob_better_mcse, predictive_lower, predictive_upper``: the SMD of ``treatment`` vs
+        Columns of :data:`analysis.catalogue.SYNTHESIS_EFFECTS`: the SMD of ``treatment`` vs
         ``reference`` (positive favours ``treatment``), its 95% equal-tailed interval, P(treatment
         better) with its Monte Carlo standard error (the draws are independent), and the 95%
         predictive interval of the effect in a new study (the contrast plus a new study's
@@ -389,7 +405,6 @@ def league_table(res: NMAResult, seed: int = 0) -> pd.DataFrame:
                 continue
             diff = res.d[:, i] - res.d[:, j]
             described = describe_draws(diff)
-            p = described["prob_better"]
             predictive = diff + new_study
             rows.append(
                 {
@@ -397,12 +412,13 @@ def league_table(res: NMAResult, seed: int = 0) -> pd.DataFrame:
                     "treatment": t,
                     "reference": r,
                     **described,
-                    "prob_better_mcse": float(np.sqrt(p * (1 - p) / len(diff))),
                     "predictive_lower": np.quantile(predictive, rules.LOWER),
                     "predictive_upper": np.quantile(predictive, rules.UPPER),
+                    "predictive_lower_mcse": quantile_mcse(predictive, rules.LOWER),
+                    "predictive_upper_mcse": quantile_mcse(predictive, rules.UPPER),
                 }
             )
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=list(catalogue.SYNTHESIS_EFFECTS.columns))
 
 
 def rank_table(res: NMAResult) -> pd.DataFrame:

@@ -172,6 +172,17 @@ def outcome_correlation(fits_data: list, month: int, arms: tuple[str, str]) -> n
 POOLED_COLUMNS = list(catalogue.POOLED_EFFECTS.columns)
 
 
+def _posterior_mcse(x: np.ndarray) -> dict:
+    """Monte Carlo standard errors of the unpooled (MCMC) SMD's interval ends and P(benefit)."""
+    from analysis.trialmodel.summarise import _mcse
+
+    return {
+        "smd_unpooled_lower_mcse": _mcse(x, "quantile", rules.LOWER),
+        "smd_unpooled_upper_mcse": _mcse(x, "quantile", rules.UPPER),
+        "prob_benefit_unpooled_mcse": _mcse((x > 0).astype(float), "mean"),
+    }
+
+
 def _exact_mcse(x: np.ndarray, with_prob: bool = True) -> dict:
     """Monte Carlo standard errors of the pooled summaries (independent exact draws)."""
     from analysis.trialmodel.summarise import _mcse
@@ -270,6 +281,7 @@ def pool_secondary_effects(
                     "prob_benefit_unpooled": (d[k] > 0).mean(),
                     "prob_benefit_pooled": (th > 0).mean(),
                     **_exact_mcse(th),
+                    **_posterior_mcse(d[k]),
                 }
             )
         for label, x in (

@@ -21,11 +21,19 @@ EFFECT_COLUMNS = list(catalogue.TRIAL_EFFECTS.columns)
 
 def _mcse(x: np.ndarray, method: str, prob: float | None = None) -> float:
     """Monte Carlo standard error of a posterior mean or quantile (chain x draw array)."""
+    x = np.asarray(x, dtype=float)
+    if x.ndim == 1:  # independent draws: one chain
+        x = x[None, :]
+    if np.ptp(x) == 0:  # constant: no Monte Carlo error to estimate
+        return 0.0
     if method == "quantile":
         return float(np.ravel(az.mcse(x, method="quantile", prob=prob))[0])
-    if np.ptp(x) == 0:  # an indicator that never varies: no Monte Carlo error to estimate
-        return 0.0
     return float(np.ravel(az.mcse(x, method="mean"))[0])
+
+
+def interval_mcse(x: np.ndarray) -> tuple[float, float]:
+    """Monte Carlo standard errors of the ends of the equal-tailed interval of ``x``."""
+    return _mcse(x, "quantile", rules.LOWER), _mcse(x, "quantile", rules.UPPER)
 
 
 def contrasts(data: TrialData) -> list[tuple[str, str]]:
@@ -102,6 +110,8 @@ def summarise_effects(idata, data: TrialData, diagnostics: pd.DataFrame) -> pd.D
                     "mcse": _mcse(est, "mean"),
                     "lower_mcse": _mcse(est, "quantile", rules.LOWER),
                     "upper_mcse": _mcse(est, "quantile", rules.UPPER),
+                    "smd_lower_mcse": _mcse(smd, "quantile", rules.LOWER),
+                    "smd_upper_mcse": _mcse(smd, "quantile", rules.UPPER),
                     "prob_benefit_mcse": _mcse((benefit > 0).astype(float), "mean"),
                     "prob_mcid_mcse": _mcse((benefit > mcid).astype(float), "mean")
                     if mcid
@@ -184,6 +194,14 @@ def summarise_means(idata, data: TrialData, observed: pd.DataFrame | None = None
                     "change": ch.mean(),
                     "change_lower": np.quantile(ch, rules.LOWER),
                     "change_upper": np.quantile(ch, rules.UPPER),
+                    **dict(zip(("lower_mcse", "upper_mcse"), interval_mcse(y), strict=True)),
+                    **dict(
+                        zip(
+                            ("change_lower_mcse", "change_upper_mcse"),
+                            interval_mcse(ch),
+                            strict=True,
+                        )
+                    ),
                 }
             )
     out = pd.DataFrame(rows)
@@ -221,6 +239,7 @@ def summarise_team_effects(idata, data: TrialData) -> pd.DataFrame:
             for j, site in enumerate(data.sites):
                 e = eff.sel(site=site).values
                 small = counts[j] < MIN_CELL
+                lo_mc, hi_mc = (np.nan, np.nan) if small else interval_mcse(e)
                 rows.append(
                     {
                         "trial": data.trial,
@@ -232,10 +251,12 @@ def summarise_team_effects(idata, data: TrialData) -> pd.DataFrame:
                         "smd": np.nan if small else e.mean(),
                         "smd_lower": np.nan if small else np.quantile(e, rules.LOWER),
                         "smd_upper": np.nan if small else np.quantile(e, rules.UPPER),
+                        "smd_lower_mcse": lo_mc,
+                        "smd_upper_mcse": hi_mc,
                         "suppressed": bool(small),
                     }
                 )
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=list(catalogue.TEAM_EFFECTS.columns))
 
 
 def parameter_prior(name: str, priors):
