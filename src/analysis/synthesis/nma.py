@@ -516,7 +516,7 @@ def bridge_sensitivity(
     Returns
     -------
     pandas.DataFrame
-        Columns ``outcome, bridge_sd, mean, sd, lower, upper, prob_better, prob_best``.
+        Columns of :data:`analysis.catalogue.BRIDGE_SENSITIVITY`.
     """
     mean = priors.bridge.get(bridged, (0.0, 1.0))[0]
     rows = []
@@ -535,15 +535,17 @@ def bridge_sensitivity(
         res = fit_nma(evidence, outcome, pri, n_draws=n_draws, seed=seed)
         i, j = res.treatments.index(treatment), res.treatments.index(versus)
         diff = res.d[:, i] - res.d[:, j]
+        best = float((res.d.argmax(axis=1) == i).mean())
         rows.append(
             {
                 "outcome": outcome,
                 "bridge_sd": s,
                 **describe_draws(diff),
-                "prob_best": (res.d.argmax(axis=1) == i).mean(),
+                "prob_best": best,
+                "prob_best_mcse": float(np.sqrt(best * (1 - best) / len(diff))),
             }
         )
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=list(catalogue.BRIDGE_SENSITIVITY.columns))
 
 
 def depends_on_bridge(treatment: str, reference: str, components=None) -> bool:
