@@ -124,6 +124,24 @@ def test_likelihood_recovered_from_a_conjugate_posterior():
         likelihood_from_posterior(m, np.array([1.2, 0.3]), prior)
 
 
+def test_joint_likelihood_recovered_from_a_conjugate_posterior():
+    """Two contrasts sharing a comparator (covariance 0.02): the conjugate posterior under
+    independent N(0, 1) priors, written out here, gives back the likelihood's estimates and its
+    covariance, off-diagonal included; a posterior as wide as the prior is refused."""
+    from analysis.trialmodel.pooling import joint_likelihood_from_posterior
+
+    est = np.array([0.3, -0.1])
+    lik = np.array([[0.04, 0.02], [0.02, 0.09]])
+    prior = 1.0
+    post_cov = np.linalg.inv(np.linalg.inv(lik) + np.eye(2) / prior**2)
+    post_mean = post_cov @ np.linalg.inv(lik) @ est
+    got_est, got_cov = joint_likelihood_from_posterior(post_mean, post_cov, prior)
+    np.testing.assert_allclose(got_est, est, rtol=1e-10)
+    np.testing.assert_allclose(got_cov, lik, rtol=1e-10)
+    with pytest.raises(ValueError, match="not narrower"):
+        joint_likelihood_from_posterior(post_mean, np.diag([1.0, 0.05]), prior)
+
+
 def test_outcome_correlation_estimated_from_patient_data():
     """Simulated outcomes correlated within patients: the baseline-adjusted correlation of the
     estimates matches the simulator's residual correlation (outcome_correlation times the

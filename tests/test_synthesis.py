@@ -429,3 +429,69 @@ def test_league_table_predictive_interval_adds_the_between_study_sd():
     assert widths[1e-6] == pytest.approx(1.0, abs=0.02)
     ranks = nma.rank_table(res)
     assert (ranks["probability_mcse"] >= 0).all() and (ranks["sucra_mcse"] > 0).all()
+
+
+def test_a_multi_arm_trial_enters_with_its_own_covariance():
+    """A three-arm trial's rows carry the covariance of its contrasts (``cov_shared``, from the
+    trial model's joint posterior): the network uses it instead of the arm-size approximation,
+    and the contrast between the two active arms is as precise as that covariance says."""
+    base = pd.DataFrame(
+        {
+            "study": ["tri", "tri"],
+            "outcome": ["x", "x"],
+            "treatment": ["a", "b"],
+            "comparator": ["c", "c"],
+            "estimate": [0.5, 0.3],
+            "se": [0.1, 0.1],
+            "n_treatment": [50, 50],
+            "n_comparator": [50, 50],
+        }
+    )
+    approx = evidence.check_evidence(base)
+    joint = evidence.check_evidence(base.assign(cov_shared=0.009))
+    _, _, v_approx, _, _ = nma._design(approx, ["a", "b", "c"], "c")
+    _, _, v_joint, _, _ = nma._design(joint, ["a", "b", "c"], "c")
+    assert v_approx[0, 1] == pytest.approx(0.01 * 50 / 100)  # from the arm sizes
+    assert v_joint[0, 1] == pytest.approx(0.009)
+    priors = nma.NMAPriors(tau_scale=0.01)
+    sd = {}
+    for name, ev in (("approx", approx), ("joint", joint)):
+        res = nma.fit_nma(ev, "x", priors, n_draws=20000, seed=3)
+        ab = res.d[:, res.treatments.index("a")] - res.d[:, res.treatments.index("b")]
+        sd[name] = ab.std()
+    # var(a - b) = 0.01 + 0.01 - 2 cov: 0.01 (approx) against 0.002 (joint)
+    assert sd["approx"] == pytest.approx(0.1, rel=0.1)
+    assert sd["joint"] == pytest.approx(np.sqrt(0.002), rel=0.15)
+
+
+def test_ranks_say_which_rest_on_the_bridge():
+    """In the default network no trial links FACT (as usual or with resource groups) to
+    standard care: their ranks are the bridge's, the others' are the data's, and the sentence
+    says so."""
+    ev, _ = evidence.assemble_evidence(None, "published", True)
+    priors = nma.NMAPriors(bridge={"fact": (0.0, 0.25)}, relative={"fact_rg": "fact"})
+    res = nma.fit_nma(ev, "empowerment", priors, n_draws=4000, seed=1)
+    ranks = nma.rank_table(res)
+    on = ranks.groupby("treatment")["rests_on_bridge"].first()
+    assert on["fact"] and on["fact_rg"]
+    assert not on[[t for t in on.index if t not in ("fact", "fact_rg")]].any()
+    text = nma.ranks_markdown(ranks)
+    assert "FACT as usual" in text and "rest on the bridge" in text
+    assert nma.ranks_markdown(ranks.assign(rests_on_bridge=False)) == ""
+
+
+def test_heterogeneity_prior_follows_the_outcome_category():
+    """With rhodes-by-outcome, quality of life gets Rhodes et al.'s prior for quality of life /
+    functioning (log-t(-3.02, 2.27), bayesmeta's RhodesEtAlPrior table, non-pharmacological) and
+    empowerment the mental-health one (log-t(-3.85, 1.93)), as the outcome registry declares."""
+    from analysis import registry
+
+    assert registry.heterogeneity_category("quality_of_life") == "quality-of-life"
+    assert registry.heterogeneity_category("empowerment") == "mental-health"
+    priors = nma.NMAPriors(tau_prior=nma.BY_OUTCOME)
+    qol, emp = priors.tau_for("quality_of_life"), priors.tau_for("empowerment")
+    assert qol.log_t == (-3.02, 2.27) and emp.log_t == (-3.85, 1.93)
+    # the prior median of tau is exp(location / 2)
+    assert float(qol.ppf(0.5)) == pytest.approx(np.exp(-3.02 / 2))
+    with pytest.raises(ValueError, match="tau_for"):
+        _ = priors.tau

@@ -339,6 +339,7 @@ TRIAL_CONTRASTS = _t(
         "source",
         "kind",
         "includes",
+        "cov_shared",
     ),
     "trialmodel",
     ("synthesis",),
@@ -377,7 +378,16 @@ SYNTHESIS_EFFECTS = _t(
 SYNTHESIS_RANKS = _t(
     "synthesis_ranks",
     "One row per outcome x treatment: rank probabilities and SUCRA.",
-    ("outcome", "treatment", "rank", "probability", "sucra", "probability_mcse", "sucra_mcse"),
+    (
+        "outcome",
+        "treatment",
+        "rank",
+        "probability",
+        "sucra",
+        "probability_mcse",
+        "sucra_mcse",
+        "rests_on_bridge",
+    ),
     "synthesis",
     open_columns=True,
 )

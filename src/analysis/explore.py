@@ -235,6 +235,7 @@ def cross_trial_panel(explorer: CrossTrial, initial: CrossTrialControls | None =
         ("half-normal (scale below)", "half-normal"),
         ("Rhodes 2015, general", "rhodes-general"),
         ("Rhodes 2015, mental health", "rhodes-mental-health"),
+        ("Rhodes 2015, by outcome category", "rhodes-by-outcome"),
     ]
     specs = {
         "outcome": ("Outcome", [(o.replace("_", " "), o) for o in explorer.outcomes]),

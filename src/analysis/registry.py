@@ -59,7 +59,24 @@ def load_outcome_registry(path: Path | None = None) -> pd.DataFrame:
     df["higher_is_better"] = df["higher_is_better"].map(_bool)
     df["primary"] = df["primary"].map(_bool)
     df["visits"] = df["visits"].map(lambda v: tuple(int(x) for x in str(v).split(";")))
+    if "heterogeneity" not in df:
+        df["heterogeneity"] = ""
+    df["heterogeneity"] = df["heterogeneity"].fillna("").astype(str).str.strip()
+    df["heterogeneity"] = df["heterogeneity"].replace("", HETEROGENEITY_DEFAULT)
     return df
+
+
+#: Outcome categories of the Rhodes et al. (2015) heterogeneity priors an outcome may declare
+#: (``heterogeneity`` in the outcome registry), and the one an empty cell stands for.
+HETEROGENEITY_CATEGORIES = ("mental-health", "quality-of-life", "subjective")
+HETEROGENEITY_DEFAULT = "mental-health"
+
+
+def heterogeneity_category(outcome: str) -> str:
+    """The heterogeneity category of an outcome (the first registry row naming it)."""
+    reg = load_outcome_registry()
+    rows = reg[reg["outcome"] == outcome]
+    return str(rows["heterogeneity"].iloc[0]) if len(rows) else HETEROGENEITY_DEFAULT
 
 
 @lru_cache(maxsize=8)
@@ -297,6 +314,11 @@ def check_registry() -> None:
                 f"(comparator=true), has {int(a['comparator'].sum())}"
             )
         o = outcomes[outcomes["trial"] == t]
+        for k in o.index[~o["heterogeneity"].isin(HETEROGENEITY_CATEGORIES)]:
+            problems.append(
+                f"{config.OUTCOMES_FILE}, line {k + 2}: heterogeneity "
+                f"'{o.loc[k, 'heterogeneity']}' is not one of {', '.join(HETEROGENEITY_CATEGORIES)}"
+            )
         if o.empty:
             problems.append(f"{config.OUTCOMES_FILE}: trial '{t}' has no outcome")
         elif int(o["primary"].sum()) > 1:

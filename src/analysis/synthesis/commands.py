@@ -97,10 +97,12 @@ def register(sub) -> None:
     y.add_argument("--outcome", action="append", default=None, help="outcome (repeatable)")
     y.add_argument(
         "--tau-prior",
-        choices=["half-normal", "rhodes-general", "rhodes-mental-health"],
         default="half-normal",
-        help="prior of the between-study SD: half-normal (scale --tau-prior-scale) or the "
-        "empirical log-t priors of Rhodes et al. 2015 for SMDs (default: %(default)s)",
+        help="prior of the between-study SD: half-normal (scale --tau-prior-scale), the "
+        "empirical log-t priors of Rhodes et al. 2015 for SMDs (rhodes-general, "
+        "rhodes-mental-health, rhodes-quality-of-life, rhodes-subjective), or "
+        "rhodes-by-outcome (each outcome's category in the outcome registry) "
+        "(default: %(default)s)",
     )
     y.add_argument(
         "--tau-prior-scale",

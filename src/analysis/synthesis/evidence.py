@@ -10,7 +10,10 @@ import pandas as pd
 REQUIRED = ["study", "outcome", "treatment", "comparator", "estimate", "se"]
 
 
-OPTIONAL = ["n_treatment", "n_comparator", "source", "kind", "includes"]
+OPTIONAL = ["n_treatment", "n_comparator", "source", "kind", "includes", "cov_shared"]
+#: ``cov_shared``: in a multi-arm study, the covariance of a row's contrast with the study's
+#: other contrasts (they share the comparator's patients); empty: approximated from the arm
+#: sizes (:func:`analysis.synthesis.nma.fit_nma`).
 #: ``kind``: a ``study`` (one trial's contrast) or a ``pooled`` estimate (a meta-analysis), whose
 #: ``includes`` lists the study ids it pools (``;``-separated).
 KINDS = ("study", "pooled")
@@ -129,7 +132,7 @@ def check_evidence(
             )
     if problems:
         raise EvidenceError(f"{name}: {len(problems)} problem(s):\n  - " + "\n  - ".join(problems))
-    for c in ("n_treatment", "n_comparator"):
+    for c in ("n_treatment", "n_comparator", "cov_shared"):
         df[c] = pd.to_numeric(df[c], errors="coerce")
     return df[REQUIRED + OPTIONAL].reset_index(drop=True)
 

@@ -51,14 +51,22 @@ REFERENCE = registry.network()["reference"]
 #: Informative priors for tau in meta-analyses of standardised mean differences: Rhodes et al.
 #: (2015, J Clin Epidemiol 68:52-60, Table 3), tau^2 ~ log-Student-t(location, scale, 5 d.f.), as
 #: tabulated in the bayesmeta R package (RhodesEtAlPrior). ``general``: any outcome and
-#: comparison; ``mental-health``: mental health outcomes, non-pharmacological comparisons.
+#: comparison; the others: non-pharmacological comparisons of ``mental-health`` outcomes,
+#: ``quality-of-life`` (general physical health, adverse events, pain and quality of life /
+#: functioning) and other ``subjective`` outcomes (various subjectively measured outcomes).
+#: ``rhodes-by-outcome`` takes each outcome's category from the outcome registry
+#: (``heterogeneity``).
 #: (Turner et al. 2015 give the corresponding priors for log odds ratios of binary outcomes, not
 #: for SMDs, so they are not offered here.)
 TAU_PRIORS = {
     "half-normal": None,
     "rhodes-general": (-3.44, 2.59),
     "rhodes-mental-health": (-3.85, 1.93),
+    "rhodes-quality-of-life": (-3.02, 2.27),
+    "rhodes-subjective": (-2.62, 2.41),
 }
+#: The tau prior chosen per outcome from the registry's ``heterogeneity`` category.
+BY_OUTCOME = "rhodes-by-outcome"
 TAU_LOG_T_DF = 5
 
 
@@ -129,7 +137,16 @@ class NMAPriors:
     @property
     def tau(self) -> TauPrior:
         """The prior of tau (``tau_prior``, with ``tau_scale`` for the half-normal)."""
+        if self.tau_prior == BY_OUTCOME:
+            raise ValueError("the tau prior depends on the outcome: use tau_for(outcome)")
         return TauPrior(self.tau_prior, self.tau_scale)
+
+    def tau_for(self, outcome: str) -> TauPrior:
+        """The prior of tau for ``outcome``: ``tau_prior``, or with :data:`BY_OUTCOME` the
+        Rhodes et al. prior of the outcome's category in the outcome registry."""
+        if self.tau_prior == BY_OUTCOME:
+            return TauPrior(f"rhodes-{registry.heterogeneity_category(outcome)}", self.tau_scale)
+        return self.tau
 
     def __post_init__(self):
         if not (self.effect_sd > 0 and np.isfinite(self.effect_sd)):
@@ -180,7 +197,10 @@ def _design(ev: pd.DataFrame, treatments: list[str], reference: str):
         if len(idx) < 2:
             continue
         nt, nc = g["n_treatment"].to_numpy(), g["n_comparator"].to_numpy()
-        if np.all(np.isfinite(nt)) and np.all(np.isfinite(nc)):
+        given = g["cov_shared"].to_numpy(dtype=float) if "cov_shared" in g else np.array([np.nan])
+        if np.all(np.isfinite(given)):  # from the trial's joint posterior
+            var_c = float(np.mean(given))
+        elif np.all(np.isfinite(nt)) and np.all(np.isfinite(nc)):
             var_c = float(np.mean(se2[idx] * nt / (nt + nc)))
         else:
             var_c = 0.5 * float(se2[idx].min())
@@ -317,8 +337,9 @@ def fit_nma(
     x, y, v, r, basic = _design(ev, treatments, reference)
     lmap, comps = _parameterisation(basic, priors)
     a = x @ lmap
-    grid, log_spacing = priors.tau.grid(grid_size)
-    log_prior = priors.tau.logpdf(grid) + log_spacing
+    tau_prior = priors.tau_for(outcome)
+    grid, log_spacing = tau_prior.grid(grid_size)
+    log_prior = tau_prior.logpdf(grid) + log_spacing
     rng = np.random.default_rng(seed)
     cells, logw = [], []
     for combo in itertools.product(*comps):
@@ -428,9 +449,11 @@ def rank_table(res: NMAResult) -> pd.DataFrame:
     -------
     pandas.DataFrame
         Columns ``outcome, treatment, rank, probability, sucra, probability_mcse,
-        sucra_mcse`` (Monte Carlo standard errors over the independent draws). SUCRA, the
-        surface under the cumulative ranking curve, is 1 for a treatment certainly best and 0
-        for one certainly worst.
+        sucra_mcse, rests_on_bridge`` (Monte Carlo standard errors over the independent draws).
+        SUCRA, the surface under the cumulative ranking curve, is 1 for a treatment certainly
+        best and 0 for one certainly worst. ``rests_on_bridge``: the treatment lies in the part
+        of the network that no trial links to the reference, so its rank against the other
+        part is set by the bridging prior, not by data (:func:`depends_on_bridge`).
     """
     k = len(res.treatments)
     ranks = (-res.d).argsort(axis=1).argsort(axis=1) + 1
@@ -450,9 +473,27 @@ def rank_table(res: NMAResult) -> pd.DataFrame:
                     "sucra": sucra,
                     "probability_mcse": float(np.sqrt(pr * (1 - pr) / n)),
                     "sucra_mcse": float(score.std(ddof=1) / np.sqrt(n)),
+                    "rests_on_bridge": depends_on_bridge(t, res.reference),
                 }
             )
     return pd.DataFrame(rows)
+
+
+def ranks_markdown(ranks: pd.DataFrame) -> str:
+    """Which treatments' ranks rest on the bridge, in one sentence (empty when none do)."""
+    from analysis import registry
+
+    if ranks.empty or "rests_on_bridge" not in ranks:
+        return ""
+    on = [t for t in dict.fromkeys(ranks.loc[ranks["rests_on_bridge"].astype(bool), "treatment"])]
+    if not on:
+        return ""
+    names = " and ".join(registry.arm_label(t) for t in on)
+    return (
+        f"The ranks of {names} rest on the bridge: no trial links "
+        f"{'them' if len(on) > 1 else 'it'} to the other treatments, so where they rank among "
+        "those is set by the bridging prior, not by data (see the bridge sensitivity below)."
+    )
 
 
 #: The posterior of tau counts as informed under the same rule as the trial models' variances.
@@ -471,7 +512,7 @@ def heterogeneity_table(res: NMAResult, priors: NMAPriors) -> pd.DataFrame:
         interquartile range is below :data:`TAU_INFORMED_RATIO` times the prior's.
     """
     t = res.tau
-    prior = priors.tau
+    prior = priors.tau_for(res.outcome)
     q = prior.ppf(np.array([rules.LOWER, 0.25, 0.5, 0.75, rules.UPPER]))
     iqr_post = np.quantile(t, 0.75) - np.quantile(t, 0.25)
     label = f"half-normal({priors.tau_scale:g})" if prior.log_t is None else prior.name

@@ -80,8 +80,8 @@ class SynthesisSettings:
             problems.append("give both bridge-mean and bridge-sd, or neither")
         if not 0 < self.map_weight < 1:
             problems.append(f"map-weight must be between 0 and 1, got {self.map_weight:g}")
-        if self.tau_prior not in nma.TAU_PRIORS and self.tau_prior != "half-normal":
-            problems.append(f"tau-prior must be half-normal or one of {list(nma.TAU_PRIORS)}")
+        if self.tau_prior not in (*nma.TAU_PRIORS, nma.BY_OUTCOME):
+            problems.append(f"tau-prior must be one of {[*nma.TAU_PRIORS, nma.BY_OUTCOME]}")
         if problems:
             raise ValueError("; ".join(problems))
 
@@ -119,7 +119,17 @@ def statement_markdown(settings: SynthesisSettings | None = None) -> str:
         "2013): study contrasts "
         "$y_s \\sim \\mathrm{MVN}(X_s d,\\ V_s + \\tau^2 R_s)$ with the sampling covariance "
         "$V_s$ (multi-arm correlation included) and between-study SD "
-        f"${s.priors().tau.describe()}$; basic effects "
+        + (
+            "set per outcome by the outcome registry's category (Rhodes et al. 2015: "
+            + "; ".join(
+                f"{o.replace('_', ' ')}: ${s.priors().tau_for(o).describe()}$"
+                for o in dict.fromkeys(registry.load_outcome_registry()["outcome"])
+            )
+            + ")"
+            if s.tau_prior == nma.BY_OUTCOME
+            else f"${s.priors().tau.describe()}$"
+        )
+        + "; basic effects "
         f"$d_k \\sim N(0, {s.effect_prior_sd:g}^2)$ against standard care. {bridge} Given "
         "$\\tau$ the model is linear-Gaussian, so the posterior is computed exactly on a grid "
         "over $\\tau$ (no MCMC). Informative heterogeneity priors are those of Rhodes et al. "

@@ -24,6 +24,7 @@ from analysis.trialmodel.model import (
     prepare_trial_data,
 )
 from analysis.trialmodel.pooling import (
+    joint_likelihood_from_posterior,
     likelihood_from_posterior,
     outcome_correlation,
     pool_secondary_effects,
@@ -319,7 +320,8 @@ def evidence_rows(fits: dict[str, OutcomeFit], source: str) -> pd.DataFrame:
     -------
     pandas.DataFrame
         Columns ``study, outcome, treatment, comparator, estimate, se, n_treatment,
-        n_comparator, source, kind, includes``.
+        n_comparator, source, kind, includes, cov_shared`` (``cov_shared``: the contrasts'
+        covariance in a multi-arm trial, from the joint posterior with the prior divided out).
     """
     rows = []
     for f in fits.values():
@@ -327,27 +329,50 @@ def evidence_rows(fits: dict[str, OutcomeFit], source: str) -> pd.DataFrame:
         direction = 1 if d.meta["higher_is_better"] else -1
         month = d.visits[-1]
         counts = np.bincount(d.arm_idx, minlength=len(d.arms))
-        for arm in d.treatments:
-            x = direction * summarise.contrast_draws(f.idata, d, arm, d.comparator, month)
-            prior = PRIOR_SETS.get(f.idata.attrs.get("priors", "default"), PRIOR_SETS["default"])
-            try:
-                est, se = likelihood_from_posterior(x.mean(), x.std(ddof=1), prior.effect_sd)
-            except ValueError:  # the data say nothing: no likelihood to pass on
-                continue
+        prior = PRIOR_SETS.get(f.idata.attrs.get("priors", "default"), PRIOR_SETS["default"])
+        draws = np.column_stack(
+            [
+                direction * summarise.contrast_draws(f.idata, d, arm, d.comparator, month).ravel()
+                for arm in d.treatments
+            ]
+        )
+        arms = list(d.treatments)
+        shared = np.full(len(arms), np.nan)
+        try:  # the contrasts' joint likelihood: they share the comparator's patients
+            est, cov = joint_likelihood_from_posterior(
+                draws.mean(axis=0), np.atleast_2d(np.cov(draws, rowvar=False)), prior.effect_sd
+            )
+            se = np.sqrt(np.diag(cov))
+            if len(arms) > 1:
+                off = cov - np.diag(np.diag(cov))
+                shared = off.sum(axis=1) / (len(arms) - 1)
+        except ValueError:  # some contrast without information: each on its own, if it has any
+            est, se = np.full(len(arms), np.nan), np.full(len(arms), np.nan)
+            for k in range(len(arms)):
+                try:
+                    est[k], se[k] = likelihood_from_posterior(
+                        draws[:, k].mean(), draws[:, k].std(ddof=1), prior.effect_sd
+                    )
+                except ValueError:
+                    continue
+        for k, arm in enumerate(arms):
+            if not np.isfinite(se[k]):
+                continue  # the data say nothing: no likelihood to pass on
             rows.append(
                 {
                     "study": registry.trial_study(d.trial),
                     "outcome": d.outcome,
                     "treatment": arm,
                     "comparator": d.comparator,
-                    "estimate": float(est),
-                    "se": float(se),
+                    "estimate": float(est[k]),
+                    "se": float(se[k]),
                     "n_treatment": int(counts[d.arms.index(arm)]),
                     "n_comparator": int(counts[d.arms.index(d.comparator)]),
                     "source": f"{source}: likelihood of this project's {d.trial} model, "
                     f"{registry.time_at(d.trial, month)}",
                     "kind": "study",
                     "includes": "",
+                    "cov_shared": float(shared[k]),
                 }
             )
     return pd.DataFrame(rows)

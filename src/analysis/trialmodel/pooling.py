@@ -128,6 +128,30 @@ def likelihood_from_posterior(mean, sd, prior_sd: float) -> tuple[np.ndarray, np
     return mean / sd**2 / prec, 1 / np.sqrt(prec)
 
 
+def joint_likelihood_from_posterior(
+    mean: np.ndarray, cov: np.ndarray, prior_sd: float
+) -> tuple[np.ndarray, np.ndarray]:
+    r"""The multivariate form of :func:`likelihood_from_posterior`: the normal likelihood
+    (estimates, covariance) behind a joint normal posterior :math:`N(m, V)` of several effects
+    with independent :math:`N(0, \sigma^2)` priors: :math:`S^{-1} = V^{-1} - I/\sigma^2`,
+    :math:`\hat\theta = S V^{-1} m` (a multi-arm trial's contrasts against one comparator,
+    which share that comparator's patients).
+
+    Raises
+    ------
+    ValueError
+        If the data added no information in some direction (the precision left is not
+        positive definite).
+    """
+    mean, cov = np.asarray(mean, float), np.asarray(cov, float)
+    inv_post = np.linalg.inv(cov)
+    prec = inv_post - np.eye(len(mean)) / prior_sd**2
+    if np.any(np.linalg.eigvalsh(prec) <= 0):
+        raise ValueError("the joint posterior is not narrower than the prior in every direction")
+    lik_cov = np.linalg.inv(prec)
+    return lik_cov @ inv_post @ mean, lik_cov
+
+
 def outcome_correlation(fits_data: list, month: int, arms: tuple[str, str]) -> np.ndarray:
     """Correlation of the outcomes' benefit-oriented, baseline-adjusted values at ``month``
     within the two arms.
