@@ -2,6 +2,7 @@
 here from first principles, equal to the PyMC model's likelihood, calibrated against MCMC."""
 
 import numpy as np
+import pandas as pd
 import pytest
 from pytensor.compile.mode import Mode
 from scipy import stats
@@ -137,8 +138,12 @@ def test_posterior_agrees_with_mcmc_of_the_primary_model(n, k):
     MCMC's and its mean within 0.1 posterior SD (on average), as the full report's check."""
     from analysis.trialmodel import fit
 
-    datasets = [(n, k, _data(n, k, 100 + s)) for s in range(20)]
-    table = laplace.laplace_check(datasets, fit.SamplerSettings(1000, 1000, 2, 3), 18)
+    settings = fit.SamplerSettings(1000, 1000, 2, 3)
+    rows = [
+        {"patients": n, "teams": k, **laplace.compare(_data(n, k, 100 + s), settings)}
+        for s in range(20)
+    ]
+    table = laplace.laplace_check(pd.DataFrame(rows))
     row = table.iloc[0]
     assert row["datasets"] == 20 and "unstructured" in row["model"]
     assert 0.9 <= row["sd_ratio"] <= 1.1, row.to_dict()
@@ -146,23 +151,28 @@ def test_posterior_agrees_with_mcmc_of_the_primary_model(n, k):
 
 
 @pytest.mark.slow
-def test_point_prior_assurance_equals_the_rules_power_by_brute_force():
+@pytest.mark.parametrize(
+    "design, effect",
+    [((80, 10), 0.35), ((160, 20), 0.25)],  # power about 1/3 and 1/2 under the rule
+)
+def test_point_prior_assurance_equals_the_rules_power_by_brute_force(design, effect):
     """With a point design prior, assurance is the frequentist power of the decision rule. The
-    same simulated trials analysed by full MCMC (brute force) must give the same power: paired,
-    the decisions may differ only for trials whose P(benefit) sits at the threshold."""
+    same simulated trials analysed by full MCMC of the primary model (brute force), at two
+    designs, must give the same power: paired, the decisions may differ only for trials whose
+    P(benefit) sits at the threshold, and the two powers agree within Monte Carlo error."""
     from analysis.studies import assurance
     from analysis.trialmodel import fit
     from analysis.trialmodel.summarise import contrast_draws
 
-    spec = assurance.AssuranceSpec(0.35, 0.0, 0.975, "benefit")  # power about 1/3 at 80/10
-    design = assurance.Design(80, 10)
+    spec = assurance.AssuranceSpec(effect, 0.0, 0.975, "benefit")
+    design = assurance.Design(*design)
     tasks = assurance.assurance_tasks(spec, [design], 40, seed=5)
     fast, brute = [], []
     cache = fit.ModelCache()
     for _, func, args in tasks:
         fast.append(func(*args)["success"])
-        effect, data = assurance.simulate_replicate(spec, design, args[3])
-        assert effect == 0.35
+        drawn, data = assurance.simulate_replicate(spec, design, args[3])
+        assert drawn == effect
         idata, _ = fit.fit_trial_model(data, fit.SamplerSettings(1000, 500, 2, 1), cache=cache)
         d = contrast_draws(idata, data, "fact_rg", "fact", 18)
         brute.append(bool((d > 0).mean() > spec.threshold))

@@ -504,6 +504,7 @@ LAPLACE_CHECK = _t(
         "mcmc_sd",
         "sd_ratio",
         "mean_diff_in_mcmc_sd",
+        "mean_diff_mcse",
         "laplace_prob",
         "mcmc_prob",
     ),

@@ -16,7 +16,6 @@ import numpy as np
 import pandas as pd
 
 from analysis import catalogue, config, registry, rules
-from analysis.contract import simulate
 from analysis.studies import assurance as asr
 from analysis.studies import laplace, runner, sbc, tipping
 from analysis.trialmodel import ancova, fit, model
@@ -213,18 +212,18 @@ def run_design(
     c = catalogue
     out = StudyResults()
     if validate_n:
-        check = []
-        for d, design in enumerate(designs):
-            sc = simulate.scaled_scenario(
-                spec.scenario or spec.trial, design.n_patients, design.n_sites, [spec.outcome]
-            )
-            for i in range(validate_n):
-                df = simulate.simulate_trial(sc, runner.replicate_seed(seed, 9, d, i))
-                data = model.prepare_trial_data(df, spec.trial, spec.outcome)
-                check.append((design.n_patients, design.n_sites, data))
-        last = max(check[0][2].visits)
         settings = fit.SamplerSettings(validate_draws, validate_draws, 2, seed)
-        out.tables[c.LAPLACE_CHECK] = laplace.laplace_check(check, settings, last)
+        check = runner.run_study(
+            "laplace-check",
+            laplace.check_tasks(spec, designs, validate_n, seed, settings),
+            cache_dir,
+            scheduler,
+            workers,
+            chunk_size=max(1, validate_n // 2),
+            progress=progress,
+        )
+        out.runs["laplace-check"] = check
+        out.tables[c.LAPLACE_CHECK] = laplace.laplace_check(_succeeded(check))
     run = runner.run_study(
         "assurance",
         asr.assurance_tasks(spec, designs, replicates, seed),
