@@ -25,12 +25,14 @@ def test_with_no_heterogeneity_the_map_prior_is_the_conjugate_posterior_of_the_m
     assert res.exact.sd == pytest.approx(1 / np.sqrt(prec), rel=1e-4)
 
 
-def test_map_prior_agrees_with_an_independent_stan_fit_of_rbests_example():
-    """RBesT's crohn example (gMAP with HN(44) on tau and N(0, 88) on the mean), fitted by brms
-    with 40,000 draws (scripts/map_reference.R): the exact MAP prior's mean, SD and quantiles
-    agree within three Monte Carlo standard errors of the Stan draws (and within 2%)."""
+def test_map_prior_agrees_with_an_independent_mcmc_fit_of_rbests_example():
+    """RBesT's crohn example (gMAP with HN(44) on tau and N(0, 88) on the mean), fitted by
+    NUTS with 40,000 draws (scripts/map_reference.py, independent of the grid computation): the
+    exact MAP prior's mean, SD and quantiles agree within three Monte Carlo standard errors of
+    the draws (and within 2%); its mean is the -50 RBesT's vignette robustifies around."""
     data = pd.read_csv(REFERENCE / "crohn.csv")
-    ref = pd.read_csv(REFERENCE / "brms.csv").set_index("quantity")["value"]
+    ref = pd.read_csv(REFERENCE / "pymc.csv").set_index("quantity")["value"]
+    assert ref["divergences"] == 0
     res = mp.gmap(data["y"], data["y.se"], tau_prior_sd=44.0, mu_prior=(0.0, 88.0))
     n = ref["draws"]
     mc = ref["map_sd"] / np.sqrt(n / 10)  # a conservative effective sample size: draws / 10
@@ -39,17 +41,20 @@ def test_map_prior_agrees_with_an_independent_stan_fit_of_rbests_example():
     for q, name in ((0.025, "map_q025"), (0.5, "map_q50"), (0.975, "map_q975")):
         assert res.exact.ppf(q) == pytest.approx(ref[name], abs=max(3 * mc, 0.02 * abs(ref[name])))
     assert res.mu_mean == pytest.approx(ref["mu_mean"], abs=0.5)
+    assert res.exact.mean == pytest.approx(-50, abs=1.0)
 
 
-def test_mixture_fit_recovers_a_known_mixture_and_chooses_its_size():
+def test_mixture_fit_recovers_a_known_mixture():
     rng = np.random.default_rng(1)
     truth = mp.Mixture([0.7, 0.3], [0.0, 3.0], [1.0, 0.5])
-    fitted = mp.fit_mixture(truth.sample(20000, rng))
+    fitted = mp.fit_mixture(truth.sample(10000, rng))
     assert len(fitted.weights) >= 2
     for q in (0.05, 0.25, 0.5, 0.75, 0.95):
         assert fitted.ppf(q) == pytest.approx(truth.ppf(q), abs=0.05)
-    one = mp.fit_mixture(rng.normal(1.0, 2.0, 20000))
-    assert len(one.weights) == 1 and one.sds[0] == pytest.approx(2.0, rel=0.03)
+    one = mp.fit_mixture(rng.normal(1.0, 2.0, 10000))
+    assert one.sd == pytest.approx(2.0, rel=0.03)  # however many components AIC keeps
+    for q in (0.025, 0.5, 0.975):
+        assert one.ppf(q) == pytest.approx(stats.norm.ppf(q, 1.0, 2.0), abs=0.1)
 
 
 def test_ess_of_a_normal_prior_and_robustification():
@@ -78,7 +83,9 @@ def test_operating_characteristics_can_change_with_the_prior():
     vague = mp.Mixture([1.0], [0.0], [100.0])
     oc = mp.operating_characteristics(vague, se, 0.975, [0.0, 0.5])
     assert oc.loc[0, "prob_success"] == pytest.approx(0.025, abs=1e-3)
-    assert oc.loc[1, "prob_success"] == pytest.approx(stats.norm.sf(stats.norm.isf(0.025) - 0.5 / se), abs=2e-3)
+    assert oc.loc[1, "prob_success"] == pytest.approx(
+        stats.norm.sf(stats.norm.isf(0.025) - 0.5 / se), abs=2e-3
+    )
     optimistic = mp.Mixture([1.0], [0.5], [0.15])
     t1 = mp.operating_characteristics(optimistic, se, 0.975, [0.0])["prob_success"].iloc[0]
     robust = optimistic.robustify(0.5, 0.0, 1.0)

@@ -88,8 +88,12 @@ class Mixture:
     def table(self) -> pd.DataFrame:
         """One row per component."""
         return pd.DataFrame(
-            {"component": np.arange(1, len(self.weights) + 1), "weight": self.weights,
-             "mean": self.means, "sd": self.sds}
+            {
+                "component": np.arange(1, len(self.weights) + 1),
+                "weight": self.weights,
+                "mean": self.means,
+                "sd": self.sds,
+            }
         )
 
 
@@ -167,12 +171,13 @@ def fit_mixture(draws: np.ndarray, max_components: int = 4, seed: int = 0) -> Mi
     return best
 
 
-def _em(x: np.ndarray, k: int, seed: int, iterations: int = 500) -> tuple[Mixture, float]:
+def _em(x: np.ndarray, k: int, seed: int, iterations: int = 300) -> tuple[Mixture, float]:
     q = np.quantile(x, (np.arange(k) + 0.5) / k)
     w, m, s = np.full(k, 1 / k), q, np.full(k, x.std() / np.sqrt(k))
     old = -np.inf
     for _ in range(iterations):
-        logp = np.log(w) + stats.norm.logpdf(x[:, None], m, s)
+        z = (x[:, None] - m) / s
+        logp = np.log(w) - 0.5 * z * z - np.log(s) - 0.5 * np.log(2 * np.pi)
         top = logp.max(axis=1, keepdims=True)
         loglik = float(np.sum(top[:, 0] + np.log(np.exp(logp - top).sum(axis=1))))
         r = np.exp(logp - top)
@@ -181,7 +186,7 @@ def _em(x: np.ndarray, k: int, seed: int, iterations: int = 500) -> tuple[Mixtur
         w = nk / len(x)
         m = (r * x[:, None]).sum(axis=0) / nk
         s = np.sqrt(np.maximum((r * (x[:, None] - m) ** 2).sum(axis=0) / nk, 1e-12))
-        if loglik - old < 1e-8 * abs(loglik):
+        if loglik - old < 1e-7 * abs(loglik):
             break
         old = loglik
     return Mixture(w, m, s), loglik
@@ -218,6 +223,7 @@ def conflict_p(mix: Mixture, y: float, se: float) -> float:
 
 def decision_boundary(mix: Mixture, se: float, threshold: float) -> float:
     """The smallest estimate whose posterior P(effect > 0) exceeds ``threshold``."""
+
     def gap(yhat):
         return 1 - mix.posterior(yhat, se).cdf(0.0) - threshold
 
@@ -225,9 +231,7 @@ def decision_boundary(mix: Mixture, se: float, threshold: float) -> float:
     return float(optimize.brentq(gap, lo, hi, xtol=1e-10))
 
 
-def operating_characteristics(
-    mix: Mixture, se: float, threshold: float, effects
-) -> pd.DataFrame:
+def operating_characteristics(mix: Mixture, se: float, threshold: float, effects) -> pd.DataFrame:
     """P(success) of the decision rule "posterior P(effect > 0) > threshold" under the prior
     ``mix``, for a new trial whose estimate has standard error ``se``, at each true effect: at
     zero the type I error, elsewhere the power."""
