@@ -51,10 +51,11 @@ def test_mixture_fit_recovers_a_known_mixture():
     assert len(fitted.weights) >= 2
     for q in (0.05, 0.25, 0.5, 0.75, 0.95):
         assert fitted.ppf(q) == pytest.approx(truth.ppf(q), abs=0.05)
-    one = mp.fit_mixture(rng.normal(1.0, 2.0, 10000))
-    assert one.sd == pytest.approx(2.0, rel=0.03)  # however many components AIC keeps
+    draws = rng.normal(1.0, 2.0, 10000)
+    one = mp.fit_mixture(draws)
+    assert one.sd == pytest.approx(draws.std(), rel=0.02)  # however many components AIC keeps
     for q in (0.025, 0.5, 0.975):
-        assert one.ppf(q) == pytest.approx(stats.norm.ppf(q, 1.0, 2.0), abs=0.1)
+        assert one.ppf(q) == pytest.approx(np.quantile(draws, q), abs=0.06)
 
 
 def test_ess_of_a_normal_prior_and_robustification():
