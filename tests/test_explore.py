@@ -33,7 +33,7 @@ CROSS_CHANGES = [
     ("tau_scale", 0.6),
     ("effect_prior_sd", 0.5),
     ("map_prior", True),
-    ("map_weight", 0.8),
+    ("map_weight", 0.5),
     ("outcome", "quality_of_life"),
 ]
 

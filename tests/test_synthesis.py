@@ -170,7 +170,7 @@ def test_map_prior_is_a_robust_mixture():
         league = nma.league_table(res).set_index(["treatment", "reference"])
         return league.loc[("fact_rg", "fact"), "mean"]
 
-    spec = ("fact_rg", "fact", 0.8, 0.1, 0.5)
+    spec = ("fact_rg", "fact", [(0.5, 0.8, 0.1), (0.5, 0.0, 1.0)])
     assert effect(near, spec) > effect(near, None) + 0.05  # pulled towards 0.8
     # conflicting data: the vague component takes over and the prior is mostly discarded
     assert effect(far, spec) < -1.0
@@ -347,7 +347,9 @@ def test_prior_weight_and_conflict_have_closed_forms():
     from analysis.synthesis import pipeline as sp
 
     ev, _ = evidence.assemble_evidence(None, "published", True)
-    settings = sp.SynthesisSettings(map_prior=True, map_mean=0.8, map_sd=0.3, map_weight=0.5)
+    settings = sp.SynthesisSettings(
+        map_prior=True, map_source="manual", map_mean=0.8, map_sd=0.3, map_weight=0.5
+    )
     res = sp.run_synthesis(ev, settings, ["empowerment"], draws=2000, bridge_sds=None)
     table = res.table(catalogue.PRIOR_WEIGHT).set_index("prior")
     bridge = table.loc["bridge"]
@@ -356,12 +358,13 @@ def test_prior_weight_and_conflict_have_closed_forms():
     map_row = table.loc["MAP (robust mixture)"]
     y, se = 0.54, 0.1658  # Tjaden 2021, the direct evidence on fact_rg vs fact
     assert map_row["data_estimate"] == pytest.approx(y) and map_row["data_se"] == pytest.approx(se)
+    # the robust component is the unit-information N(0, 2^2) (one patient per arm)
     lower = 0.5 * stats.norm.cdf(y, 0.8, np.hypot(0.3, se)) + 0.5 * stats.norm.cdf(
-        y, 0.0, np.hypot(1.0, se)
+        y, 0.0, np.hypot(2.0, se)
     )
     assert map_row["conflict_p"] == pytest.approx(2 * min(lower, 1 - lower))
     # a robust mixture is worth less than its informative component alone
-    assert 4 / 1.0**2 < map_row["ess_patients"] < 4 / 0.3**2
+    assert 4 / 2.0**2 < map_row["ess_patients"] < 4 / 0.3**2
     trans = res.table(catalogue.TRANSITIVITY)
     assert trans["study"].tolist() == list(dict.fromkeys(res.evidence["study"]))
     assert (trans.loc[trans["study"] == "tjaden2021", "country"] == "Netherlands").all()

@@ -430,6 +430,18 @@ EVIDENCE_SENSITIVITY = _t(
     ),
     "synthesis",
 )
+MAP_PRIOR = _t(
+    "map_prior",
+    "One row per component of the robust MAP prior derived from the historical trials.",
+    ("treatment", "base", "source", "component", "kind", "weight", "mean", "sd"),
+    "synthesis",
+)
+MAP_OC = _t(
+    "map_oc",
+    "One row per prior x replication size x true effect: the decision rule's success probability.",
+    ("prior", "patients", "true_effect", "prob_success", "kind"),
+    "synthesis",
+)
 PRIOR_WEIGHT = _t(
     "prior_weight",
     "One row per outcome x informative prior: its effective sample size and a prior-data conflict check.",

@@ -139,17 +139,17 @@ def gmap(
     m0, s0 = mu_prior
     upper = stats.halfnorm.ppf(0.9999, scale=tau_prior_sd)
     tau = np.linspace(upper / grid, upper, grid)
-    logw = np.empty(grid)
-    post_mean, post_var = np.empty(grid), np.empty(grid)
-    for i, t in enumerate(tau):
-        v = se**2 + t**2
-        cov = np.diag(v) + s0**2
-        logw[i] = stats.halfnorm.logpdf(t, scale=tau_prior_sd) + stats.multivariate_normal.logpdf(
-            y, np.full(len(y), m0), cov
-        )
-        prec = 1 / s0**2 + np.sum(1 / v)
-        post_mean[i] = (m0 / s0**2 + np.sum(y / v)) / prec
-        post_var[i] = 1 / prec
+    v = se[None, :] ** 2 + tau[:, None] ** 2  # grid x trial
+    # y | tau ~ N(m0 1, diag(v) + s0^2 1 1'): Sherman-Morrison for its inverse and determinant
+    r = y[None, :] - m0
+    a = np.sum(1 / v, axis=1)
+    quad = np.sum(r**2 / v, axis=1) - s0**2 * np.sum(r / v, axis=1) ** 2 / (1 + s0**2 * a)
+    logdet = np.sum(np.log(v), axis=1) + np.log1p(s0**2 * a)
+    loglik = -0.5 * (quad + logdet + len(y) * np.log(2 * np.pi))
+    logw = stats.halfnorm.logpdf(tau, scale=tau_prior_sd) + loglik
+    prec = 1 / s0**2 + a
+    post_mean = (m0 / s0**2 + np.sum(y[None, :] / v, axis=1)) / prec
+    post_var = 1 / prec
     w = np.exp(logw - logw.max())
     w /= w.sum()
     exact = Mixture(w, post_mean, np.sqrt(post_var + tau**2))
@@ -244,3 +244,47 @@ def operating_characteristics(mix: Mixture, se: float, threshold: float, effects
             "boundary": b,
         }
     )
+
+
+#: The SD of one patient's contribution to an SMD between two arms (one patient per arm): the
+#: unit of the effective sample size and the size of the robust component.
+UNIT_SD = 2.0
+
+
+def derived_map(
+    historical: pd.DataFrame,
+    treatment: str,
+    base: str,
+    tau_prior_sd: float,
+    mu_prior_sd: float,
+    weight: float,
+    seed: int = 0,
+) -> tuple[Mixture, Mixture, MAPResult]:
+    """The robust MAP prior of ``treatment`` vs ``base`` from the historical trials' rows
+    (``study, treatment, comparator, estimate, se``; rows of the opposite direction are turned).
+
+    Returns
+    -------
+    (Mixture, Mixture, MAPResult)
+        The robust prior (the mixture approximation with weight ``weight`` and a vague
+        unit-information component N(0, UNIT_SD^2) with the rest), the mixture approximation
+        alone, and the exact result.
+
+    Raises
+    ------
+    ValueError
+        Naming the file's columns when no historical row compares the two treatments.
+    """
+    h = historical
+    same = (h["treatment"] == treatment) & (h["comparator"] == base)
+    turned = (h["treatment"] == base) & (h["comparator"] == treatment)
+    if not (same | turned).any():
+        raise ValueError(
+            f"no historical trial compares {treatment} with {base} "
+            f"(rows: {list(zip(h['treatment'], h['comparator'], strict=True))})"
+        )
+    y = np.r_[h.loc[same, "estimate"].to_numpy(float), -h.loc[turned, "estimate"].to_numpy(float)]
+    se = np.r_[h.loc[same, "se"].to_numpy(float), h.loc[turned, "se"].to_numpy(float)]
+    res = gmap(y, se, tau_prior_sd, (0.0, mu_prior_sd))
+    approx = fit_mixture(res.exact.sample(8000, np.random.default_rng(seed)), seed=seed)
+    return approx.robustify(1 - weight, 0.0, UNIT_SD), approx, res

@@ -122,9 +122,10 @@ class NMAPriors:
     ``relative`` maps a treatment to the base it is parameterised against
     (``d_t = d_base + delta_t``, ``delta_t ~ N(0, effect_sd)``): with a bridge on ``fact``,
     ``{"fact_rg": "fact"}`` makes the bridge the only link of the resource-group part, so that
-    a wide bridge leaves the cross-trial contrasts as uncertain as the bridge; ``map_prior`` is ``(treatment, base, mean, sd, weight)``: a robust mixture prior on the
-    effect of ``treatment`` vs ``base`` with weight ``weight`` on ``N(mean, sd)`` and the rest on
-    the vague ``N(0, effect_sd)``.
+    a wide bridge leaves the cross-trial contrasts as uncertain as the bridge; ``map_prior`` is
+    ``(treatment, base, components)``: a mixture prior ``[(weight, mean, sd), ...]`` on the
+    effect of ``treatment`` vs ``base`` (the robust MAP prior,
+    :func:`analysis.synthesis.pipeline.SynthesisSettings.map_components`).
     """
 
     effect_sd: float = 1.0
@@ -159,9 +160,14 @@ class NMAPriors:
                     f"bridge for {t!r} needs a finite mean and a positive SD, got ({m}, {s})"
                 )
         if self.map_prior is not None:
-            _, _, m, s, w = self.map_prior
-            if not (s > 0 and 0 < w < 1 and np.isfinite(m)):
-                raise ValueError(f"map_prior needs sd > 0 and 0 < weight < 1, got {self.map_prior}")
+            _, _, comps = self.map_prior
+            w = np.array([c[0] for c in comps])
+            ok = all(c[2] > 0 and np.isfinite(c[1]) for c in comps) and np.all(w > 0)
+            if not (ok and np.isclose(w.sum(), 1.0)):
+                raise ValueError(
+                    f"map_prior needs components (weight > 0, finite mean, sd > 0) whose "
+                    f"weights sum to 1, got {self.map_prior}"
+                )
 
 
 @dataclass
@@ -222,12 +228,12 @@ def _parameterisation(basic: list[str], priors: NMAPriors):
         if t in basic and base in basic:
             lmap[basic.index(t), basic.index(base)] = 1.0  # d_t = d_base + delta_t
     if priors.map_prior is not None:
-        t, base, m, s, w = priors.map_prior
+        t, base, components = priors.map_prior
         if t in basic:
             j = basic.index(t)
             if base in basic:
                 lmap[j, basic.index(base)] = 1.0  # d_t = d_base + delta
-            comps[j] = [(w, m, s), (1 - w, 0.0, priors.effect_sd)]
+            comps[j] = [tuple(c) for c in components]
     return lmap, comps
 
 

@@ -7,6 +7,7 @@ fits every outcome and returns a :class:`SynthesisResults` that saves its tables
 
 from __future__ import annotations
 
+import functools
 import itertools
 from dataclasses import dataclass, field
 
@@ -14,7 +15,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from analysis import catalogue, profiles, registry, rules
+from analysis import catalogue, config, profiles, registry, rules
 from analysis.synthesis import nma
 
 #: The bridge SDs of the bridge-sensitivity analysis.
@@ -45,8 +46,13 @@ class SynthesisSettings:
         arm is placed relative to FACT as usual, so the bridge is its only link).
     map_prior : bool
         Robust meta-analytic-predictive prior on ``map_treatment`` vs ``map_base``.
-    map_mean, map_sd, map_weight : float
-        Its informative component and that component's weight (the rest is vague).
+    map_source : str
+        ``derived``: the MAP prior of the historical trials (``data/published/historical.csv``,
+        :func:`analysis.synthesis.map_prior.derived_map`); ``manual``: ``N(map_mean, map_sd^2)``.
+    map_mean, map_sd : float
+        The manual informative component.
+    map_weight : float
+        The MAP part's weight; the rest is a vague unit-information component.
     """
 
     effect_prior_sd: float = 1.0
@@ -61,6 +67,7 @@ class SynthesisSettings:
     map_mean: float = _NET["map_prior"]["mean"]
     map_sd: float = _NET["map_prior"]["sd"]
     map_weight: float = _NET["map_prior"]["weight"]
+    map_source: str = _NET["map_prior"].get("source", "derived")
     tau_prior: str = "half-normal"
 
     def __post_init__(self):
@@ -80,19 +87,23 @@ class SynthesisSettings:
             problems.append("give both bridge-mean and bridge-sd, or neither")
         if not 0 < self.map_weight < 1:
             problems.append(f"map-weight must be between 0 and 1, got {self.map_weight:g}")
+        if self.map_source not in ("derived", "manual"):
+            problems.append(f"map-source must be derived or manual, got {self.map_source!r}")
         if self.tau_prior not in (*nma.TAU_PRIORS, nma.BY_OUTCOME):
             problems.append(f"tau-prior must be one of {[*nma.TAU_PRIORS, nma.BY_OUTCOME]}")
         if problems:
             raise ValueError("; ".join(problems))
+
+    def map_components(self) -> list[tuple[float, float, float]]:
+        """The robust MAP prior as mixture components ``[(weight, mean, sd), ...]``."""
+        return _map_components(self)
 
     def priors(self) -> nma.NMAPriors:
         """The :class:`analysis.synthesis.nma.NMAPriors` these settings mean."""
         bridged = self.bridge_sd is not None
         bridge = {self.bridge_treatment: (self.bridge_mean, self.bridge_sd)} if bridged else {}
         map_spec = (
-            (self.map_treatment, self.map_base, self.map_mean, self.map_sd, self.map_weight)
-            if self.map_prior
-            else None
+            (self.map_treatment, self.map_base, self.map_components()) if self.map_prior else None
         )
         return nma.NMAPriors(
             self.effect_prior_sd,
@@ -102,6 +113,83 @@ class SynthesisSettings:
             dict(self.relative) if bridged else {},
             self.tau_prior,
         )
+
+
+def _map_components(settings: SynthesisSettings) -> list[tuple[float, float, float]]:
+    """The robust MAP prior's components ``[(weight, mean, sd), ...]`` (see
+    :meth:`SynthesisSettings.map_components`)."""
+    from analysis.synthesis import map_prior as mp
+
+    if settings.map_source == "manual":
+        robust = mp.Mixture([1.0], [settings.map_mean], [settings.map_sd]).robustify(
+            1 - settings.map_weight, 0.0, mp.UNIT_SD
+        )
+    else:
+        robust = derived_map(settings)[0]
+    return list(zip(robust.weights, robust.means, robust.sds, strict=True))
+
+
+def derived_map(settings: SynthesisSettings):
+    """The derived MAP prior of the settings (:func:`analysis.synthesis.map_prior.derived_map`
+    on the network's historical trials), computed once per process and settings."""
+    return _derived_map(settings.map_treatment, settings.map_base, settings.map_weight)
+
+
+@functools.lru_cache(maxsize=8)
+def _derived_map(treatment: str, base: str, weight: float):
+    from analysis.synthesis import map_prior as mp
+
+    net = registry.network()["map_prior"]
+    historical = pd.read_csv(config.PUBLISHED / net.get("historical", "historical.csv"))
+    return mp.derived_map(
+        historical, treatment, base, float(net["tau_prior_sd"]), float(net["mu_prior_sd"]), weight
+    )
+
+
+def map_tables(
+    settings: SynthesisSettings, evidence: pd.DataFrame
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The ``map_prior`` table (the robust MAP prior's components, with where each comes from)
+    and the ``map_oc`` table (the decision rule's success probability for a replication trial
+    of each size in the network file, at no effect and at the MAP mean, under the robust MAP
+    prior and under the vague effect prior)."""
+    from analysis.synthesis import map_prior as mp
+
+    comps = _map_components(settings)
+    w, m, s = (np.array(x) for x in zip(*comps, strict=True))
+    robust = mp.Mixture(w, m, s)
+    kind = ["MAP"] * (len(w) - 1) + ["robust (unit information)"]
+    prior = pd.DataFrame(
+        {
+            "treatment": settings.map_treatment,
+            "base": settings.map_base,
+            "source": settings.map_source,
+            "component": np.arange(1, len(w) + 1),
+            "kind": kind,
+            "weight": w,
+            "mean": m,
+            "sd": s,
+        }
+    )
+    vague = mp.Mixture([1.0], [0.0], [settings.effect_prior_sd])
+    sizes = registry.network()["map_prior"].get("oc_patients", [80, 160, 320])
+    effects = [0.0, float(robust.mean)]
+    rows = []
+    for n in sizes:
+        se = mp.UNIT_SD / np.sqrt(n)
+        for label, mix in (("robust MAP", robust), ("vague", vague)):
+            oc = mp.operating_characteristics(mix, se, rules.DECISION_THRESHOLD, effects)
+            for r in oc.itertuples():
+                rows.append(
+                    {
+                        "prior": label,
+                        "patients": int(n),
+                        "true_effect": r.true_effect,
+                        "prob_success": r.prob_success,
+                        "kind": "type I error" if r.true_effect == 0 else "power",
+                    }
+                )
+    return prior, pd.DataFrame(rows)
 
 
 def statement_markdown(settings: SynthesisSettings | None = None) -> str:
@@ -240,6 +328,10 @@ def run_synthesis(
         )
     results_so_far = SynthesisResults(evidence, present, fits, tables)
     tables[c.PRIOR_WEIGHT] = prior_weight_table(results_so_far, settings)
+    try:  # the MAP prior the historical trials give, used or not
+        tables[c.MAP_PRIOR], tables[c.MAP_OC] = map_tables(settings, evidence)
+    except ValueError:  # no historical trial of the MAP contrast
+        pass
     tables[c.TRANSITIVITY] = transitivity_table(evidence)
     if swapped_evidence is not None and fits:
         tables[c.EVIDENCE_SENSITIVITY] = evidence_sensitivity(
@@ -449,10 +541,7 @@ def prior_weight_table(results: SynthesisResults, settings: SynthesisSettings) -
                     "MAP (robust mixture)",
                     settings.map_treatment,
                     settings.map_base,
-                    [
-                        (settings.map_weight, settings.map_mean, settings.map_sd),
-                        (1 - settings.map_weight, 0.0, settings.effect_prior_sd),
-                    ],
+                    settings.map_components(),
                 )
             )
         for name, t, v, comps in specs:
