@@ -379,6 +379,25 @@ def _step_parameters(manifest: dict, prefix: str) -> dict:
     return {}
 
 
+def decision_rule_markdown() -> str:
+    """The decision rule and how probabilities are reported, for Methods (from
+    :mod:`analysis.rules`)."""
+    t = rules.DECISION_THRESHOLD
+    return (
+        f"A comparison favours an arm when the posterior probability of benefit exceeds "
+        f"{t:.1%} (and favours the other arm below {1 - t:.1%}); in between the evidence is "
+        "called uncertain. The rule is applied to the primary outcome of each trial at its final "
+        "visit; secondary outcomes, other visits and the cross-trial contrasts are described "
+        "with the same threshold but are not decisions: no adjustment for multiplicity is made, "
+        "and the partially pooled secondary effects are shown beside the unpooled ones. "
+        "Probabilities are computed from posterior draws and given to one decimal, capped at "
+        ">99.9% and <0.1% (what the draws can resolve); their Monte Carlo standard errors are in "
+        "the tables (columns ending in _mcse). A conclusion is examined under reference-based "
+        "imputation (information-anchored) and a delta tipping point before it is stated as "
+        "robust (see Model calibration and missing data)."
+    )
+
+
 def _citation(trial: str) -> str:
     """A trial's short citation (its code where the registry has none)."""
     reg = registry.load_trial_registry().set_index("trial")
@@ -430,6 +449,8 @@ are set to their mean (White and Thompson 2005). Probability of benefit is the p
 probability that the effect favours the first-named arm; P(> MCID) that it does so by more than
 the minimal clinically important difference of the outcome registry. Intervals are 95%
 equal-tailed credible intervals (CrI).
+
+**Decision rule.** {decision_rule_markdown()}
 
 **Cross-trial synthesis.** {statement_markdown(settings)}
 
