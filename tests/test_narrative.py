@@ -151,3 +151,18 @@ def test_every_work_cited_in_methods_is_in_the_reference_list_with_a_doi_or_url(
     assert narrative.cited_keys(text) == set(refs["key"])
     md = narrative.references_markdown()
     assert md.count("https://doi.org/10.") == (refs["doi"] != "").sum()
+
+
+def test_the_glossary_defines_the_abbreviations_the_report_uses():
+    """Every abbreviation the issue found undefined is in the glossary, once, with a meaning;
+    and the glossary is what the report prints."""
+    import pandas as pd
+
+    from analysis import config
+
+    terms = pd.read_csv(config.GLOSSARY, dtype=str, keep_default_na=False)
+    assert terms["term"].is_unique and (terms["meaning"].str.len() > 10).all()
+    for abbreviation in ("FACT", "CSQ-8", "SUCRA", "MCID", "SMD", "CrI", "MCSE", "MAP", "J2R"):
+        assert abbreviation in set(terms["term"]), abbreviation
+    text = narrative.glossary_markdown()
+    assert text.count("\n- **") == len(terms) - 1 and "**SUCRA**: surface under" in text

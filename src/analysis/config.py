@@ -21,6 +21,8 @@ ARMS_FILE = REGISTRY / "arms.csv"
 TRIALS_FILE = REGISTRY / "trials.csv"
 NETWORK_FILE = REGISTRY / "network.yaml"
 REFERENCES = DATA / "references.csv"
+#: Abbreviations the report uses and what they mean (its Glossary).
+GLOSSARY = DATA / "glossary.csv"
 SCENARIOS = DATA / "scenarios"
 SIMULATED = DATA / "simulated"
 DEFAULT_DATA = SIMULATED / "trials.csv"

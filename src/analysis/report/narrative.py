@@ -529,6 +529,13 @@ def cited_keys(text: str) -> set[str]:
     return {f"{a} {y}" for a, y in CITATION.findall(text)} & known
 
 
+def glossary_markdown() -> str:
+    """The report's abbreviations and what they mean (``data/glossary.csv``), alphabetically."""
+    terms = pd.read_csv(config.GLOSSARY, dtype=str, keep_default_na=False)
+    terms = terms.sort_values("term", key=lambda t: t.str.lower())
+    return "\n".join(f"- **{r.term}**: {r.meaning}." for r in terms.itertuples())
+
+
 def references_markdown() -> str:
     """The reference list, each work with its DOI (or URL) as a link."""
     lines = []

@@ -369,6 +369,7 @@ def build_document(notebooks: list[Path], manifest: dict, out_dir: Path) -> str:
             "only the embedded simulated data; the registry and evidence assumptions apply.</p>"
         )
     sections.append(("limitations", "Limitations", lim_body))
+    sections.append(("glossary", "Glossary", markdown_to_html(narrative.glossary_markdown())))
     sections.append(("references", "References", markdown_to_html(narrative.references_markdown())))
     run, steps, versions = narrative.provenance_tables(manifest)
     sections.append(
