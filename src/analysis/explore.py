@@ -105,6 +105,12 @@ class CrossTrial:
             row=lambda d: np.arange(1, len(d) + 1)
         )
         self.draws, self.seed = draws, seed
+        try:  # derive the MAP prior now, so that switching it on answers as fast as the rest
+            from analysis.synthesis import pipeline as sp
+
+            sp.derived_map(sp.SynthesisSettings())
+        except ValueError:  # no historical trial: the MAP control then says why
+            pass
 
     @property
     def outcomes(self) -> list[str]:

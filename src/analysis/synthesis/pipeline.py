@@ -131,19 +131,24 @@ def _map_components(settings: SynthesisSettings) -> list[tuple[float, float, flo
 
 def derived_map(settings: SynthesisSettings):
     """The derived MAP prior of the settings (:func:`analysis.synthesis.map_prior.derived_map`
-    on the network's historical trials), computed once per process and settings."""
-    return _derived_map(settings.map_treatment, settings.map_base, settings.map_weight)
+    on the network's historical trials): ``(robust, approximation, exact)``. The derivation is
+    computed once per process and contrast; only the robustification depends on the weight."""
+    from analysis.synthesis import map_prior as mp
+
+    approx, res = _derived_map(settings.map_treatment, settings.map_base)
+    return approx.robustify(1 - settings.map_weight, 0.0, mp.UNIT_SD), approx, res
 
 
 @functools.lru_cache(maxsize=8)
-def _derived_map(treatment: str, base: str, weight: float):
+def _derived_map(treatment: str, base: str):
     from analysis.synthesis import map_prior as mp
 
     net = registry.network()["map_prior"]
     historical = pd.read_csv(config.PUBLISHED / net.get("historical", "historical.csv"))
-    return mp.derived_map(
-        historical, treatment, base, float(net["tau_prior_sd"]), float(net["mu_prior_sd"]), weight
+    _, approx, res = mp.derived_map(
+        historical, treatment, base, float(net["tau_prior_sd"]), float(net["mu_prior_sd"]), 0.5
     )
+    return approx, res
 
 
 def map_tables(
