@@ -166,3 +166,13 @@ def test_the_glossary_defines_the_abbreviations_the_report_uses():
         assert abbreviation in set(terms["term"]), abbreviation
     text = narrative.glossary_markdown()
     assert text.count("\n- **") == len(terms) - 1 and "**SUCRA**: surface under" in text
+
+
+def test_a_lower_is_better_difference_says_so(tables):
+    """The consumer-provider symptoms difference is on a lower-is-better scale: the sentence
+    says so beside the unit, so that a positive difference is not read as benefit."""
+    summary = narrative.summary_table(tables)
+    text = narrative.summary_markdown(summary, "full", gate_ok=True)
+    assert "(lower is better; 95% CrI" in text
+    line = next(x for x in text.splitlines() if "lower is better" in x)
+    assert "symptoms" in line

@@ -159,9 +159,15 @@ def _sentence(r: pd.Series) -> str:
     else:
         month = f" at visit {int(r['month'])}"
     unit = "SMD" if r["scale"] == "SMD" else r["scale"]
+    lower_better = (
+        r["source"] in registry.trials()
+        and r["scale"] != "SMD"
+        and not registry.get_outcome(r["source"], r["outcome"]).higher_is_better
+    )  # one direction in every sentence: say when a positive difference is harm
     s = (
         f"**{r['outcome'].replace('_', ' ')}**{month}: difference {fmt(r['estimate'])} {unit} "
-        f"(95% CrI {fmt(r['lower'])} to {fmt(r['upper'])}"
+        f"({'lower is better; ' if lower_better else ''}95% CrI {fmt(r['lower'])} to "
+        f"{fmt(r['upper'])}"
         + ("" if r["scale"] == "SMD" else f"; SMD {fmt(r['smd'])}")
         + f"); probability of benefit {pct(r['prob_benefit'])}"
     )
