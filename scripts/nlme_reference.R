@@ -21,6 +21,19 @@
 #   python scripts/mmrm_reference_data.py && Rscript scripts/nlme_reference.R
 suppressPackageStartupMessages(library(nlme))
 dir <- "tests/data/mmrm_reference"
+# The baseline-as-covariate data: post-baseline rows with the change from baseline (chg), the
+# baseline centred over the patients kept (base_c), the visit factor and its index (v).
+ancova_rows <- function(d, time) {
+  base <- d[d[[time]] == 0, c("patient_id", "value")]
+  names(base)[2] <- "base"
+  a <- merge(d[d[[time]] > 0, ], base, by = "patient_id")
+  a <- a[order(a$patient_id, a[[time]]), ]
+  a$chg <- a$value - a$base
+  a$base_c <- a$base - mean(base$base[base$patient_id %in% a$patient_id])
+  a$visit <- factor(a[[time]])
+  a$v <- as.integer(a$visit)
+  a
+}
 d <- read.csv(file.path(dir, "data.csv"))
 d <- d[order(d$patient_id, d$month), ]
 d$visit <- factor(d$month)
@@ -47,14 +60,7 @@ out <- rbind(
 )
 # Baseline as covariate (ANCOVA MMRM): change from baseline at the post-baseline visits on
 # visit, treatment by visit and centred baseline by visit, unstructured covariance by REML
-base <- d[d$month == 0, c("patient_id", "value")]
-names(base)[2] <- "base"
-a <- merge(d[d$month > 0, ], base, by = "patient_id")
-a <- a[order(a$patient_id, a$month), ]
-a$chg <- a$value - a$base
-a$base_c <- a$base - mean(base$base[base$patient_id %in% a$patient_id])
-a$visit <- factor(a$month)
-a$v <- as.integer(a$visit)
+a <- ancova_rows(d, "month")
 a$trt9 <- as.numeric(a$arm == "fact_rg" & a$month == 9)
 a$trt18 <- as.numeric(a$arm == "fact_rg" & a$month == 18)
 anc <- gls(chg ~ visit + trt9 + trt18 + visit:base_c, data = a,
@@ -79,9 +85,8 @@ trt <- paste0("trt", follow)
 for (k in seq_along(follow)) w[[trt[k]]] <- as.numeric(w$arm == "active" & w$time == follow[k])
 f <- as.formula(paste("value ~ visit +", paste(trt, collapse = " + ")))
 rows <- function(model, coefs, analysis) {
-  tt <- if (inherits(model, "lme")) summary(model)$tTable else summary(model)$tTable
   data.frame(analysis = analysis, time = follow, estimate = unname(coefs[trt]),
-             se = unname(tt[trt, "Std.Error"]))
+             se = unname(summary(model)$tTable[trt, "Std.Error"]))
 }
 un <- gls(f, data = w, correlation = corSymm(form = ~ v | patient_id),
           weights = varIdent(form = ~ 1 | visit), method = "REML")
@@ -90,14 +95,7 @@ team <- lme(f, data = w, random = ~ 1 | site,
             weights = varIdent(form = ~ 1 | visit), method = "REML",
             control = lmeControl(maxIter = 200, msMaxIter = 200))
 car <- gls(f, data = w, correlation = corCAR1(form = ~ time | patient_id), method = "REML")
-wb <- w[w$time == 0, c("patient_id", "value")]
-names(wb)[2] <- "base"
-a <- merge(w[w$time > 0, ], wb, by = "patient_id")
-a <- a[order(a$patient_id, a$time), ]
-a$chg <- a$value - a$base
-a$base_c <- a$base - mean(wb$base[wb$patient_id %in% a$patient_id])
-a$visit <- factor(a$time)
-a$v <- as.integer(a$visit)
+a <- ancova_rows(w, "time")
 fa <- as.formula(paste("chg ~ visit +", paste(trt, collapse = " + "), "+ visit:base_c"))
 anc <- gls(fa, data = a, correlation = corSymm(form = ~ v | patient_id),
            weights = varIdent(form = ~ 1 | visit), method = "REML")

@@ -34,6 +34,20 @@ def registry_with(root, trial: dict, arms: list[tuple[str, str, str]], visits: s
     return reg
 
 
+def default_as_trial(trial: str, arms: dict, times: dict, time_column: str = "month"):
+    """The embedded resource-group empowerment data recast as another trial's: outcome
+    ``recovery``, arms renamed by ``arms`` (``{"fact_rg": ..., "fact": ...}``), visit times by
+    ``times`` (``{0: ..., 9: ..., 18: ...}``) in the column ``time_column``."""
+    from analysis import config
+
+    df = pd.read_csv(config.DEFAULT_DATA)
+    d = df[(df["trial"] == "resource_groups") & (df["outcome"] == "empowerment")].copy()
+    d["trial"], d["outcome"] = trial, "recovery"
+    d["arm"] = d["arm"].map(arms)
+    d[time_column] = d.pop("month").map(times)
+    return d
+
+
 @contextlib.contextmanager
 def using_registry(reg):
     """Point this process's registry at the folder ``reg`` (as ``TRIALBAYES_REGISTRY`` does for

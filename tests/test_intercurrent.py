@@ -2,11 +2,10 @@
 reference-based row that follows the estimand, and the estimand's wording (ICH E9(R1))."""
 
 import numpy as np
-import pandas as pd
 import pytest
-from conftest import registry_with, using_registry
+from conftest import default_as_trial, registry_with, using_registry
 
-from analysis import config, registry
+from analysis import registry
 from analysis.contract import intercurrent, validate
 from analysis.trialmodel import statement
 
@@ -33,11 +32,7 @@ def project(tmp_path_factory):
         [("active", "Active", "false"), ("usual", "Usual care", "true")],
         "0;6;12",
     )
-    df = pd.read_csv(config.DEFAULT_DATA)
-    d = df[(df["trial"] == "resource_groups") & (df["outcome"] == "empowerment")].copy()
-    d["trial"], d["outcome"] = TRIAL, "recovery"
-    d["arm"] = d["arm"].map({"fact_rg": "active", "fact": "usual"})
-    d["month"] = d["month"].map({0: 0, 9: 6, 18: 12})
+    d = default_as_trial(TRIAL, {"fact_rg": "active", "fact": "usual"}, {0: 0, 9: 6, 18: 12})
     rng = np.random.default_rng(4)
     pts = d.drop_duplicates("patient_id")[["patient_id", "arm"]]
     u = rng.random(len(pts))

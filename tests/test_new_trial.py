@@ -11,9 +11,9 @@ import sys
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import registry_with, using_registry
+from conftest import default_as_trial, registry_with, using_registry
 
-from analysis import config, registry, rules
+from analysis import registry, rules
 
 TRIAL = "peer_support"
 
@@ -33,11 +33,7 @@ def project(tmp_path_factory):
         [("peer", "Peer support", "false"), ("usual", "Usual care", "true")],
         "0;6;12",
     )
-    df = pd.read_csv(config.DEFAULT_DATA)
-    d = df[(df["trial"] == "resource_groups") & (df["outcome"] == "empowerment")].copy()
-    d["trial"], d["outcome"] = TRIAL, "recovery"
-    d["arm"] = d["arm"].map({"fact_rg": "peer", "fact": "usual"})
-    d["month"] = d["month"].map({0: 0, 9: 6, 18: 12})
+    d = default_as_trial(TRIAL, {"fact_rg": "peer", "fact": "usual"}, {0: 0, 9: 6, 18: 12})
     d["site"] = d["site"].str.replace("team", "site")
     data = root / "peer.csv"
     d.to_csv(data, index=False)
@@ -116,11 +112,9 @@ def weeks_project(tmp_path_factory):
         [("brief", "Brief therapy", "false"), ("waitlist", "Waiting list", "true")],
         "0;2;6",
     )
-    df = pd.read_csv(config.DEFAULT_DATA)
-    d = df[(df["trial"] == "resource_groups") & (df["outcome"] == "empowerment")].copy()
-    d["trial"], d["outcome"] = "brief_therapy", "recovery"
-    d["arm"] = d["arm"].map({"fact_rg": "brief", "fact": "waitlist"})
-    d["time"] = d.pop("month").map({0: 0, 9: 2, 18: 6})  # the neutral name of the time column
+    d = default_as_trial(  # "time": the neutral name of the time column
+        "brief_therapy", {"fact_rg": "brief", "fact": "waitlist"}, {0: 0, 9: 2, 18: 6}, "time"
+    )
     data = root / "weeks.csv"
     d.to_csv(data, index=False)
     return root, data, {**os.environ, "TRIALBAYES_REGISTRY": str(reg)}
@@ -176,11 +170,9 @@ def ancova_primary(tmp_path_factory):
         [("active", "Active", "false"), ("control", "Control", "true")],
         "0;2;6",
     )
-    df = pd.read_csv(config.DEFAULT_DATA)
-    d = df[(df["trial"] == "resource_groups") & (df["outcome"] == "empowerment")].copy()
-    d["trial"], d["outcome"] = "plan_ancova", "recovery"
-    d["arm"] = d["arm"].map({"fact_rg": "active", "fact": "control"})
-    d["month"] = d["month"].map({0: 0, 9: 2, 18: 6})
+    d = default_as_trial(
+        "plan_ancova", {"fact_rg": "active", "fact": "control"}, {0: 0, 9: 2, 18: 6}
+    )
     with using_registry(reg):
         from analysis.trialmodel import fit
         from analysis.trialmodel import pipeline as tp
