@@ -51,7 +51,7 @@ def _cases():
         )
     )
     ranks = _t("synthesis_ranks")
-    sbc = _t("sbc_ranks").drop(columns=["rep", "divergences"])
+    sbc = _t("sbc_ranks").drop(columns=["rep", "divergences", "trial", "outcome"], errors="ignore")
     sens = _t("sensitivity")
     sens_rg = sens[sens["trial"] == rg]
     tip = _t("tipping_point")

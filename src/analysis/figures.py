@@ -17,7 +17,7 @@ from analysis import registry
 #: figure down to it, and its fonts with it.
 PRINT_WIDTH_IN = 6.7
 #: Smallest font a journal accepts in a printed figure (points, after scaling to the page).
-MIN_PRINT_PT = 6.0
+MIN_PRINT_PT = 8.0
 
 
 def print_font_sizes(fig) -> list[tuple[str, float]]:
@@ -89,17 +89,17 @@ def contrast_label(arm: str, comp: str) -> str:
 
 
 def contrast_panels(table: pd.DataFrame, ax, width: float, height: float):
-    """One axis per (arm, comparator) of ``table``, each with that contrast's rows.
+    """One axis per (arm, comparator) of ``table`` (stacked), each with that contrast's rows.
 
     Yields ``(axis, colour, rows, y)``: the arm's colour, the contrast's rows in order and
     their y positions top to bottom. Each axis has a zero line and the contrast as title.
     """
     groups = list(dict.fromkeys(zip(table["arm"], table["comparator"], strict=True)))
-    if ax is None:
+    if ax is None:  # stacked, one contrast per row, so the figure keeps its print width
         _, axes = plt.subplots(
-            1, len(groups), figsize=(width * len(groups), height), sharey=True, squeeze=False
+            len(groups), 1, figsize=(width, height * len(groups)), sharex=True, squeeze=False
         )
-        axes = axes[0]
+        axes = axes[:, 0]
     else:
         axes = given_axes(ax, len(groups))
     pal = registry.arm_palette()

@@ -32,6 +32,10 @@ SCEPTICAL_SD = 0.3
 #: outcome's category declares none.
 HETEROGENEITY_SCALE = 0.3
 
+#: A missing-data tipping point this close to MAR (baseline SD per missing visit, the size of a
+#: "medium" standardised difference) is a small shift: the summary flags the result as fragile.
+SMALL_TIPPING_SHIFT = 0.5
+
 #: Descriptive cells with fewer patients than this are suppressed (no table identifies anyone).
 MIN_CELL = 5
 

@@ -138,7 +138,7 @@ def plot_flow(flow: pd.DataFrame, ax=None):
         "Participant flow: retention by arm (solid: resource groups; dashed: consumer providers)",
         fontsize=9,
     )
-    ax.legend(fontsize=7, frameon=False)
+    ax.legend(fontsize=8, frameon=False)
     return fig
 
 
@@ -181,7 +181,7 @@ def plot_consort(flow: pd.DataFrame, trial: str, ax=None):
             text,
             ha="center",
             va="center",
-            fontsize=7.5,
+            fontsize=8,
             fontweight="bold" if bold else "normal",
             bbox={"boxstyle": "square,pad=0.35", "fc": "white", "ec": "0.3", "lw": 0.8},
             wrap=True,

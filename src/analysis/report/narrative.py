@@ -69,6 +69,18 @@ def summary_table(out_dir: Path) -> pd.DataFrame:
                     "upper_mcse": r.get("upper_mcse", np.nan),
                     "prob_benefit_mcse": r.get("prob_benefit_mcse", np.nan),
                     "prob_mcid_mcse": r.get("prob_mcid_mcse", np.nan),
+                    **_oriented(
+                        1.0 if info["higher_is_better"] else -1.0,
+                        r["smd"],
+                        r.get("smd_lower", np.nan),
+                        r.get("smd_upper", np.nan),
+                        r.get("true_smd", np.nan),
+                    ),
+                    "direction": (
+                        "higher is better" if info["higher_is_better"] else "lower is better"
+                    ),
+                    "favours": registry.arm_label(r["arm"] if r["prob_benefit"] >= 0.5 else comp),
+                    "fragile": fragility(out_dir, trial, r["outcome"], r["arm"], comp),
                 }
             )
     league = catalogue.read_table(out_dir, catalogue.SYNTHESIS_EFFECTS)
@@ -102,6 +114,12 @@ def summary_table(out_dir: Path) -> pd.DataFrame:
                     "upper_mcse": r.get("upper_mcse", np.nan),
                     "prob_benefit_mcse": r.get("prob_better_mcse", np.nan),
                     "prob_mcid_mcse": np.nan,
+                    **_oriented(1.0, r["mean"], r["lower"], r["upper"], np.nan),
+                    "direction": "positive favours the first-named arm",
+                    "favours": registry.arm_label(
+                        treatment if r["prob_better"] >= 0.5 else reference
+                    ),
+                    "fragile": bridge_fragility(out_dir, r["outcome"], r["prob_better"]),
                 }
             )
     out = pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
@@ -113,6 +131,93 @@ def summary_table(out_dir: Path) -> pd.DataFrame:
         ["_o", "comparison", "primary"], ascending=[True, True, False], kind="stable"
     )
     return out.drop(columns="_o").reset_index(drop=True)
+
+
+def _oriented(sign: float, smd, lower, upper, true) -> dict:
+    """The SMD and its interval turned so that positive favours the first-named arm."""
+    ends = (
+        sorted([sign * lower, sign * upper]) if np.isfinite([lower, upper]).all() else [np.nan] * 2
+    )
+    return {
+        "benefit_smd": sign * smd,
+        "benefit_smd_lower": ends[0],
+        "benefit_smd_upper": ends[1],
+        "true_benefit_smd": sign * true if pd.notna(true) else np.nan,
+    }
+
+
+def _decides(p: float) -> bool:
+    return bool(p > rules.DECISION_THRESHOLD)
+
+
+def fragility(out_dir: Path, trial: str, outcome: str, arm: str, comparator: str) -> str:
+    """Why a concluded benefit is fragile ('' when nothing says so, or when the primary
+    analysis concludes none): the sensitivity analyses (priors, likelihood), the reference-based imputations (information-anchored) and
+    the missing-data tipping point of the same contrast that reach a different decision from
+    the primary analysis, or a tipping shift within :data:`analysis.rules.SMALL_TIPPING_SHIFT`.
+    """
+    effects = catalogue.read_table(out_dir, catalogue.TRIAL_EFFECTS)
+    same = (effects["trial"] == trial) & (effects["outcome"] == outcome)
+    same &= (effects["arm"] == arm) & (effects["comparator"] == comparator)
+    if not same.any():
+        return ""
+    last = effects[same].sort_values("month").iloc[-1]
+    primary = _decides(last["prob_benefit"])
+    if not primary:  # only a benefit the rule concludes can be fragile
+        return ""
+    reasons = []
+
+    def at(table):
+        if table.empty:
+            return table
+        keep = (table["trial"] == trial) & (table["outcome"] == outcome)
+        keep &= (table["arm"] == arm) & (table["comparator"] == comparator)
+        if "month" in table:
+            keep &= table["month"] == last["month"]
+        return table[keep]
+
+    sens = at(catalogue.read_table(out_dir, catalogue.SENSITIVITY))
+    if not sens.empty:
+        for _, r in sens[~sens["analysis"].str.startswith("primary")].iterrows():
+            if _decides(r["prob_benefit"]) != primary:
+                reasons.append(f"decision changes under the {r['analysis']}")
+    rbi = at(catalogue.read_table(out_dir, catalogue.REFERENCE_BASED))
+    if not rbi.empty:
+        if "inference" in rbi:
+            rbi = rbi[rbi["inference"] == "information_anchored"]
+        for _, r in rbi[rbi["strategy"] != "MAR"].iterrows():
+            if _decides(r["prob_benefit"]) != primary:
+                reasons.append(f"decision changes under {r['strategy']} imputation")
+    tip = at(catalogue.read_table(out_dir, catalogue.TIPPING_POINT))
+    if not tip.empty:
+        flips = tip[(tip["delta_control"] == 0) & (tip["prob_benefit"].map(_decides) != primary)]
+        if not flips.empty:
+            shift = float(flips.loc[flips["delta_treated"].abs().idxmin(), "delta_treated"])
+            if abs(shift) <= rules.SMALL_TIPPING_SHIFT:
+                reasons.append(
+                    f"decision tips when the first arm's missing values shift by "
+                    f"{'+' if shift > 0 else ''}{fmt(shift)} "
+                    "baseline SD per missing visit"
+                )
+    return "; ".join(reasons)
+
+
+def bridge_fragility(out_dir: Path, outcome: str, p: float) -> str:
+    """How the cross-trial probability moves across the bridge sensitivity analysis ('' without
+    one): the range of P(better) over the bridge SDs tried."""
+    bridge = catalogue.read_table(out_dir, catalogue.BRIDGE_SENSITIVITY)
+    if bridge.empty:
+        return ""
+    rows = bridge[bridge["outcome"] == outcome]
+    if rows.empty:
+        return ""
+    lo, hi = rows["prob_better"].min(), rows["prob_better"].max()
+    widest = rows.loc[rows["bridge_sd"].idxmax()]
+    return (
+        f"rests on the bridging prior: P(better) {pct(lo)} to {pct(hi)} across bridge SDs "
+        f"{rows['bridge_sd'].min():g} to {rows['bridge_sd'].max():g} "
+        f"({pct(widest['prob_better'])} at the widest)"
+    )
 
 
 def fmt(x: float, digits: int = 2) -> str:
@@ -169,13 +274,17 @@ def _sentence(r: pd.Series) -> str:
         f"({'lower is better; ' if lower_better else ''}95% CrI {fmt(r['lower'])} to "
         f"{fmt(r['upper'])}"
         + ("" if r["scale"] == "SMD" else f"; SMD {fmt(r['smd'])}")
-        + f"); probability of benefit {pct(r['prob_benefit'])}"
+        + f"); probability of benefit {_p_mcse(r['prob_benefit'], r['prob_benefit_mcse'])}"
     )
     if np.isfinite(r["prob_mcid"]):
-        s += f", of a benefit larger than the MCID ({r['mcid']:g}) {pct(r['prob_mcid'])}"
-    s += f". The evidence {_strength(r['prob_benefit'])} {what}."
+        s += (
+            f", of a benefit larger than the MCID ({r['mcid']:g}) "
+            f"{_p_mcse(r['prob_mcid'], r['prob_mcid_mcse'])}"
+        )
+    meets = "meets" if r["prob_benefit"] > rules.DECISION_THRESHOLD else "does not meet"
+    s += f". The evidence {_strength(r['prob_benefit'])} {what} ({meets} the decision rule)."
     if r["rests_on_bridge"]:
-        s += " This cross-trial comparison rests on the bridging assumption (see below)."
+        s += " No trial compared these arms: the comparison rests on the bridging prior."
     return s
 
 
@@ -183,11 +292,54 @@ def _sentence(r: pd.Series) -> str:
 SIMULATED_NOTICE = "simulated data: not the trials' results"
 
 
-def summary_markdown(
-    summary: pd.DataFrame, profile: str, gate_ok: bool | None, simulated: bool = False
-) -> str:
-    """Plain-words summary: per comparison, the primary outcome (or every outcome) in full.
+def _p_mcse(p: float, mcse: float) -> str:
+    """A probability with its Monte Carlo SE in points (none when capped or undefined)."""
+    text = pct(p)
+    if np.isfinite(mcse) and mcse > 0 and 0.001 <= p <= 0.999:
+        text += f" (MCSE {100 * mcse:.1f}%)"
+    return text
 
+
+def _network_note(summary: pd.DataFrame, league: pd.DataFrame | None) -> str:
+    """Why the network's estimate of a within-trial contrast differs from the trial analysis."""
+    if league is None or league.empty:
+        return ""
+    trial_rows = summary[summary["source"].isin(registry.trials())]
+    for _, r in trial_rows.iterrows():
+        same = league[
+            (league["treatment"] == r["treatment"])
+            & (league["reference"] == r["reference"])
+            & (league["outcome"] == r["outcome"])
+        ]
+        if same.empty:
+            continue
+        n = same.iloc[0]
+        return (
+            f"The network's own estimate of {r['comparison']} on {r['outcome'].replace('_', ' ')} "
+            f"is SMD {fmt(n['mean'])} ({fmt(n['lower'])} to {fmt(n['upper'])}), against "
+            f"{fmt(r['benefit_smd'])} ({fmt(r['benefit_smd_lower'])} to "
+            f"{fmt(r['benefit_smd_upper'])}) from the trial analysis above: the network combines "
+            "the published summary results of every study (not this report's patient data), "
+            "allows for heterogeneity between studies, and carries the bridging prior's "
+            "uncertainty, so its interval is wider."
+        )
+    return ""
+
+
+def summary_markdown(
+    summary: pd.DataFrame,
+    profile: str,
+    gate_ok: bool | None,
+    simulated: bool = False,
+    league: pd.DataFrame | None = None,
+) -> str:
+    """Plain-words summary: one short paragraph per question (comparison).
+
+    The primary outcome in full (estimate, interval, SMD, probabilities with their Monte Carlo
+    SE); secondary outcomes as descriptive, with those meeting the decision rule named; every
+    concluded benefit that a sensitivity analysis overturns or that tips at a small shift
+    flagged (:func:`fragility`); the cross-trial comparison with its bridge sensitivity and
+    why it differs from the trial analysis (``league``: the ``synthesis_effects`` table).
     With ``simulated`` (the embedded default data), the summary says so first and names each
     trial as simulated data calibrated to its publication, never as the publication's finding.
     """
@@ -196,14 +348,14 @@ def summary_markdown(
     lines = []
     if simulated:
         lines.append(
-            f"> **{SIMULATED_NOTICE.capitalize()}.** Every number below comes from data simulated "
-            "from scenarios calibrated to the trials' publications, to show what the analysis "
-            "does; the true values of the simulation are shown beside the estimates.\n"
+            f"> **{SIMULATED_NOTICE.capitalize()}.** Every trial result below comes from data "
+            "simulated from scenarios calibrated to the trials' publications, to show what the "
+            "analysis does; the true values of the simulation are shown beside the estimates.\n"
         )
     if not profiles.for_interpretation(profile):
         lines.append(
-            f"> **{profile} run: the numbers below come from short chains and small sizes and are "
-            "not for interpretation.**\n"
+            "> **Short exploratory run: the numbers below come from short chains and small "
+            "sizes and are not for interpretation.**\n"
         )
     reg = registry.load_trial_registry()
     names = {
@@ -220,37 +372,55 @@ def summary_markdown(
         for t, lab, c in zip(reg["trial"], reg["label"], reg["short_citation"], strict=True)
     }
     names["synthesis"] = "Cross-trial comparison (network meta-analysis with a bridging prior)"
+    rule = rules.DECISION_THRESHOLD
     for (source, comparison), grp in summary.groupby(["source", "comparison"], sort=False):
-        lines.append(f"**{names.get(source, source)}: {comparison}.**\n")
-        key = grp[grp["primary"]] if grp["primary"].any() else grp
+        text = [f"**{names.get(source, source)}: {comparison}.**"]
+        key = grp[grp["primary"]]
         for _, r in key.iterrows():
-            lines.append(f"- {'Primary outcome, ' if r['primary'] else ''}{_sentence(r)}")
+            text.append(f"Primary outcome, {_sentence(r)}")
         rest = grp.drop(key.index)
         if not rest.empty:
-            rule = rules.DECISION_THRESHOLD
-            clear = rest[(rest["prob_benefit"] > rule) | (rest["prob_benefit"] < 1 - rule)]
-            rule_text = f"P(benefit) > {rule:.1%} or < {1 - rule:.1%}, the decision rule"
-            lines.append(
-                f"- Secondary outcomes: {len(rest)} analysed; "
-                + (
-                    f"a clear direction ({rule_text}) for "
-                    + ", ".join(
-                        f"{o.replace('_', ' ')} (P {pct(p)})"
-                        for o, p in zip(clear["outcome"], clear["prob_benefit"], strict=True)
+            met = rest[rest["prob_benefit"] > rule]
+            label = "Secondary outcomes" if not key.empty else "Outcomes"
+            descriptive = " (descriptive, not adjusted for multiplicity)" if not key.empty else ""
+            if len(rest) == 1 and key.empty:
+                one = _sentence(rest.iloc[0])
+                text.append(one[:1].upper() + one[1:])
+            else:
+                lo, hi = rest["prob_benefit"].idxmin(), rest["prob_benefit"].idxmax()
+                text.append(
+                    f"{label}{descriptive}: {len(rest)} analysed; "
+                    + (
+                        "the decision rule is met for "
+                        + ", ".join(
+                            f"{o.replace('_', ' ')} (P {pct(p)})"
+                            for o, p in zip(met["outcome"], met["prob_benefit"], strict=True)
+                        )
+                        if not met.empty
+                        else "none meets the decision rule"
                     )
-                    if not clear.empty
-                    else f"none has a clear direction ({rule_text})"
+                    + f"; P(benefit) ranges from {pct(rest.loc[lo, 'prob_benefit'])} "
+                    f"({rest.loc[lo, 'outcome'].replace('_', ' ')}) to "
+                    f"{pct(rest.loc[hi, 'prob_benefit'])} "
+                    f"({rest.loc[hi, 'outcome'].replace('_', ' ')})."
                 )
-                + "; see the table."
-            )
-        lines.append("")
+        for _, r in grp[grp["fragile"].fillna("") != ""].iterrows():
+            if r["rests_on_bridge"]:
+                text.append(f"This comparison {r['fragile']}.")
+            else:
+                text.append(f"**Fragile:** {r['outcome'].replace('_', ' ')}: {r['fragile']}.")
+        if source == "synthesis":
+            note = _network_note(summary, league)
+            if note:
+                text.append(note)
+        lines.append(" ".join(text) + "\n")
     if gate_ok is False:
         lines.append(
-            "**Warning: at least one model failed the convergence gate (see Diagnostics); its "
+            "**Warning: at least one model failed the convergence gate (see the appendix); its "
             "numbers are not reliable.**"
         )
     elif gate_ok:
-        lines.append("Every MCMC fit passed the convergence gate (see Diagnostics).")
+        lines.append("Every MCMC fit passed the convergence gate (appendix).")
     return "\n".join(lines)
 
 

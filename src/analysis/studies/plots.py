@@ -39,8 +39,12 @@ def plot_sbc_ranks(ranks: pd.DataFrame, thin_to: int, bins: int = 10, ax=None):
     """Rank histograms of simulation-based calibration with the 99% band of uniform ranks."""
     from scipy import stats
 
-    cols = [c for c in ranks.columns if c not in ("rep", "divergences", "status", "error", "key")]
-    fig, axes = axes_grid(len(cols), ncols=4, size=(1.8, 1.6), ax=ax)
+    from analysis.trialmodel.statement import n_visits_of, parameter_label
+
+    skip = ("rep", "divergences", "status", "error", "key", "trial", "outcome")
+    cols = [c for c in ranks.columns if c not in skip]
+    visits = n_visits_of(cols)
+    fig, axes = axes_grid(len(cols), ncols=3, size=(2.2, 1.8), ax=ax)
     n = ranks[cols[0]].notna().sum() if cols else 0
     lo, hi = stats.binom.ppf([0.005, 0.995], n, 1 / bins)
     for a, col in zip(axes, cols, strict=False):
@@ -53,10 +57,10 @@ def plot_sbc_ranks(ranks: pd.DataFrame, thin_to: int, bins: int = 10, ax=None):
         )
         a.axhspan(lo, hi, color="grey", alpha=0.25, lw=0)
         a.axhline(n / bins, color="grey", lw=1)
-        a.set_title(col, fontsize=8)
-        a.set_xlabel(f"rank (0-{thin_to})", fontsize=7)
-        a.set_ylabel("replicates", fontsize=7)
-        a.tick_params(labelsize=7)
+        a.set_title(parameter_label(col, visits), fontsize=8.5)
+        a.set_xlabel(f"rank (0-{thin_to})", fontsize=8.5)
+        a.set_ylabel("replicates", fontsize=8.5)
+        a.tick_params(labelsize=8.5)
     for a in axes[len(cols) :]:
         a.set_visible(False)
     fig.suptitle(

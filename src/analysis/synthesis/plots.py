@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import textwrap
+
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
@@ -95,7 +97,7 @@ def plot_network(
             textcoords="offset points",
             ha="center",
             va="top",
-            fontsize=7,
+            fontsize=8,
         )
     ax.set_axis_off()
     ax.margins(0.25)
@@ -116,7 +118,7 @@ def plot_nma_forest(league: pd.DataFrame, reference: str = "standard", ax=None):
     """
     d = league[league["reference"] == reference].reset_index(drop=True)
     if ax is None:
-        fig, ax = plt.subplots(figsize=(6.5, 0.38 * len(d) + 1.4))
+        fig, ax = plt.subplots(figsize=(3.6, 0.55 * len(d) + 1.4))
     else:
         fig = ax.figure
     pal = registry.arm_palette()
@@ -133,14 +135,14 @@ def plot_nma_forest(league: pd.DataFrame, reference: str = "standard", ax=None):
     ax.set_yticks(
         y,
         [
-            f"{r.outcome.replace('_', ' ')}: {registry.arm_label(r.treatment)}"
+            f"{r.outcome.replace('_', ' ')}:\n{registry.arm_label(r.treatment)}"
             for r in d.itertuples()
         ],
         fontsize=8,
     )
     ax.axvline(0, color="0.3", lw=0.8)
     ax.set_xlabel(f"SMD vs {registry.arm_label(reference)} (> 0 favours the treatment)")
-    ax.set_title("Network meta-analysis: posterior means with 95% credible intervals", fontsize=9)
+    ax.set_title("Network meta-analysis:\nposterior means with 95% CrI", fontsize=9)
     return fig
 
 
@@ -152,7 +154,7 @@ def plot_rankogram(ranks: pd.DataFrame, ax=None):
     matplotlib.figure.Figure
     """
     outcomes = list(dict.fromkeys(ranks["outcome"]))
-    fig, axes = axes_grid(len(outcomes), ncols=min(2, len(outcomes)), size=(3.4, 3.3), ax=ax)
+    fig, axes = axes_grid(len(outcomes), ncols=min(2, len(outcomes)), size=(2.9, 3.6), ax=ax)
     pal = registry.arm_palette()
     for a, outcome in zip(axes, outcomes, strict=False):
         d = ranks[ranks["outcome"] == outcome]
@@ -162,7 +164,7 @@ def plot_rankogram(ranks: pd.DataFrame, ax=None):
                 g["probability"],
                 "o-",
                 color=pal.get(t, "0.4"),
-                label=f"{registry.arm_label(t)}: SUCRA {g['sucra'].iloc[0]:.2f}",
+                label=textwrap.fill(f"{registry.arm_label(t)}: SUCRA {g['sucra'].iloc[0]:.2f}", 26),
             )
         a.set_xticks(sorted(d["rank"].unique()))
         a.set_xlabel("rank (1 = best)", fontsize=8)
@@ -170,10 +172,11 @@ def plot_rankogram(ranks: pd.DataFrame, ax=None):
         a.set_ylim(0, 1)
         a.set_title(outcome.replace("_", " "), fontsize=9)
         a.legend(
-            fontsize=7,
+            fontsize=8,
             frameon=False,
             loc="upper center",
-            bbox_to_anchor=(0.5, -0.36),
+            bbox_to_anchor=(0.5, -0.3),
+            borderaxespad=0.0,
             handlelength=1.2,
         )
     fig.suptitle("Rank probabilities (rankograms) with SUCRA", fontsize=10)
@@ -207,7 +210,7 @@ def plot_bridge_sensitivity(
     a1.set_yscale("log")
     a1.set_ylabel("posterior SD of the contrast (SMD)", fontsize=8)
     a1.set_title(label.replace(" vs ", "\nvs "), fontsize=8)
-    a1.legend(fontsize=7, frameon=False)
+    a1.legend(fontsize=8, frameon=False)
     a2.set_xscale("log")
     a2.set_ylabel("P(FACT plus resource group ranks first)", fontsize=8)
     a2.set_ylim(0, 1)

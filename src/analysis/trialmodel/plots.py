@@ -33,11 +33,14 @@ def plot_forest(effects: pd.DataFrame, trial: str, pooled: pd.DataFrame | None =
         np.where(sign > 0, sub["smd_lower"], -sub["smd_upper"]),
         np.where(sign > 0, sub["smd_upper"], -sub["smd_lower"]),
     )
-    sub["row"] = sub["outcome"].str.replace("_", " ") + ", " + sub["month"].astype(str) + " mo"
+    sub["row"] = [
+        f"{o.replace('_', ' ')}, {registry.time_at(trial, m)}"
+        for o, m in zip(sub["outcome"], sub["month"], strict=True)
+    ]
     n_groups = len(set(zip(sub["arm"], sub["comparator"], strict=True)))
-    height = 0.42 * len(sub) / n_groups + 1.6
+    height = 0.3 * len(sub) / n_groups + 1.0
     axes = []
-    for a, colour, d, y in contrast_panels(sub, ax, 4.6, height):
+    for a, colour, d, y in contrast_panels(sub, ax, 5.6, height):
         axes.append(a)
         interval(
             a, d["b"], d["b_lo"], d["b_hi"], y, fmt="o", color=colour, label="own model (unpooled)"
@@ -59,20 +62,22 @@ def plot_forest(effects: pd.DataFrame, trial: str, pooled: pd.DataFrame | None =
                 label="partially pooled (secondary)",
             )
         a.set_yticks(y, d["row"])
-        a.set_xlabel("standardised mean difference\n(change from baseline; > 0 favours first arm)")
+    axes[-1].set_xlabel(
+        "standardised mean difference (change from baseline; > 0 favours the first arm)"
+    )
     fig = axes[0].figure
     handles, labels = axes[0].get_legend_handles_labels()
     fig.legend(
         handles,
         labels,
-        fontsize=8,
+        fontsize=8.5,
         frameon=False,
         loc="lower center",
         ncol=2,
         bbox_to_anchor=(0.5, -0.04),
     )
     fig.suptitle(
-        f"{trial.replace('_', ' ')}: posterior means with 95% credible intervals", fontsize=10
+        f"{registry.trial_label(trial)}: posterior means with 95% credible intervals", fontsize=10
     )
     fig.tight_layout(rect=(0, 0.04, 1, 1))
     return fig
@@ -111,7 +116,7 @@ def plot_team_effects(teams: pd.DataFrame, outcome: str, month: int, ax=None):
         capsize=2,
     )
     ax.set_yticks(
-        y, [f"{s} (n={n})" for s, n in zip(d["site"], d["n_patients"], strict=True)], fontsize=7
+        y, [f"{s} (n={n})" for s, n in zip(d["site"], d["n_patients"], strict=True)], fontsize=8
     )
     ax.axvline(0, color="0.3", lw=0.8)
     ax.set_xlabel("team-specific effect (SMD, arm minus comparator)")
@@ -154,7 +159,7 @@ def plot_predictive(
     -------
     matplotlib.figure.Figure
     """
-    fig, axes = axes_grid(len(visits), ncols=len(visits), size=(2.6, 2.4), ax=ax)
+    fig, axes = axes_grid(len(visits), ncols=len(visits), size=(2.1, 2.2), ax=ax)
     mask = ~np.isnan(observed)
     for t, (ax, month) in enumerate(zip(axes, visits, strict=False)):
         obs = observed[mask[:, t], t]
@@ -183,12 +188,17 @@ def plot_sensitivity(sens: pd.DataFrame, month: int, ax=None):
     matplotlib.figure.Figure
     """
     d = sens[sens["month"] == month]
-    fig = None
-    for a, colour, g, y in contrast_panels(d, ax, 4.8, 2.6):
-        fig = a.figure
-        interval(a, g["smd"], g["smd_lower"], g["smd_upper"], y, fmt="o", color=colour)
-        a.set_yticks(y, g["analysis"], fontsize=8)
-        a.set_xlabel("SMD (arm minus comparator), 95% CrI")
+    trial, outcome = d["trial"].iloc[0], d["outcome"].iloc[0]
+    sign = registry.get_outcome(trial, outcome).direction  # > 0 favours the first arm
+    fig, last = None, None
+    for a, colour, g, y in contrast_panels(d, ax, 5.0, 0.3 * d["analysis"].nunique() + 0.9):
+        fig, last = a.figure, a
+        lo, hi = sign * g["smd_lower"], sign * g["smd_upper"]
+        interval(
+            a, sign * g["smd"], np.minimum(lo, hi), np.maximum(lo, hi), y, fmt="o", color=colour
+        )
+        a.set_yticks(y, g["analysis"], fontsize=8.5)
+    last.set_xlabel("SMD with 95% CrI (> 0 favours the first arm)")
     fig.suptitle(
         f"{d['outcome'].iloc[0].replace('_', ' ')} at {_when(d, month)} under alternative analyses",
         fontsize=10,

@@ -148,3 +148,47 @@ def estimand_markdown(trial: str, events: pd.DataFrame | None = None) -> str:
         lines.append(f"- **In the data**: {intercurrent.events_markdown(events, trial)}")
     lines.append(f"- **Missing data**: {MISSING_DATA}")
     return "\n".join(lines)
+
+
+#: Short reader's names of the population-level variables (figure panels, check tables).
+SHORT_NAMES = {
+    "alpha": "visit mean",
+    "beta": "effect",
+    "sigma_site": "team SD",
+    "sigma_site_effect": "team-effect SD",
+    "sigma": "residual SD",
+    "rho": "visit-to-visit correlation",
+    "sigma_patient": "patient SD",
+    "visit_sd": "SD",
+    "visit_corr": "correlation",
+    "nu": "Student-t degrees of freedom",
+}
+
+
+def parameter_label(name: str, n_visits: int | None = None) -> str:
+    """A model parameter's name as a reader reads it: ``alpha[0]`` is "visit mean, visit 1",
+    ``visit_corr[5]`` (the flattened visit x visit matrix, ``n_visits`` visits) is
+    "correlation, visits 2 and 3"; unknown names are returned unchanged."""
+    import re
+
+    m = re.fullmatch(r"([a-z_]+)(?:\[(\d+)\])?", name)
+    if not m or m.group(1) not in SHORT_NAMES:
+        return name
+    base, k = SHORT_NAMES[m.group(1)], m.group(2)
+    if k is None:
+        return base
+    k = int(k)
+    if m.group(1) == "visit_corr" and n_visits:
+        i, j = divmod(k, n_visits)
+        return f"{base}, visits {i + 1} and {j + 1}"
+    if m.group(1) in ("alpha", "visit_sd"):
+        return f"{base}, visit {k + 1}"
+    return f"{base} {k + 1}"
+
+
+def n_visits_of(names) -> int | None:
+    """The number of visits implied by ``visit_sd[k]``/``alpha[k]`` names (None without)."""
+    import re
+
+    ks = [int(m.group(1)) for n in names if (m := re.fullmatch(r"(?:visit_sd|alpha)\[(\d+)\]", n))]
+    return max(ks) + 1 if ks else None
