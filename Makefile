@@ -9,6 +9,7 @@ UV_VERSION := 0.13.9
 STAMP   := $(VENV)/.installed
 DATA    ?=
 OUT     ?=
+PAPER   ?= a4
 export PYTHONHASHSEED := 0
 # nutpie, Dask and pytest-xdist parallelise themselves; idle BLAS/OpenMP pools only busy-wait
 export OPENBLAS_NUM_THREADS ?= 1
@@ -35,8 +36,8 @@ $(STAMP): requirements.lock pyproject.toml
 
 env: $(STAMP) ## create or update the project environment (.venv) from the lock
 
-report: $(STAMP) ## full-profile report into reports/ (DATA=file.csv for your own data)
-	$(PY) -m analysis report --profile full $(DATA_ARG) $(OUT_ARG)
+report: $(STAMP) ## full-profile report into reports/ (DATA=file.csv for your own data, PAPER=letter)
+	$(PY) -m analysis report --profile full --paper $(PAPER) $(DATA_ARG) $(OUT_ARG)
 
 smoke: $(STAMP) ## fast end-to-end run with the smoke profile into reports/_smoke/
 	$(PY) -m analysis report --profile smoke $(DATA_ARG) --out reports/_smoke

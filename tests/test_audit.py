@@ -127,7 +127,9 @@ DEFECTS = {
         ["column 'Patients' prints whole numbers as '.0'"],
     ),
     "machine path": (
-        nbformat.v4.new_output("stream", name="stdout", text="saved to /home/ana/trial/out\n"),
+        nbformat.v4.new_output(  # run logs (stdout) never reach the report; results do
+            "execute_result", data={"text/plain": "saved to /home/ana/trial/out"}, execution_count=1
+        ),
         ["a machine path: '/home/'"],
     ),
     "posix path": (
@@ -137,7 +139,9 @@ DEFECTS = {
         ["a machine path: 'PosixPath'"],
     ),
     "truncated table": (
-        nbformat.v4.new_output("stream", name="stdout", text="[80 rows x 9 columns]\n"),
+        nbformat.v4.new_output(
+            "execute_result", data={"text/plain": "[80 rows x 9 columns]"}, execution_count=1
+        ),
         ["a truncated table"],
     ),
     "uncaptioned figure": (
@@ -146,7 +150,9 @@ DEFECTS = {
     ),
     "watermark": (
         nbformat.v4.new_output(
-            "stream", name="stdout", text="Last updated: 2026\nPython implementation: CPython\n"
+            "execute_result",
+            data={"text/plain": "Last updated: 2026\nPython implementation: CPython"},
+            execution_count=1,
         ),
         ["versions blocks; expected one"],
     ),

@@ -68,7 +68,7 @@ def test_summary_text_states_the_tables_numbers(tables):
     assert "difference 0.12 NEL mean item score (95% CrI −0.01 to 0.26; SMD 0.30)" in text
     assert "probability of benefit 96.1%" in text and "MCID (0.25) 8.1%" in text
     assert "symptoms (P 99.8%)" in text  # a secondary outcome with a clear direction
-    assert "rests on the bridging assumption" in text
+    assert "the comparison rests on the bridging prior" in text
     assert "not for interpretation" in narrative.summary_markdown(summary, "smoke", None)
     assert "failed the convergence gate" in narrative.summary_markdown(summary, "full", False)
 

@@ -52,9 +52,10 @@ def test_sections_in_order_with_the_notebook_as_its_trial_section(run):
     anchors = re.findall(r"<section id='([\w-]+)'", page) or re.findall(
         r'<section id="([\w-]+)"', page
     )
-    assert anchors[0] == "summary" and "resource-groups" in anchors
-    for later in ("diagnostics", "methods", "limitations", "provenance"):
+    assert anchors[:3] == ["at-a-glance", "summary", "methods"] and "resource-groups" in anchors
+    for later in ("limitations", "diagnostics", "provenance"):  # the appendix comes last
         assert anchors.index(later) > anchors.index("resource-groups")
+    assert anchors.index("diagnostics") > anchors.index("references")
 
 
 def test_outputs_are_rendered_and_filtered(run):
@@ -80,7 +81,7 @@ def test_a_failed_gate_is_flagged_with_the_reason_for_smoke(run):
     out, page = run
     gates = catalogue.read_table(out, catalogue.GATE)
     assert gates["gate"].tolist() == ["FAIL"]
-    assert "1 of 1 fits FAILED" in page and "smoke profile" in page
+    assert "1 of 1 fits FAILED" in page and "short exploratory run" in page
     assert "R-hat ≤ 1.01" in page  # the gate stated from diagnostics.Gate
 
 

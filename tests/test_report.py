@@ -71,7 +71,8 @@ def test_plan_expands_runs_and_common_parameters(tmp_path):
 def test_successful_run_installs_report_and_manifest(sandbox):
     out = sandbox / "reports"
     html = report.run_report(None, "ok", out, seed=5, log=lambda *_: None)
-    assert html.exists() and "hello" in html.read_text()
+    assert html.exists() and "hello" not in html.read_text()  # run logs stay in the notebook
+    assert "hello" in (out / "notebooks" / "good.ipynb").read_text()
     # kernels get single-threaded BLAS pools (an idle OpenBLAS pool busy-waits beside nutpie)
     executed = (out / "notebooks" / "good.ipynb").read_text()
     assert "blas threads 1" in executed or os.environ.get("OPENBLAS_NUM_THREADS") not in (None, "1")
@@ -127,7 +128,9 @@ def test_report_renders_in_a_headless_browser(sandbox, open_page):
     assert images and all(done and width > 0 for done, width in images)
     assert page.locator("math").count() >= 2  # maths as MathML, no MathJax download
     stamp = page.locator(".stamp").inner_text()
-    assert stamp == "simulated data: not the trials' results · ok run: not for interpretation"
+    assert stamp == (
+        "simulated data: not the trials' results · short exploratory run: not for interpretation"
+    )
     assert page.locator(".stamp").evaluate("e => getComputedStyle(e).position") == "fixed"
     for anchor in ("summary", "diagnostics", "methods", "limitations", "provenance"):
         assert page.locator(f"section#{anchor} h2").count() == 1

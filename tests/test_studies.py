@@ -152,8 +152,12 @@ def test_sbc_on_dask_does_not_depend_on_workers(trial_data):
     # sigma_site, sigma_site_effect, visit_sd (3) and the three distinct correlations (the
     # diagonal is constant and the lower triangle mirrors the upper)
     assert ranks.shape == (2, 13) and "sigma_site_effect" in ranks
-    assert {"visit_corr[1]", "visit_corr[2]", "visit_corr[5]"} <= set(ranks)
-    assert "visit_corr[0]" not in ranks and "visit_corr[3]" not in ranks
+    v0, v1, v2 = trial_data.visits  # named by their coordinates, as the diagnostics are
+    assert {f"visit_corr[{v0}, {v1}]", f"visit_corr[{v0}, {v2}]", f"visit_corr[{v1}, {v2}]"} <= set(
+        ranks
+    )
+    assert f"visit_corr[{v0}, {v0}]" not in ranks and f"visit_corr[{v1}, {v0}]" not in ranks
+    assert {f"alpha[{v}]" for v in trial_data.visits} <= set(ranks)
     assert ranks.isin(range(20)).all().all()
 
 

@@ -6,6 +6,8 @@ takes tidy tables, accepts ``ax=None`` where it draws one panel, and returns the
 
 from __future__ import annotations
 
+import re
+
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
@@ -178,6 +180,87 @@ def _time_header(df: pd.DataFrame, trial: str | None) -> str:
     return registry.time_header(registry.trials())
 
 
+def _row_trial(df: pd.DataFrame, k: int, trial: str | None) -> str | None:
+    if "trial" in df:
+        return df["trial"].iloc[k]
+    if "model" in df and isinstance(df["model"].iloc[k], str):
+        return df["model"].iloc[k].split("/")[0]
+    return trial
+
+
+#: Short reader's names of the population-level variables (figure panels, check tables).
+SHORT_NAMES = {
+    "alpha": "visit mean",
+    "beta": "effect",
+    "sigma_site": "team SD",
+    "sigma_site_effect": "team-effect SD",
+    "sigma": "residual SD",
+    "rho": "visit-to-visit correlation",
+    "sigma_patient": "patient SD",
+    "visit_sd": "SD",
+    "visit_corr": "correlation",
+    "nu": "Student-t degrees of freedom",
+}
+
+
+def parameter_label(name: str, when=None) -> str:
+    """A model parameter's name as a reader reads it.
+
+    Coordinates are labels (``alpha[12]``: the visit at time 12; ``beta[fact_rg, 18]``;
+    ``visit_corr[0, 12]``), shown through ``when`` (time -> text, e.g. "month 12"; default
+    "visit 12") and the arm registry. Unknown names are returned unchanged.
+    """
+    m = re.fullmatch(r"([a-z_]+)(?:\[(.+)\])?", name.strip())
+    if not m or m.group(1) not in SHORT_NAMES and m.group(1) != "gamma":
+        return name
+    var, inside = m.group(1), m.group(2)
+    base = SHORT_NAMES.get(var, "covariate effect")
+    if inside is None:
+        return base
+    parts = [p.strip() for p in inside.split(",")]
+
+    def at(t: str) -> str:
+        if when is not None and t.lstrip("-").isdigit():
+            return when(int(t))
+        return f"visit {t}"
+
+    if var == "beta" and len(parts) == 2:
+        return f"effect of {registry.arm_label(parts[0])}, {at(parts[1])}"
+    if var == "gamma" and len(parts) == 2:
+        return f"{parts[0]} effect, {at(parts[1])}"
+    if var == "visit_corr" and len(parts) == 2:
+        return f"{base}, {at(parts[0])} and {at(parts[1])}"
+    if len(parts) == 1:
+        return f"{base}, {at(parts[0])}"
+    return f"{base} [{', '.join(parts)}]"
+
+
+def quantity_text(quantity: str) -> str:
+    """A scenario file's dotted key in words: ``outcomes.quality_of_life.baseline_mean`` is
+    "quality of life, baseline mean"."""
+    parts = [p for p in quantity.split(".") if p not in ("outcomes", "arms")]
+    return ", ".join(p.replace("_", " ") for p in parts)
+
+
+def parameter_text(name: str, trial: str | None) -> str:
+    """A model variable in words (:func:`parameter_label`), its
+    times in ``trial``'s unit when the trial is in the registry."""
+    known = trial in registry.trials() if trial else False
+    return parameter_label(name, when=(lambda t: registry.time_at(trial, t)) if known else None)
+
+
+def model_text(model: str) -> str:
+    """``resource_groups/empowerment/sceptical`` as "resource-group trial, empowerment
+    (sceptical)"."""
+    parts = model.split("/")
+    labels = _trial_labels()
+    head = labels.get(parts[0], parts[0])
+    rest = [p.replace("_", " ") for p in parts[1:]]
+    if not rest:
+        return head
+    return f"{head}, {rest[0]}" + (f" ({', '.join(rest[1:])})" if rest[1:] else "")
+
+
 def readable(df: pd.DataFrame, digits: int = 2, trial: str | None = None) -> pd.DataFrame:
     """A result table as readers see it: labels instead of codes, headers in words, whole
     numbers as integers, other numbers rounded (probabilities to 3 decimals), no index.
@@ -204,6 +287,15 @@ def readable(df: pd.DataFrame, digits: int = 2, trial: str | None = None) -> pd.
             ]
         elif col == "trial" and text:
             out[col] = [trials.get(v, v) if isinstance(v, str) else v for v in s]
+        elif col == "parameter" and text:  # model variables as words, times in the trial's unit
+            out[col] = [
+                parameter_text(v, _row_trial(df, k, trial)) if isinstance(v, str) else v
+                for k, v in enumerate(s)
+            ]
+        elif col == "quantity" and text:  # scenario keys (outcomes.symptoms.baseline_sd)
+            out[col] = [quantity_text(v) if isinstance(v, str) else v for v in s]
+        elif col == "model" and text:  # fits named "trial/outcome[/variant]"
+            out[col] = [model_text(v) if isinstance(v, str) else v for v in s]
         elif pd.api.types.is_bool_dtype(s):
             out[col] = np.where(s, "yes", "no")
         elif pd.api.types.is_numeric_dtype(s):
@@ -235,3 +327,16 @@ def report_table(
     """
     caption = f"Table: {title.rstrip('.')}." + (f" {note.strip()}" if note else "")
     return readable(df, digits, trial).style.hide(axis="index").set_caption(caption)
+
+
+def pct(p: float) -> str:
+    """A probability as a percentage to one decimal, as fine as the decision rule's threshold
+    (97.5%) needs ('–' when undefined); beyond 99.9% or below 0.1% capped, as Monte Carlo
+    draws cannot resolve them."""
+    if p is None or not np.isfinite(p):
+        return "–"
+    if p > 0.999:
+        return ">99.9%"
+    if p < 0.001:
+        return "<0.1%"
+    return f"{100 * p:.1f}%"

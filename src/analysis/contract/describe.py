@@ -98,7 +98,7 @@ def baseline_table(df: pd.DataFrame) -> pd.DataFrame:
                 dict(
                     trial=trial,
                     arm=arm,
-                    characteristic=f"{outcome} ({reg.instrument})",
+                    characteristic=f"{outcome.replace('_', ' ')} ({reg.instrument})",
                     n=len(v),
                     mean=v.mean(),
                     sd=v.std(),

@@ -28,6 +28,14 @@ TRUNCATED = re.compile(r"\b\d+ rows\s*[×x]\s*\d+ columns\b")
 MISSING_MARKERS = {"NaN", "nan", "None", "<NA>", "NaT", "null"}
 FILE_NAME = re.compile(r"\b[\w.-]+\.(?:csv|json|nc|png|html|ipynb|yaml|tex|docx|pdf)\b")
 SNAKE_CODE = re.compile(r"\b[a-z]+(?:_[a-z0-9]+)+\b")
+#: Words of a build or an analyst's session, not of a paper (checked on every printed page).
+BUILD_WORDS = re.compile(
+    r"\b(?:notebooks?|smoke|profile|compile cache|output_dir|"
+    r"[a-z_]+ = (?:True|False))\b",
+    re.I,
+)
+#: A model variable with its index (``alpha[0]``, ``visit_corr[5]``): a code, not a label.
+INDEXED_CODE = re.compile(r"\b[a-z][a-z_]*\[\d+\]")
 
 
 @dataclass(frozen=True)
@@ -262,3 +270,97 @@ def audit_in_browser(path: Path, browser=None) -> list[Problem]:
             return check(b)
         finally:
             b.close()
+
+
+def pdf_text(pdf: Path) -> list[str]:
+    """The text of each page of a PDF (pypdf), ligatures resolved (NFKC), whitespace
+    collapsed."""
+    import unicodedata
+
+    from pypdf import PdfReader
+
+    return [
+        re.sub(r"\s+", " ", unicodedata.normalize("NFKC", page.extract_text() or ""))
+        for page in PdfReader(pdf).pages
+    ]
+
+
+def pdf_pages(pdf: Path) -> int:
+    """Number of pages of a PDF."""
+    from pypdf import PdfReader
+
+    return len(PdfReader(pdf).pages)
+
+
+def pdf_outline(pdf: Path) -> list[str]:
+    """Titles of a PDF's bookmarks (outline), depth first."""
+    from pypdf import PdfReader
+
+    titles: list[str] = []
+
+    def walk(items):
+        for item in items:
+            if isinstance(item, list):
+                walk(item)
+            else:
+                titles.append(item.title)
+
+    walk(PdfReader(pdf).outline)
+    return titles
+
+
+def audit_pdf(pdf: Path, html_path: Path) -> list[Problem]:
+    """The printed report read back page by page (empty when there is no problem).
+
+    Every page numbered ("Page n of N") under the running head; with simulated data, every
+    page names them; no page with build words (:data:`BUILD_WORDS`), indexed model variables
+    or registry codes; every table of the HTML with each word of its headers on the page its
+    caption is printed on or the next (a collapsed or clipped table loses them); bookmarks
+    for the sections.
+    """
+    from bs4 import BeautifulSoup
+
+    soup = BeautifulSoup(Path(html_path).read_text(encoding="utf-8"), "html.parser")
+    pages = pdf_text(pdf)
+    n = len(pages)
+    problems = []
+    meta = soup.find("meta", attrs={"name": "running-head"})
+    head = meta["content"] if meta else soup.find("h1").get_text(" ", strip=True)
+    simulated = "simulated data" in (soup.title.get_text() if soup.title else "")
+    codes = [c for c in registry_codes() if "_" in c]
+    for k, text in enumerate(pages, start=1):
+        where = f"page {k}"
+        if f"Page {k} of {n}" not in text:
+            problems.append(Problem(where, "no page number 'Page n of N'"))
+        if head[:40] not in text:
+            problems.append(Problem(where, "no running head"))
+        if simulated and "simulated data" not in text.lower():
+            problems.append(Problem(where, "does not say the data are simulated"))
+        plain = _strip_file_names(text)
+        for pattern, what in ((BUILD_WORDS, "a build word"), (INDEXED_CODE, "a model code")):
+            m = pattern.search(plain)
+            if m:
+                problems.append(Problem(where, f"{what}: {m.group(0)!r}"))
+        hit = next((c for c in codes if re.search(rf"\b{re.escape(c)}\b", plain)), None)
+        if hit:
+            problems.append(Problem(where, f"a raw code: {hit!r}"))
+    for table in soup.find_all("table"):
+        cap = table.find("caption")
+        m = re.match(r"(Table \d+)\.", cap.get_text(" ", strip=True)) if cap else None
+        if not m:
+            continue
+        at = next((i for i, t in enumerate(pages) if re.search(rf"{m.group(1)}\.(?!\d)", t)), None)
+        if at is None:
+            problems.append(Problem(m.group(1), "not printed"))
+            continue
+        text = re.sub(r"\s", "", " ".join(pages[at : at + 2]))  # words wrap inside cells
+        words = {w for th in table.find_all("th") for w in th.get_text(" ", strip=True).split()}
+        lost = sorted(w for w in words if w not in text)
+        if lost:
+            problems.append(Problem(m.group(1), f"header words not printed: {lost[:6]}"))
+    outline = pdf_outline(pdf)
+    for h2 in soup.find_all("h2"):
+        title = h2.get_text(" ", strip=True)
+        if title != "Contents" and not any(title[:30] in o for o in outline):
+            problems.append(Problem("bookmarks", f"no bookmark for {title!r}"))
+    return problems

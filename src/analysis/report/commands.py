@@ -36,7 +36,7 @@ def cmd_report(args) -> int:
     out = config.resolve(args.out, default_out)
     t0 = time.perf_counter()
     try:
-        html = run_report(data, args.profile, out, seed=args.seed, trials=trials)
+        html = run_report(data, args.profile, out, seed=args.seed, trials=trials, paper=args.paper)
     except BadParameters as exc:
         err(str(exc))
         return EXIT_BAD_INPUT
@@ -78,6 +78,12 @@ def register(sub) -> None:
         "--out", default=None, help="output folder (default reports/ or reports/_smoke/)"
     )
     r.add_argument("--seed", type=int, default=None, help="override the profile's seed")
+    r.add_argument(
+        "--paper",
+        choices=("a4", "letter"),
+        default="a4",
+        help="paper of the printed report.pdf (default a4)",
+    )
     r.set_defaults(func=cmd_report)
     a = sub.add_parser("audit", help="check a rendered report as a reader would")
     a.add_argument("report", nargs="?", default="reports/report.html", help="the report's HTML")

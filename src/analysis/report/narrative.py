@@ -16,12 +16,37 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from analysis import catalogue, config, profiles, registry, rules
+from analysis import catalogue, config, figures, profiles, registry, rules
 from analysis.contract import scenario
+from analysis.figures import pct  # noqa: F401 - re-exported: the report's probabilities
 from analysis.studies.laplace import SD_RATIO_RANGE
 from analysis.synthesis import nma
 from analysis.synthesis.pipeline import SynthesisSettings, statement_markdown
 from analysis.trialmodel import diagnostics, statement
+
+#: Report sections for known notebook runs (step name prefix -> (anchor, title)).
+SECTIONS = {
+    "01-data": ("data", "Data"),
+    "03-synthesis": ("cross-trial", "Cross-trial comparison"),
+    "04-replication-design": ("replication-design", "Designing a replication trial"),
+    "05-calibration": ("calibration", "Model calibration and missing data"),
+}
+#: Step-name prefix of the per-trial notebook runs (``02-trial-model-<trial>``).
+TRIAL_STEP = "02-trial-model-"
+
+
+def section_of(step: str) -> tuple[str, str]:
+    """Anchor and title of a notebook run's report section."""
+    if step in SECTIONS:
+        return SECTIONS[step]
+    if step.startswith(TRIAL_STEP):  # one section per trial, named by the trial registry
+        from analysis import registry
+
+        trial = step[len(TRIAL_STEP) :]
+        return trial.replace("_", "-"), registry.trial_label(trial)
+    anchor = re.sub(r"[^a-z0-9]+", "-", step.lower()).strip("-")
+    return anchor, step
+
 
 SUMMARY_COLUMNS = list(catalogue.SUMMARY.columns)
 
@@ -230,19 +255,6 @@ def fmt(x: float, digits: int = 2) -> str:
     return s.replace("-", "−")
 
 
-def pct(p: float) -> str:
-    """A probability as a percentage to one decimal, as fine as the decision rule's threshold
-    (97.5%) needs ('–' when undefined); beyond 99.9% or below 0.1% capped, as Monte Carlo
-    draws cannot resolve them."""
-    if p is None or not np.isfinite(p):
-        return "–"
-    if p > 0.999:
-        return ">99.9%"
-    if p < 0.001:
-        return "<0.1%"
-    return f"{100 * p:.1f}%"
-
-
 def _strength(p: float) -> str:
     if p > rules.DECISION_THRESHOLD:
         return "very probably favours"
@@ -404,7 +416,7 @@ def summary_markdown(
                     f"{pct(rest.loc[hi, 'prob_benefit'])} "
                     f"({rest.loc[hi, 'outcome'].replace('_', ' ')})."
                 )
-        for _, r in grp[grp["fragile"].fillna("") != ""].iterrows():
+        for _, r in grp[grp["fragile"].map(lambda v: isinstance(v, str) and v != "")].iterrows():
             if r["rests_on_bridge"]:
                 text.append(f"This comparison {r['fragile']}.")
             else:
@@ -434,30 +446,82 @@ def _time_header(summary: pd.DataFrame) -> str:
 
 
 def summary_display(summary: pd.DataFrame) -> pd.DataFrame:
-    """The summary table formatted for the report (same numbers, fixed decimals); with simulated
-    data, the scenario's true value beside each trial estimate."""
+    """The summary table formatted for the report (same numbers, fixed decimals): the
+    difference on the instrument's scale with its direction, the SMD turned so that positive
+    favours the first-named arm, and the decision; with simulated data the scenario's true
+    SMD beside it."""
     shown = pd.DataFrame(
         {
             "Comparison": summary["comparison"],
             "Outcome": summary["outcome"].str.replace("_", " ")
             + np.where(summary["primary"], " (primary)", ""),
             _time_header(summary): [("–" if pd.isna(m) else str(int(m))) for m in summary["month"]],
-            "Scale": summary["scale"],
-            "Estimate (95% CrI)": [
-                f"{fmt(e)} ({fmt(lo)} to {fmt(hi)})"
-                for e, lo, hi in zip(
-                    summary["estimate"], summary["lower"], summary["upper"], strict=True
+            "Difference (95% CrI), scale": [
+                f"{fmt(e)} ({fmt(lo)} to {fmt(hi)}) " + ("SMD" if sc == "SMD" else f"{sc}, {d}")
+                for e, lo, hi, sc, d in zip(
+                    summary["estimate"],
+                    summary["lower"],
+                    summary["upper"],
+                    summary["scale"],
+                    summary["direction"],
+                    strict=True,
                 )
             ],
-            "SMD": [fmt(x) for x in summary["smd"]],
+            "SMD (95% CrI), > 0 favours the first arm": [
+                f"{fmt(e)} ({fmt(lo)} to {fmt(hi)})"
+                for e, lo, hi in zip(
+                    summary["benefit_smd"],
+                    summary["benefit_smd_lower"],
+                    summary["benefit_smd_upper"],
+                    strict=True,
+                )
+            ],
             "P(benefit)": [pct(p) for p in summary["prob_benefit"]],
             "P(> MCID)": [pct(p) for p in summary["prob_mcid"]],
-            "Rests on bridge": np.where(summary["rests_on_bridge"], "yes", "no"),
+            "Decision": [_decision(r) for _, r in summary.iterrows()],
         }
     )
-    if "true_estimate" in summary and summary["true_estimate"].notna().any():
-        shown.insert(5, "True value (simulation)", [fmt(x) for x in summary["true_estimate"]])
+    if "true_benefit_smd" in summary and summary["true_benefit_smd"].notna().any():
+        shown.insert(5, "True SMD (simulation)", [fmt(x) for x in summary["true_benefit_smd"]])
     return shown
+
+
+def _decision(r: pd.Series) -> str:
+    meets = r["prob_benefit"] > rules.DECISION_THRESHOLD
+    text = "meets the rule" if meets else "does not meet it"
+    if r["rests_on_bridge"]:
+        text += "; bridging prior"
+    elif meets and str(r.get("fragile") or ""):
+        text += "; fragile"
+    return text
+
+
+def glance_display(summary: pd.DataFrame) -> pd.DataFrame:
+    """The first page's table: one row per comparison, its primary outcome (or first outcome),
+    the SMD turned so that positive favours the first-named arm, P(benefit) and the decision;
+    with simulated data the true SMD beside it."""
+    rows = []
+    for comparison, grp in summary.groupby("comparison", sort=False):
+        r = grp[grp["primary"]].iloc[0] if grp["primary"].any() else grp.iloc[0]
+        met = int((grp["prob_benefit"] > rules.DECISION_THRESHOLD).sum())
+        rows.append(
+            {
+                "Comparison": comparison,
+                "Outcome": r["outcome"].replace("_", " ") + (" (primary)" if r["primary"] else ""),
+                "SMD (95% CrI), > 0 favours the first arm": (
+                    f"{fmt(r['benefit_smd'])} ({fmt(r['benefit_smd_lower'])} to "
+                    f"{fmt(r['benefit_smd_upper'])})"
+                ),
+                "True SMD": fmt(r.get("true_benefit_smd", np.nan)),
+                "P(benefit)": pct(r["prob_benefit"]),
+                "Decision": _decision(r),
+                "Outcomes meeting the rule": f"{met} of {len(grp)}",
+            }
+        )
+    out = pd.DataFrame(rows)
+    if "true_benefit_smd" not in summary or summary["true_benefit_smd"].isna().all():
+        out = out.drop(columns="True SMD")
+    return out
 
 
 def gate_table(out_dir: Path, gate: diagnostics.Gate | None = None) -> pd.DataFrame:
@@ -482,6 +546,14 @@ def save_report_tables(out_dir: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     summary, gates = summary_table(out_dir), gate_table(out_dir)
     if not summary.empty:
         output.save_table(summary, out_dir, catalogue.SUMMARY)
+        import matplotlib.pyplot as plt
+
+        from analysis.report import plots
+
+        figures.set_theme()
+        fig = plots.plot_summary_forest(summary)
+        output.save_figure(fig, out_dir, plots.GLANCE_FIGURE)
+        plt.close(fig)
         manuscript.write_summary_exports(
             summary_display(summary), Path(out_dir) / catalogue.TABLES_DIR
         )
@@ -518,7 +590,7 @@ def limitations_table(
             rows.append(
                 {
                     "file": f"data/scenarios/{trial}.yaml",
-                    "item": r["quantity"],
+                    "item": f"{registry.trial_label(trial)}: {figures.quantity_text(r['quantity'])}",
                     "value": r["value"],
                     "why": r["note"],
                 }
@@ -529,7 +601,7 @@ def limitations_table(
         rows.append(
             {
                 "file": "data/registry/outcomes.csv",
-                "item": f"{r['trial']}/{r['outcome']}",
+                "item": f"{registry.trial_label(r['trial'])}: {r['outcome'].replace('_', ' ')}",
                 "value": f"MCID {r['mcid']:g}; range {r['scale_min']:g}-{r['scale_max']:g}",
                 "why": r["source"],
             }
@@ -540,7 +612,11 @@ def limitations_table(
             rows.append(
                 {
                     "file": "synthesis evidence",
-                    "item": f"{r['study']}: {r['treatment']} vs {r['comparator']} ({r['outcome']})",
+                    "item": (
+                        f"{registry.study_label(r['study'])}: {registry.arm_label(r['treatment'])} "
+                        f"vs {registry.arm_label(r['comparator'])} "
+                        f"({r['outcome'].replace('_', ' ')})"
+                    ),
                     "value": f"SMD {r['estimate']:g} (se {r['se']:g})",
                     "why": r["source"],
                 }
@@ -650,6 +726,29 @@ imputation model's uncertainty is carried through (conditional mean imputation, 
 """
 
 
+#: Step settings the provenance leaves out: where files go, and the run type (stated above).
+_PLUMBING = {"output_dir", "data_path", "profile"}
+
+
+def _settings_text(parameters: dict) -> str:
+    """A step's settings in words: ``draws 1000; outcomes quality of life, symptoms``."""
+
+    def value(v):
+        if isinstance(v, list):
+            return ", ".join(str(value(x)) for x in v)
+        if isinstance(v, str):
+            if v in registry.trials():
+                return registry.trial_label(v)
+            return v.replace("_", " ") if v else "–"
+        return json.dumps(v)
+
+    return "; ".join(
+        f"{k.replace('_', ' ')} {value(v)}"
+        for k, v in sorted(parameters.items())
+        if k not in _PLUMBING
+    )
+
+
 def provenance_tables(manifest: dict) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """The manifest as three tidy tables: the run, its steps, and package versions."""
     git = manifest.get("git", {})
@@ -661,7 +760,12 @@ def provenance_tables(manifest: dict) -> tuple[pd.DataFrame, pd.DataFrame, pd.Da
             ("data source", data.get("source", "")),
             ("data file", data.get("name", "")),
             ("data SHA-256", data.get("sha256", "")),
-            ("profile", manifest.get("profile", "")),
+            (
+                "run",
+                "full analysis"
+                if profiles.for_interpretation(manifest.get("profile", ""))
+                else "short exploratory run (not for interpretation)",
+            ),
             ("seed", str(manifest.get("seed", ""))),
             ("started (UTC)", manifest.get("started", "")),
             ("finished (UTC)", manifest.get("finished", "")),
@@ -672,11 +776,10 @@ def provenance_tables(manifest: dict) -> tuple[pd.DataFrame, pd.DataFrame, pd.Da
     steps = pd.DataFrame(
         [
             {
-                "step": s["name"],
-                "notebook": s["notebook"],
+                "section": section_of(s["name"])[1],
                 "status": s["status"],
                 "seconds": s["seconds"],
-                "parameters": json.dumps(s["parameters"], sort_keys=True),
+                "settings": _settings_text(s["parameters"]),
             }
             for s in manifest.get("steps", [])
         ]

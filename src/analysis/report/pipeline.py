@@ -39,7 +39,9 @@ PRODUCTS = (
 )
 
 
-def render_report(notebooks: list[Path], manifest: dict, out_html: Path, log=print) -> Path:
+def render_report(
+    notebooks: list[Path], manifest: dict, out_html: Path, log=print, paper: str = "a4"
+) -> Path:
     """Write the report document (see :mod:`analysis.report.render`) from the executed notebooks,
     and ``report.pdf`` beside it when a headless Chromium is installed.
 
@@ -50,7 +52,8 @@ def render_report(notebooks: list[Path], manifest: dict, out_html: Path, log=pri
 
     narrative.save_report_tables(out_html.parent)
     out_html.write_text(
-        render.build_document(notebooks, manifest, out_html.parent), encoding="utf-8"
+        render.build_document(notebooks, manifest, out_html.parent, paper=paper),
+        encoding="utf-8",
     )
     from analysis.report import audit
 
@@ -63,11 +66,20 @@ def render_report(notebooks: list[Path], manifest: dict, out_html: Path, log=pri
     else:
         log("[ check ] report read as a reader would: no problems found")
     pdf = render.print_pdf(out_html, out_html.with_suffix(".pdf"))
-    log(
-        f"[ pdf   ] {pdf.name}"
-        if pdf
-        else "[ pdf   ] skipped: no headless Chromium (apt-get install chromium)"
-    )
+    if pdf is None:
+        log("[ pdf   ] skipped: no headless Chromium (apt-get install chromium)")
+    else:
+        printed = audit.audit_pdf(pdf, out_html)
+        manifest["report_check"] += [str(p) for p in printed]
+        pages = audit.pdf_pages(pdf)
+        log(
+            f"[ pdf   ] {pdf.name}: {pages} {paper.upper() if paper == 'a4' else paper} pages; "
+            + (
+                f"PRINT CHECK: {len(printed)} problem(s): " + "; ".join(map(str, printed[:5]))
+                if printed
+                else "read back: every page numbered and headed, every table header present"
+            )
+        )
     return out_html
 
 
@@ -94,6 +106,7 @@ def run_report(
     seed: int | None = None,
     log=print,
     trials: set[str] | None = None,
+    paper: str = "a4",
 ) -> Path:
     """Run every notebook of a profile and install the report in ``out_dir`` on success.
 
@@ -107,6 +120,8 @@ def run_report(
         Where ``report.html``, ``manifest.json``, ``figures/``, ``tables/`` and ``notebooks/`` go.
     seed : int, optional
         Overrides the profile's seed.
+    paper : str
+        The printed report's paper, ``a4`` (default) or ``letter``.
 
     Returns
     -------
@@ -126,7 +141,7 @@ def run_report(
 
     previous = signal.signal(signal.SIGTERM, _on_term) if _main_thread() else None
     try:
-        return _run_report(data_path, profile, out_dir, seed, log, trials)
+        return _run_report(data_path, profile, out_dir, seed, log, trials, paper)
     finally:
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
@@ -152,7 +167,7 @@ def warm_native_cache(log=print) -> None:
         )
 
 
-def _run_report(data_path, profile, out_dir, seed, log, trials=None) -> Path:
+def _run_report(data_path, profile, out_dir, seed, log, trials=None, paper="a4") -> Path:
     started = time.time()
     # every parameter is checked before anything is created or run
     check_parameters(plan_run(profile, data_path, out_dir / ".build-check", seed, trials))
@@ -173,6 +188,7 @@ def _run_report(data_path, profile, out_dir, seed, log, trials=None) -> Path:
             manifest,
             build_dir / "report.html",
             log,
+            paper,
         )
         manifest["render_seconds"] = round(time.perf_counter() - t0, 2)
         manifest["finished"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")

@@ -18,18 +18,12 @@ import pandas as pd
 
 from analysis import catalogue, figures, profiles
 from analysis.report import narrative
+from analysis.report.narrative import section_of
 from analysis.trialmodel import diagnostics
 
-#: Report sections for known notebook runs (step name prefix -> (anchor, title)).
-SECTIONS = {
-    "01-data": ("data", "Data"),
-    "03-synthesis": ("cross-trial", "Cross-trial comparison"),
-    "04-replication-design": ("replication-design", "Designing a replication trial"),
-    "05-calibration": ("calibration", "Model calibration and missing data"),
-}
-#: Step-name prefix of the per-trial notebook runs (``02-trial-model-<trial>``).
-TRIAL_STEP = "02-trial-model-"
 SKIP_TAGS = {"parameters", "injected-parameters", "report-skip"}
+#: Cells tagged so go to the report's appendix (checks, supporting tables), not its main text.
+APPENDIX_TAG = "appendix"
 
 _MD = mistune.create_markdown(escape=False, plugins=["table", "strikethrough"])
 _DISPLAY = re.compile(r"\$\$(.+?)\$\$", re.S)
@@ -65,12 +59,50 @@ pre { background: #f6f6f6; padding: .5rem; font-size: .8rem; overflow-x: auto; }
          padding: .3rem; }
 .stamped { padding-top: 2.5rem; }
 math[display="block"] { margin: .6rem 0; }
+.glance figure img { max-height: 13cm; }
+.appendix h2 { border-bottom-style: double; }
 @media print {
-  body { max-width: none; padding: 0; } nav { page-break-after: always; }
-  h2 { page-break-before: always; } .stamped { padding-top: 0; }
-  .stamp { position: fixed; top: 0; }
+  html { font-size: 10pt; }
+  body { max-width: none; padding: 0; } nav { break-after: page; }
+  h2 { break-before: page; } h3, h4, caption { break-after: avoid; }
+  .stamped { padding-top: 0; } .stamp { display: none; }
+  .wide { overflow: visible; }
+  table { width: 100%; font-size: 7.5pt; break-inside: auto; }
+  thead { display: table-header-group; } tr { break-inside: avoid; }
+  th, td { padding: 1.5pt 3pt; overflow-wrap: break-word; }
+  details::details-content { content-visibility: visible; display: contents; }
+  details > summary { display: none; }
+  figure img { max-height: 11.5cm; } figcaption { font-size: 8pt; }
+  section.run-on > h2 { break-before: auto; }
+  a { color: inherit; text-decoration: none; }
+  .wide.landscape { page: landscape; }
 }
 """
+
+#: Paper sizes the PDF can be printed on (``report --paper``); A4 is the default.
+PAPERS = {"a4": "A4", "letter": "letter"}
+
+
+def page_css(paper: str, head: str, notice: str = "") -> str:
+    """The printed page: size, margins, running heads (the report's short title left, the
+    simulated-data notice right), "Page n of N" at the foot; a landscape page for tables too
+    wide for portrait."""
+    if paper not in PAPERS:
+        raise ValueError(f"unknown paper {paper!r}: use one of {', '.join(PAPERS)}")
+
+    def quoted(text: str) -> str:
+        return '"' + text.replace("\\", "").replace('"', "'") + '"'
+
+    box = "font: 7.5pt system-ui, sans-serif; color: #5a5a5a;"
+    alert = "font: bold 7.5pt system-ui, sans-serif; color: #b00020;"
+    return (
+        f"@page {{ size: {PAPERS[paper]}; margin: 18mm 16mm 16mm;"
+        f" @top-left {{ content: {quoted(head)}; width: 45%; {box} }}"
+        + (f" @top-right {{ content: {quoted(notice)}; width: 55%; {alert} }}" if notice else "")
+        + f" @bottom-center {{ content: 'Page ' counter(page) ' of ' counter(pages); {box} }}"
+        + " }\n"
+        f"@page landscape {{ size: {PAPERS[paper]} landscape; }}\n"
+    )
 
 
 def latex_to_mathml(tex: str, display: bool) -> str:
@@ -131,24 +163,28 @@ def table_html(df: pd.DataFrame, title: str, note: str | None = None, tables=Non
 class _Figures:
     """Numbers figures across the whole document."""
 
-    def __init__(self):
+    def __init__(self, placeholders: bool = False):
         self.n = 0
+        self.placeholders = placeholders
 
     def __call__(self, png: str, where: str, caption: str = "") -> str:
         self.n += 1
-        text = f"<b>Figure {self.n}.</b>" + (
+        n = f"@@F{self.n}@@" if self.placeholders else str(self.n)
+        text = f"<b>Figure {n}.</b>" + (
             " " + re.sub(r"^<p>|</p>$", "", markdown_to_html(caption).strip()) if caption else ""
         )
-        alt = f"Figure {self.n}" + (f": {caption}" if caption else f" ({where})")
+        alt = f"Figure {n}" + (f": {caption}" if caption else f" ({where})")
         return (
-            f"<figure id='figure-{self.n}'><img src='data:image/png;base64,{png.strip()}' "
+            f"<figure id='figure-{n}'><img src='data:image/png;base64,{png.strip()}' "
             f"alt='{html.escape(alt, quote=True)}'>"
             f"<figcaption>{text}</figcaption></figure>"
         )
 
 
-#: Tables with more rows than this are folded (``<details>``) in the report.
+#: Tables with more rows than this are folded (``<details>``) on screen; print opens them.
 FOLD_ROWS = 15
+#: Tables with more columns than this print on a landscape page.
+LANDSCAPE_COLUMNS = 10
 _CAPTION = re.compile(r"<caption>Table: (.*?)</caption>", re.S)
 
 
@@ -156,31 +192,37 @@ class _Tables:
     """Numbers the titled tables (:func:`analysis.figures.report_table`) across the document
     and folds long ones, their title visible."""
 
-    def __init__(self):
+    def __init__(self, placeholders: bool = False):
         self.n = 0
+        self.placeholders = placeholders
+
+    def label(self, n: int) -> str:
+        """The table's number, or a placeholder numbered later in document order."""
+        return f"@@T{n}@@" if self.placeholders else str(n)
 
     def __call__(self, table: str) -> str:
         m = _CAPTION.search(table)
         if not m:
             return f"<div class='wide'>{table}</div>"
         self.n += 1
-        caption = f"Table {self.n}. {m.group(1)}"
+        caption = f"Table {self.label(self.n)}. {m.group(1)}"
         table = _CAPTION.sub(f"<caption>{caption}</caption>", table, count=1)
         rows = len(re.findall(r"<tr\b", table)) - 1
-        if rows > FOLD_ROWS:
+        head = re.search(r"<tr\b.*?</tr>", table, re.S)
+        columns = len(re.findall(r"<th\b", head.group(0))) if head else 0
+        box = "wide landscape" if columns > LANDSCAPE_COLUMNS else "wide"
+        if rows > FOLD_ROWS:  # folded on screen; printed open (print styles)
             return (
-                f"<details><summary>{caption} ({rows} rows; click to show; the full table is in "
-                f"tables/)</summary><div class='wide'>{table}</div></details>"
+                f"<details><summary>{caption} ({rows} rows; click to show)</summary>"
+                f"<div class='{box}'>{table}</div></details>"
             )
-        return f"<div class='wide'>{table}</div>"
+        return f"<div class='{box}'>{table}</div>"
 
 
 def _output_html(output: dict, figure: _Figures, where: str, tables=None) -> str:
     kind = output.get("output_type")
-    if kind == "stream":
-        if output.get("name") == "stderr":
-            return ""
-        return f"<pre>{html.escape(output.get('text', ''))}</pre>"
+    if kind == "stream":  # run logs are for the analyst at the notebook, not the reader
+        return ""
     if kind in {"display_data", "execute_result"}:
         data = output.get("data", {})
         if "image/png" in data:
@@ -218,15 +260,25 @@ def _figure_caption(output: dict) -> str:
     return text[len("Figure: ") :].strip() if text.startswith("Figure: ") else ""
 
 
-def notebook_html(path: Path, figure: _Figures, tables: _Tables | None = None) -> str:
-    """The narrative and outputs of one executed notebook (no code, no parameter cells)."""
+def notebook_parts(path: Path, figure: _Figures, tables: _Tables | None = None) -> tuple[str, str]:
+    """The narrative and outputs of one executed notebook (no code, no parameter cells, no run
+    logs, not the notebook's own title): the main text, and the cells tagged ``appendix``
+    (checks and supporting tables) for the report's appendix."""
     nb = nbformat.read(path, as_version=4)
-    parts = []
+    main: list[str] = []
+    appendix: list[str] = []
+    titled = False
     for cell in nb.cells:
-        if set(cell.get("metadata", {}).get("tags", [])) & SKIP_TAGS:
+        tags = set(cell.get("metadata", {}).get("tags", []))
+        if tags & SKIP_TAGS:
             continue
+        parts = appendix if APPENDIX_TAG in tags else main
         if cell.cell_type == "markdown":
-            parts.append(markdown_to_html(cell.source, demote=2))
+            source = cell.source
+            if not titled and source.lstrip().startswith("# "):  # the section title says it
+                source = source.lstrip().split("\n", 1)[1] if "\n" in source.lstrip() else ""
+                titled = True
+            parts.append(markdown_to_html(source, demote=2))
         elif cell.cell_type == "code":
             outputs = _merge_streams(cell)
             for k, o in enumerate(outputs):
@@ -237,107 +289,118 @@ def notebook_html(path: Path, figure: _Figures, tables: _Tables | None = None) -
                     k > 0 and _figure_caption(o) and "image/png" in outputs[k - 1].get("data", {})
                 ):
                     parts.append(_output_html(o, figure, path.stem, tables))
-    return "\n".join(p for p in parts if p)
+    return "\n".join(p for p in main if p), "\n".join(p for p in appendix if p)
 
 
-def section_of(step: str) -> tuple[str, str]:
-    """Anchor and title of a notebook run's report section."""
-    if step in SECTIONS:
-        return SECTIONS[step]
-    if step.startswith(TRIAL_STEP):  # one section per trial, named by the trial registry
-        from analysis import registry
-
-        trial = step[len(TRIAL_STEP) :]
-        return trial.replace("_", "-"), registry.trial_label(trial)
-    anchor = re.sub(r"[^a-z0-9]+", "-", step.lower()).strip("-")
-    return anchor, step
+def notebook_html(path: Path, figure: _Figures, tables: _Tables | None = None) -> str:
+    """One executed notebook's report text, its appendix cells included (in place)."""
+    main, appendix = notebook_parts(path, figure, tables)
+    return "\n".join(p for p in (main, appendix) if p)
 
 
-def build_document(notebooks: list[Path], manifest: dict, out_dir: Path) -> str:
+#: Caption of the first page's figure (the one home of what it shows).
+GLANCE_CAPTION = (
+    "Every comparison of this report at the last follow-up visit: posterior mean standardised "
+    "mean difference (SMD) with its {level} equal-tailed credible interval (CrI), turned so that "
+    "positive favours the first-named arm on every outcome. The zero line is the decision "
+    "threshold: an interval wholly to its right meets the decision rule (P(benefit) > {rule}; "
+    "filled points). {true}Grey, hatched rows rest on the bridging prior, not on a trial that "
+    "compared the arms."
+)
+
+
+def glance_html(out_dir: Path, summary: pd.DataFrame, figure: _Figures, tables: _Tables) -> str:
+    """The answer at a glance: the forest plot of every comparison (saved by
+    :func:`analysis.report.narrative.save_report_tables`) and one row per comparison."""
+    import base64
+
+    from analysis import rules
+    from analysis.report.plots import GLANCE_FIGURE
+
+    png = Path(out_dir) / catalogue.FIGURES_DIR / f"{GLANCE_FIGURE}.png"
+    simulated_truth = "true_benefit_smd" in summary and summary["true_benefit_smd"].notna().any()
+    caption = GLANCE_CAPTION.format(
+        level=rules.interval_text(),
+        rule=rules.DECISION_THRESHOLD,
+        true="Crosses: the true values of the simulation. " if simulated_truth else "",
+    )
+    out = ""
+    if png.is_file():
+        out += figure(base64.b64encode(png.read_bytes()).decode(), "summary", caption)
+    out += table_html(
+        narrative.glance_display(summary),
+        "The answer at a glance: one row per comparison",
+        "Primary outcome where the trial has one, otherwise its first outcome; the full table "
+        "is in the Summary.",
+        tables,
+    )
+    return out
+
+
+def _section_appendix_title(title: str) -> str:
+    return f"{title}: supporting checks and tables"
+
+
+def build_document(notebooks: list[Path], manifest: dict, out_dir: Path, paper: str = "a4") -> str:
     """The whole report as one HTML string.
 
     Parameters
     ----------
     notebooks : list of Path
-        Executed notebooks in report order; each becomes a section (see :data:`SECTIONS`).
+        Executed notebooks in report order; each becomes a section (:func:`section_of`); their
+        cells tagged ``appendix`` go to the appendix.
     manifest : dict
         The run's provenance (:func:`analysis.report.build_manifest`).
     out_dir : Path
         The run's output folder; its ``summary`` and ``gate`` tables (written by
         :func:`analysis.report.narrative.save_report_tables`) and synthesis evidence are read.
+    paper : str
+        ``a4`` (default) or ``letter``: the printed page (:data:`PAPERS`).
     """
     profile = manifest["profile"]
     smoke = not profiles.for_interpretation(profile)
-    figure = _Figures()
-    tables = _Tables()
+    figure = _Figures(placeholders=True)  # numbered in document order once assembled
+    tables = _Tables(placeholders=True)
     summary = catalogue.read_table(out_dir, catalogue.SUMMARY)
     gates = catalogue.read_table(out_dir, catalogue.GATE)
     gate_ok = None if gates.empty else bool((gates["gate"] == "pass").all())
     evidence = catalogue.read_table(out_dir, catalogue.SYNTHESIS_EVIDENCE)
-
-    sections: list[tuple[str, str, str]] = []
+    league = catalogue.read_table(out_dir, catalogue.SYNTHESIS_EFFECTS)
     simulated = manifest["data"]["source"] == "embedded simulated data"
+
+    glance = glance_html(out_dir, summary, figure, tables) if not summary.empty else ""
+    sections: list[tuple[str, str, str]] = []
+    appendix: list[tuple[str, str, str]] = []
     summary_body = markdown_to_html(
-        narrative.summary_markdown(summary, profile, gate_ok, simulated=simulated)
+        narrative.summary_markdown(
+            summary, profile, gate_ok, simulated=simulated, league=None if league.empty else league
+        )
     )
     if not summary.empty:
         summary_body += table_html(
             narrative.summary_display(summary),
             "Summary of every comparison",
-            "Last follow-up visit. Estimate: difference in change from baseline (first-named arm "
-            "minus reference) on the outcome's scale, or SMD for the cross-trial rows. Sign: trial "
-            "rows keep each instrument's own direction (for lower-is-better outcomes such as "
-            "disability and symptoms a benefit is negative), while cross-trial rows and the "
-            "synthesis evidence are oriented so that positive favours the first-named arm; "
-            "P(benefit) always respects the direction. 95% CrI: "
-            "equal-tailed credible interval; P(benefit): posterior probability that the effect "
-            "favours the first-named arm; P(> MCID): that it does so by more than the minimal "
-            "clinically important difference (undefined on the SMD scale). Source: "
-            f"{catalogue.SUMMARY.file_name()}.",
+            "Last follow-up visit. Difference: first-named arm minus reference in change from "
+            "baseline on the instrument's scale (its direction stated), or the SMD for the "
+            "cross-trial rows. SMD: the same difference in baseline SDs, turned so that positive "
+            "favours the first-named arm on every outcome. 95% CrI: equal-tailed credible "
+            "interval; P(benefit): posterior probability that the effect favours the first-named "
+            "arm; P(> MCID): that it does so by more than the minimal clinically important "
+            "difference (undefined on the SMD scale). Decision: the rule of Methods; 'fragile' "
+            "when a sensitivity analysis overturns it or it tips at a small shift of the missing "
+            "values; 'bridging prior' when no trial compared the arms.",
             tables,
         )
     sections.append(("summary", "Summary", summary_body))
-    for path in notebooks:
-        anchor, title = section_of(path.stem)
-        body = notebook_html(path, figure, tables)
-        body += (
-            f"<p class='source'>Executed notebook with code: "
-            f"<a href='notebooks/{path.stem}.html'>notebooks/{path.stem}.html</a></p>"
-        )
-        sections.append((anchor, title, body))
-    if gates.empty:
-        diag_body = "<p>No MCMC fits in this run.</p>"
-    else:
-        n_fail = int((gates["gate"] != "pass").sum())
-        verdict = (
-            "<p><strong>Every fit passed the convergence gate.</strong></p>"
-            if not n_fail
-            else f"<p class='fail'>{n_fail} of {len(gates)} fits FAILED the convergence gate"
-            + (" (expected with the smoke profile's short chains)." if smoke else ".")
-            + "</p>"
-        )
-        shown = gates.assign(
-            rhat_max=gates["rhat_max"].map(lambda x: f"{x:.3f}"),
-            ess_bulk_min=gates["ess_bulk_min"].map(lambda x: f"{x:.0f}"),
-            ess_tail_min=gates["ess_tail_min"].map(lambda x: f"{x:.0f}"),
-        )
-        diag_body = (
-            f"<p>{html.escape(diagnostics.Gate().describe())} One row per fit: the worst "
-            "parameter. The cross-trial synthesis is computed exactly, without MCMC.</p>"
-            + verdict
-            + table_html(
-                figures.readable(shown),
-                "Convergence gate, one row per fit (its worst parameter)",
-                f"Source: {catalogue.GATE.file_name()}; per parameter: "
-                f"{catalogue.DIAGNOSTICS.file_name()} and "
-                f"{catalogue.SENSITIVITY_DIAGNOSTICS.file_name()}.",
-                tables,
-            )
-        )
-    sections.append(("diagnostics", "Diagnostics", diag_body))
     events = catalogue.read_table(out_dir, catalogue.INTERCURRENT_EVENTS)
     methods = narrative.methods_markdown(manifest, None if events.empty else events)
     sections.append(("methods", "Methods", markdown_to_html(methods)))
+    for path in notebooks:
+        anchor, title = section_of(path.stem)
+        main, extra = notebook_parts(path, figure, tables)
+        sections.append((anchor, title, main))
+        if extra:
+            appendix.append((f"{anchor}-appendix", _section_appendix_title(title), extra))
     ran = narrative.run_trials(manifest)
     lim = narrative.limitations_table(evidence, ran)
     stand_in = (
@@ -352,8 +415,8 @@ def build_document(notebooks: list[Path], manifest: dict, out_dir: Path) -> str:
         "the cross-trial comparison, the bridging prior linking FACT as usual to standard care: "
         "no trial compared them, so every cross-trial contrast rests on that assumption. "
         + stand_in
-        + "Every input number that is an assumption rather than a published fact:</p>"
-        + table_html(lim, "Assumptions that are not published facts", tables=tables)
+        + "Every input number that is an assumption rather than a published fact is listed in "
+        "the appendix.</p>"
     )
     if simulated:
         lim_body = (
@@ -365,78 +428,161 @@ def build_document(notebooks: list[Path], manifest: dict, out_dir: Path) -> str:
         )
     else:
         lim_body += (
-            "<p>This run analysed a user's data file: the scenario assumptions above describe "
-            "only the embedded simulated data; the registry and evidence assumptions apply.</p>"
+            "<p>This run analysed a user's data file: the scenario assumptions describe only the "
+            "embedded simulated data; the registry and evidence assumptions apply.</p>"
         )
     sections.append(("limitations", "Limitations", lim_body))
     sections.append(("glossary", "Glossary", markdown_to_html(narrative.glossary_markdown())))
     sections.append(("references", "References", markdown_to_html(narrative.references_markdown())))
+
+    if gates.empty:
+        diag_body = "<p>No MCMC fits in this run.</p>"
+    else:
+        n_fail = int((gates["gate"] != "pass").sum())
+        verdict = (
+            "<p><strong>Every fit passed the convergence gate.</strong></p>"
+            if not n_fail
+            else f"<p class='fail'>{n_fail} of {len(gates)} fits FAILED the convergence gate"
+            + (" (expected of a short exploratory run's short chains)." if smoke else ".")
+            + "</p>"
+        )
+        shown = gates.assign(
+            rhat_max=gates["rhat_max"].map(lambda x: f"{x:.3f}"),
+            ess_bulk_min=gates["ess_bulk_min"].map(lambda x: f"{x:.0f}"),
+            ess_tail_min=gates["ess_tail_min"].map(lambda x: f"{x:.0f}"),
+        )
+        diag_body = (
+            f"<p>{html.escape(diagnostics.Gate().describe())} One row per fit: the worst "
+            "parameter. The cross-trial synthesis is computed exactly, without MCMC.</p>"
+            + verdict
+            + table_html(
+                figures.readable(shown),
+                "Convergence gate, one row per fit (its worst parameter)",
+                f"Per parameter: {catalogue.DIAGNOSTICS.file_name()} and "
+                f"{catalogue.SENSITIVITY_DIAGNOSTICS.file_name()}.",
+                tables,
+            )
+        )
+    appendix.insert(0, ("diagnostics", "Convergence diagnostics", diag_body))
+    appendix.append(
+        (
+            "assumptions",
+            "Assumptions that are not published facts",
+            table_html(lim, "Assumptions that are not published facts", tables=tables),
+        )
+    )
     run, steps, versions = narrative.provenance_tables(manifest)
-    sections.append(
+    code_links = "".join(
+        f"<li><a href='notebooks/{p.stem}.html'>{html.escape(section_of(p.stem)[1])}</a></li>"
+        for p in notebooks
+    )
+    appendix.append(
         (
             "provenance",
             "Provenance",
-            "<p>From <code>manifest.json</code> beside this file.</p>"
+            "<p>The run's record (manifest.json beside this file).</p>"
             + table_html(run, "The run", tables=tables)
-            + "<h3>Steps</h3>"
             + table_html(
                 steps,
-                "Notebook steps",
-                "Every parameter passed to every notebook; seconds: wall time.",
+                "Analysis steps",
+                "Every setting passed to every step; seconds: wall time.",
                 tables,
             )
             + "<h3>Package versions</h3>"
-            + table_html(versions, "Package versions", tables=tables),
+            + table_html(versions, "Package versions", tables=tables)
+            + (
+                f"<p>The code and outputs behind each section:</p><ul>{code_links}</ul>"
+                if code_links
+                else ""
+            ),
         )
     )
-    return _page(sections, manifest)
+    return number_in_order(_page(sections, manifest, appendix=appendix, glance=glance, paper=paper))
 
 
-def _page(sections: list[tuple[str, str, str]], manifest: dict) -> str:
+def number_in_order(page: str) -> str:
+    """Replace the table and figure placeholders by numbers in the order they are read (the
+    appendix moves content after the text that was rendered before it)."""
+    for kind in ("T", "F"):
+        order: dict[str, int] = {}
+        for m in re.finditer(rf"@@{kind}(\d+)@@", page):
+            order.setdefault(m.group(1), len(order) + 1)
+        page = re.sub(rf"@@{kind}(\d+)@@", lambda m, o=order: str(o[m.group(1)]), page)
+    return page
+
+
+#: Sections printed straight after the one before (no page break of their own).
+RUN_ON = {a: " class='run-on'" for a in ("limitations", "glossary", "references")}
+
+
+def _page(
+    sections: list[tuple[str, str, str]],
+    manifest: dict,
+    appendix: list[tuple[str, str, str]] = (),
+    glance: str = "",
+    paper: str = "a4",
+) -> str:
     profile = manifest["profile"]
     smoke = not profiles.for_interpretation(profile)
     simulated = manifest["data"]["source"] == "embedded simulated data"
-    title = "Bayesian analysis of psychosocial interventions for serious mental illness" + (
-        " (simulated data)" if simulated else ""
-    )
+    title = "Bayesian analysis of psychosocial interventions for serious mental illness"
+    short = "Psychosocial interventions for serious mental illness"
+    title = title + (" (simulated data)" if simulated else "")
     notices = ([narrative.SIMULATED_NOTICE] if simulated else []) + (
-        [f"{profile} run: not for interpretation"] if smoke else []
+        ["short exploratory run: not for interpretation"] if smoke else []
     )
-    stamp = (
-        f"<div class='stamp' role='alert'>{html.escape(' · '.join(notices))}</div>"
-        if notices
-        else ""
-    )
+    notice = " · ".join(notices)
+    stamp = f"<div class='stamp' role='alert'>{html.escape(notice)}</div>" if notices else ""
     git = manifest.get("git", {})
+    data = manifest["data"]
     meta = (
-        f"Profile <strong>{html.escape(profile)}</strong> · seed {manifest.get('seed')} · "
-        f"data: {html.escape(manifest['data']['source'])} "
-        f"<code>{html.escape(manifest['data']['name'])}</code> · commit "
-        f"<code>{html.escape((git.get('commit') or 'unknown')[:12])}</code>"
+        (
+            "Data: simulated, calibrated to the trials' publications"
+            if simulated
+            else f"Data: {html.escape(data['source'])}, {html.escape(data['name'])}"
+        )
+        + f" · analysis seed {manifest.get('seed')}"
+        + (" · short exploratory run" if smoke else "")
+        + f" · software trialbayes, commit {html.escape((git.get('commit') or 'unknown')[:12])}"
         + (" (uncommitted changes)" if git.get("dirty") else "")
-        + f" · run {html.escape(manifest.get('started', ''))} UTC"
+        + f" · {html.escape(manifest.get('started', '')[:10])}"
     )
     toc = "".join(f"<li><a href='#{a}'>{html.escape(t)}</a></li>" for a, t, _ in sections)
+    toc_app = "".join(
+        f"<li><a href='#{a}'>{chr(65 + k)}. {html.escape(t)}</a></li>"
+        for k, (a, t, _) in enumerate(appendix)
+    )
     body = "\n".join(
-        f"<section id='{a}'><h2>{k}. {html.escape(t)}</h2>\n{b}\n</section>"
+        f"<section id='{a}'{RUN_ON.get(a, '')}><h2>{k}. {html.escape(t)}</h2>\n{b}\n</section>"
         for k, (a, t, b) in enumerate(sections, start=1)
     )
+    body += "\n".join(
+        f"<section id='{a}' class='appendix'><h2>Appendix {chr(65 + k)}. {html.escape(t)}</h2>"
+        f"\n{b}\n</section>"
+        for k, (a, t, b) in enumerate(appendix)
+    )
     page_title = "trialbayes report" + (f" ({'; '.join(notices)})" if notices else "")
+    css = CSS + page_css(paper, short, notice[:1].upper() + notice[1:] if notice else "")
+    glance_block = f"<section id='at-a-glance' class='glance'>{glance}</section>" if glance else ""
     return f"""<!DOCTYPE html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="running-head" content="{html.escape(short, quote=True)}">
 <title>{html.escape(page_title)}</title>
-<style>{CSS}</style>
+<style>{css}</style>
 </head>
 <body class="{"stamped" if notices else ""}">
 {stamp}
 <header>
 <h1>{title}</h1>
-<p class="meta">trialbayes · {meta}</p>
+<p class="meta">{meta}</p>
 </header>
-<nav><h2 style="page-break-before:avoid">Contents</h2><ol>{toc}</ol></nav>
+{glance_block}
+<nav><h2 style="break-before:avoid">Contents</h2><ol>{toc}</ol>
+{f"<p><strong>Appendix</strong></p><ul class='appendix-toc'>{toc_app}</ul>" if toc_app else ""}
+</nav>
 {body}
 </body>
 </html>
@@ -489,7 +635,8 @@ def print_pdf(html_path: Path, pdf_path: Path, timeout: float = 120) -> Path | N
                 "--disable-gpu",
                 "--no-first-run",
                 "--disable-background-networking",
-                "--no-pdf-header-footer",
+                "--no-pdf-header-footer",  # the page's own running heads and numbers
+                "--generate-pdf-document-outline",  # PDF bookmarks from the headings
                 f"--user-data-dir={profile}",
                 f"--print-to-pdf={pdf_path}",
                 html_path.resolve().as_uri(),

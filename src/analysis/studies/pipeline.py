@@ -381,7 +381,7 @@ def run_calibration(
         if texts:
             out.notes["tipping_point"] = "\n".join(f"- {t}" for t in texts)
             out.notes["idata"] = (
-                "Posterior draws from the fits saved by the trial notebooks (no refit)."
+                "Posterior draws from the trial analyses' fits (no refit)."
                 if not refits
                 else f"No saved fit for {', '.join(refits)} in this run: fitted here."
             )

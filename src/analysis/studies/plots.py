@@ -39,11 +39,11 @@ def plot_sbc_ranks(ranks: pd.DataFrame, thin_to: int, bins: int = 10, ax=None):
     """Rank histograms of simulation-based calibration with the 99% band of uniform ranks."""
     from scipy import stats
 
-    from analysis.trialmodel.statement import n_visits_of, parameter_label
+    from analysis.figures import parameter_text
 
     skip = ("rep", "divergences", "status", "error", "key", "trial", "outcome")
     cols = [c for c in ranks.columns if c not in skip]
-    visits = n_visits_of(cols)
+    trial = ranks["trial"].iloc[0] if "trial" in ranks and len(ranks) else None
     fig, axes = axes_grid(len(cols), ncols=3, size=(2.2, 1.8), ax=ax)
     n = ranks[cols[0]].notna().sum() if cols else 0
     lo, hi = stats.binom.ppf([0.005, 0.995], n, 1 / bins)
@@ -57,7 +57,7 @@ def plot_sbc_ranks(ranks: pd.DataFrame, thin_to: int, bins: int = 10, ax=None):
         )
         a.axhspan(lo, hi, color="grey", alpha=0.25, lw=0)
         a.axhline(n / bins, color="grey", lw=1)
-        a.set_title(parameter_label(col, visits), fontsize=8.5)
+        a.set_title(parameter_text(col, trial), fontsize=8.5)
         a.set_xlabel(f"rank (0-{thin_to})", fontsize=8.5)
         a.set_ylabel("replicates", fontsize=8.5)
         a.tick_params(labelsize=8.5)

@@ -71,9 +71,17 @@ def sbc_replicate(spec: SBCSpec, data: model.TrialData, truth: dict, rep: int, s
         if name == "visit_corr":  # the distinct correlations only: no diagonal, no mirror image
             t_dim = int(np.sqrt(len(true)))
             keep_el = [a * t_dim + b for a in range(t_dim) for b in range(a + 1, t_dim)]
+        var = post[name]
+        dims = [dim for dim in var.dims if dim != "sample"]
+        shape = [var.sizes[dim] for dim in dims]
         for j in keep_el:
             d, t = draws[j], true[j]
-            label = name if draws.shape[0] == 1 else f"{name}[{j}]"
+            if draws.shape[0] == 1:
+                label = name
+            else:  # coordinate labels, as the diagnostics tables name them (alpha[12])
+                at = np.unravel_index(j, shape)
+                coords = [str(var[dim].values[i]) for dim, i in zip(dims, at, strict=True)]
+                label = f"{name}[{', '.join(coords)}]"
             row[label] = int((d < t).sum())
     from analysis.trialmodel import diagnostics
 

@@ -16,6 +16,7 @@ import pandas as pd
 from scipy import stats
 
 from analysis import catalogue, config, profiles, registry, rules
+from analysis.figures import pct
 from analysis.synthesis import nma
 
 #: The bridge SDs of the bridge-sensitivity analysis.
@@ -432,13 +433,13 @@ def bridge_markdown(results: SynthesisResults, settings: SynthesisSettings, prof
                 )
             text += (
                 f"{lab(t)} vs {lab(v)} (**rests on the bridge**): SMD {row['mean']:.2f} "
-                f"({row['lower']:.2f} to {row['upper']:.2f}), P(better) {row['prob_better']:.2f}"
+                f"({row['lower']:.2f} to {row['upper']:.2f}), P(better) {pct(row['prob_better'])}"
             )
             wide = bsens[(bsens["outcome"] == o) & (bsens["bridge_sd"] == widest)]
             if not wide.empty:
                 text += (
                     f"; with a bridge SD of {widest:g} its SD grows to {wide.iloc[0]['sd']:.2f} "
-                    f"and P(better) becomes {wide.iloc[0]['prob_better']:.2f}"
+                    f"and P(better) becomes {pct(wide.iloc[0]['prob_better'])}"
                 )
             lines.append(text + ".")
     prior = (
@@ -452,7 +453,7 @@ def bridge_markdown(results: SynthesisResults, settings: SynthesisSettings, prof
         f"{lab(bridged)} does about as well as {lab(reference).lower()} ({prior}), not on data.\n\n"
         + "\n".join(lines)
         + (
-            "\n\n*Smoke run: not for interpretation.*"
+            "\n\n*Short exploratory run: not for interpretation.*"
             if not profiles.for_interpretation(profile)
             else ""
         )

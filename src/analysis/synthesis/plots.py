@@ -10,6 +10,7 @@ import pandas as pd
 
 from analysis import registry
 from analysis.figures import axes_grid
+from analysis.synthesis import nma
 
 _NETWORK_POS = {
     "fact_rg": (0.0, 1.0),
@@ -122,15 +123,53 @@ def plot_nma_forest(league: pd.DataFrame, reference: str = "standard", ax=None):
     else:
         fig = ax.figure
     pal = registry.arm_palette()
+    bridge = registry.network()["bridge"]
     y = np.arange(len(d))[::-1]
+    kinds = set()
     for yi, (_, r) in zip(y, d.iterrows(), strict=True):
+        alone = r["treatment"] == bridge["treatment"] and r["reference"] == bridge["versus"]
+        crosses = nma.depends_on_bridge(r["treatment"], r["reference"])
+        if crosses:  # resting on the bridging prior: hatched, and grey when the prior alone
+            kinds.add("alone" if alone else "crosses")
+            ax.add_patch(
+                plt.Rectangle(
+                    (r["lower"], yi - 0.3),
+                    r["upper"] - r["lower"],
+                    0.6,
+                    fill=False,
+                    hatch="////" if alone else "..",
+                    ec="0.6",
+                    lw=0.5,
+                )
+            )
         ax.errorbar(
             r["mean"],
             yi,
             xerr=[[r["mean"] - r["lower"]], [r["upper"] - r["mean"]]],
             fmt="o",
-            color=pal.get(r["treatment"], "0.4"),
+            color="0.6" if alone else pal.get(r["treatment"], "0.4"),
+            mfc="white" if alone else None,
             capsize=2,
+        )
+    handles = []
+    if "alone" in kinds:
+        handles.append(
+            plt.Rectangle((0, 0), 1, 1, fill=False, hatch="////", ec="0.6", label="prior alone")
+        )
+    if "crosses" in kinds:
+        handles.append(
+            plt.Rectangle(
+                (0, 0), 1, 1, fill=False, hatch="..", ec="0.6", label="rests on the bridge"
+            )
+        )
+    if handles:
+        ax.legend(
+            handles=handles,
+            fontsize=8,
+            frameon=False,
+            loc="upper center",
+            bbox_to_anchor=(0.4, -0.5 / max(len(d), 2) - 0.12),
+            ncol=2,
         )
     ax.set_yticks(
         y,

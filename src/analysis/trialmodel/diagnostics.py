@@ -148,7 +148,7 @@ class GateVerdict:
         why = (
             ": these fits are not results"
             if self.binding
-            else " (expected with the quick profile's short chains: never results)"
+            else " (expected with the short chains of a quick run: never results)"
         )
         return f"convergence gate FAILED for {failed} of {len(self.table)} fit(s){why}"
 
@@ -156,7 +156,7 @@ class GateVerdict:
         """The verdict in one paragraph."""
         verdict = "PASSED" if self.ok else "FAILED"
         why = (
-            " Expected with the quick profile's short chains, which are never results."
+            " Expected of a quick run's short chains, which are never results."
             if not self.ok and not self.binding
             else ""
         )

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from analysis import catalogue, profiles, registry
+from analysis.figures import parameter_text, pct
 from analysis.trialmodel import ancova, diagnostics, missing, summarise
 from analysis.trialmodel.fit import SamplerSettings, add_log_likelihood, fit_trial_model
 from analysis.trialmodel.model import (
@@ -568,13 +569,16 @@ def run_trial(
 
 
 def design_markdown(trial: str, outcomes: list[str], key: str, profile: str, settings) -> str:
-    """One paragraph on what this trial analysis fits."""
-    arms = ", ".join(f"`{a}` ({registry.arm_label(a)})" for a in registry.trial_arms(trial))
+    """One paragraph on what this trial analysis fits, in a reader's words."""
+    arms = ", ".join(registry.arm_label(a) for a in registry.trial_arms(trial))
     return (
-        f"Trial **{trial}**: arms {arms}; comparator `{registry.comparator(trial)}`. Outcomes "
-        f"analysed: {', '.join(outcomes)}; key outcome for the sensitivity analyses: **{key}**. "
-        f"Profile **{profile}** ({settings.chains} chains x {settings.draws} draws after "
-        f"{settings.tune} tuning steps)."
+        f"{registry.trial_label(trial)}: arms {arms}; each compared with "
+        f"{registry.arm_label(registry.comparator(trial))}. Outcomes analysed: "
+        f"{', '.join(o.replace('_', ' ') for o in outcomes)}; key outcome for the sensitivity "
+        f"analyses: **{key.replace('_', ' ')}**. Posterior from {settings.chains} chains of "
+        f"{settings.draws} draws after {settings.tune} tuning steps"
+        + ("" if profiles.for_interpretation(profile) else " (a short exploratory run)")
+        + "."
     )
 
 
@@ -588,21 +592,25 @@ def key_result_markdown(results: TrialResults, fails: list[str]) -> str:
     mcid = (
         ""
         if pd.isna(row["prob_mcid"])
-        else f", P(benefit > MCID {reg.mcid:g}) = {row['prob_mcid']:.2f}"
+        else f", P(benefit > MCID {reg.mcid:g}) = {pct(row['prob_mcid'])}"
     )
     stamp = (
-        "smoke run: not for interpretation"
+        "short exploratory run: not for interpretation"
         if not profiles.for_interpretation(results.profile)
-        else "full profile"
+        else "full analysis"
     )
-    gate = "passed" if not fails else "FAILED: " + "; ".join(fails[:5])
+    gate = (
+        "passed"
+        if not fails
+        else f"FAILED ({len(fails)} check(s); the appendix's convergence table names them)"
+    )
     return (
         f"**Key result** ({stamp}): {key.replace('_', ' ')} at "
         f"{registry.time_at(results.trial, row['month'])}, "
         f"{registry.arm_label(row['arm'])} minus {registry.arm_label(row['comparator'])}: "
         f"{row['estimate']:.3f} {reg.unit} (95% CrI {row['lower']:.3f} to {row['upper']:.3f}), "
         f"SMD {row['smd']:.2f} ({row['smd_lower']:.2f} to {row['smd_upper']:.2f}); "
-        f"P(benefit) = {row['prob_benefit']:.2f}{mcid}. Convergence gate {gate}."
+        f"P(benefit) = {pct(row['prob_benefit'])}{mcid}. Convergence gate {gate}."
     )
 
 
@@ -613,7 +621,7 @@ def variance_markdown(results: TrialResults) -> str:
         return ""
     lines = []
     for (outcome, informed), g in vc.groupby(["outcome", "informed"], sort=False):
-        names = ", ".join(f"`{p}`" for p in g["parameter"])
+        names = ", ".join(parameter_text(p, results.trial) for p in g["parameter"])
         verb = (
             "informed by the data" if informed else "barely moved by the data (posterior ~ prior)"
         )
