@@ -171,7 +171,7 @@ def test_point_prior_assurance_equals_the_rules_power_by_brute_force(design, eff
     cache = fit.ModelCache()
     for _, func, args in tasks:
         fast.append(func(*args)["success"])
-        drawn, data = assurance.simulate_replicate(spec, design, args[3])
+        drawn, data = assurance.simulate_replicate(spec, design, args[3], args[4])
         assert drawn == effect
         idata, _ = fit.fit_trial_model(data, fit.SamplerSettings(1000, 500, 2, 1), cache=cache)
         d = contrast_draws(idata, data, "fact_rg", "fact", 18)

@@ -207,3 +207,41 @@ def test_sbc_covers_every_population_parameter_and_states_its_power():
     assert many["bias"] < few["bias"] and many["sd_too_wide"] < few["sd_too_wide"]
     assert many["sd_too_narrow"] > few["sd_too_narrow"]
     assert "200 replicates" in sbc.power_markdown(200, 99)
+
+
+def test_design_ranking_pairs_designs_on_shared_true_effects():
+    """Paired over replicates that share their true effect, a design whose successes differ
+    from the best's in a few replicates only is resolved (tiny MCSE), while the unpaired
+    assurances' intervals would overlap; a design equal to the best is not 'distinguishable'."""
+    rng = np.random.default_rng(3)
+    base = rng.random(400) < 0.6  # the best design's successes
+    worse = base.copy()
+    worse[np.flatnonzero(base)[:24]] = False  # 24 fewer successes, on the same replicates
+    same = base.copy()
+    rows = [
+        {"n_patients": n, "n_sites": 10, "rep": r, "success": bool(v)}
+        for n, col in ((320, base), (160, worse), (240, same))
+        for r, v in enumerate(col)
+    ]
+    ranking = assurance.design_ranking(pd.DataFrame(rows)).set_index("n_patients")
+    assert ranking.loc[160, "difference"] == pytest.approx(-24 / 400)
+    assert ranking.loc[160, "distinguishable"] and ranking.loc[160, "mcse"] < 0.015
+    unpaired_se = np.sqrt(2 * 0.6 * 0.4 / 400)  # what two independent estimates would give
+    assert 24 / 400 < 2 * unpaired_se  # unpaired, the two would not be told apart
+    assert not ranking.loc[240, "distinguishable"] and ranking.loc[240, "difference"] == 0
+    assert not ranking.loc[320, "distinguishable"]
+
+
+def test_replicate_r_of_every_design_shares_its_true_effect():
+    """Common random numbers: the true effect of replicate r is the same at every design (and
+    differs between replicates), while each design's trial is simulated from its own stream."""
+    spec = assurance.AssuranceSpec(0.5, 0.3)
+    designs = [assurance.Design(60, 10), assurance.Design(120, 20)]
+    tasks = assurance.assurance_tasks(spec, designs, 3, seed=4)
+    effect = {}
+    for _, _, args in tasks:
+        drawn, _ = assurance.simulate_replicate(spec, args[1], args[3], args[4])
+        effect.setdefault(args[2], set()).add(round(drawn, 12))
+    assert all(len(v) == 1 for v in effect.values())
+    assert len({next(iter(v)) for v in effect.values()}) == 3
+    assert tasks[0][2][3] != tasks[3][2][3]  # own simulation streams

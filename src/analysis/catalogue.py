@@ -549,10 +549,11 @@ RECOVERY_SUMMARY = _t(
 )
 ASSURANCE = _t(
     "assurance",
-    "One row per replication design: assurance with its 95% Monte Carlo interval.",
+    "One row per design prior x design: assurance with its 95% Monte Carlo interval.",
     (
         "trial",
         "outcome",
+        "design_prior",
         "n_patients",
         "n_sites",
         "replicates",
@@ -564,10 +565,29 @@ ASSURANCE = _t(
     ),
     "studies",
 )
+DESIGN_RANKING = _t(
+    "design_ranking",
+    "One row per design: assurance minus the best design's, paired over shared true effects.",
+    (
+        "trial",
+        "outcome",
+        "design_prior",
+        "n_patients",
+        "n_sites",
+        "best_patients",
+        "best_sites",
+        "difference",
+        "mcse",
+        "lower",
+        "upper",
+        "distinguishable",
+    ),
+    "studies",
+)
 SMALLEST_DESIGNS = _t(
     "smallest_designs",
-    "One row per assurance level: the smallest simulated design reaching it.",
-    ("trial", "outcome", "level", "n_sites", "n_patients", "assurance"),
+    "One row per design prior x level x teams: the smallest simulated design reaching it.",
+    ("trial", "outcome", "design_prior", "level", "n_sites", "n_patients", "assurance"),
     "studies",
 )
 ASSURANCE_NULL = _t(

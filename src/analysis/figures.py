@@ -131,6 +131,11 @@ HEADERS = {
     "estimate": "Estimate",
     "lower": "95% CrI lower",
     "upper": "95% CrI upper",
+    "mc_lower": "95% Monte Carlo lower",
+    "mc_upper": "95% Monte Carlo upper",
+    "mcse": "MCSE",
+    "false_positive_rate": "False-positive rate",
+    "design_prior": "Design prior",
     "mean": "Mean",
     "sd": "SD",
     "smd": "SMD",
@@ -160,7 +165,7 @@ HEADERS = {
     "study": "Study",
 }
 #: Columns whose values are arm codes, and those whose values are outcome or trial codes.
-_ARM_COLUMNS = ("arm", "treatment", "reference", "comparator")
+_ARM_COLUMNS = ("arm", "treatment", "reference", "comparator", "favours")
 
 
 def _trial_labels() -> dict[str, str]:
@@ -304,6 +309,8 @@ def readable(df: pd.DataFrame, digits: int = 2, trial: str | None = None) -> pd.
                 out[col] = "–"
             elif np.allclose(finite, np.round(finite)) and finite.abs().max() < 1e12:
                 out[col] = ["–" if pd.isna(v) else f"{int(round(v)):d}" for v in s]
+            elif col.startswith("prob") and not col.endswith("mcse"):
+                out[col] = [probability_text(v) for v in s]
             else:
                 d = 3 if col.startswith("prob") or col in ("rhat", "rhat_max") else digits
                 out[col] = ["–" if pd.isna(v) else f"{v:.{d}f}".replace("-", "−") for v in s]
@@ -327,6 +334,18 @@ def report_table(
     """
     caption = f"Table: {title.rstrip('.')}." + (f" {note.strip()}" if note else "")
     return readable(df, digits, trial).style.hide(axis="index").set_caption(caption)
+
+
+def probability_text(p: float) -> str:
+    """A probability for a table: three decimals, capped at >0.999 and <0.001 (Monte Carlo
+    draws cannot resolve further), '–' when undefined."""
+    if p is None or not np.isfinite(p):
+        return "–"
+    if p > 0.999:
+        return ">0.999"
+    if p < 0.001:
+        return "<0.001"
+    return f"{p:.3f}"
 
 
 def pct(p: float) -> str:

@@ -59,7 +59,7 @@ pre { background: #f6f6f6; padding: .5rem; font-size: .8rem; overflow-x: auto; }
          padding: .3rem; }
 .stamped { padding-top: 2.5rem; }
 math[display="block"] { margin: .6rem 0; }
-.glance figure img { max-height: 13cm; }
+.glance figure img { max-height: 12cm; }
 .appendix h2 { border-bottom-style: double; }
 @media print {
   html { font-size: 10pt; }
@@ -72,7 +72,7 @@ math[display="block"] { margin: .6rem 0; }
   th, td { padding: 1.5pt 3pt; overflow-wrap: break-word; }
   details::details-content { content-visibility: visible; display: contents; }
   details > summary { display: none; }
-  figure img { max-height: 11.5cm; } figcaption { font-size: 8pt; }
+  figure img { max-height: 10cm; } figcaption { font-size: 8pt; }
   section.run-on > h2 { break-before: auto; }
   a { color: inherit; text-decoration: none; }
   .wide.landscape { page: landscape; }
@@ -376,10 +376,16 @@ def build_document(notebooks: list[Path], manifest: dict, out_dir: Path, paper: 
             summary, profile, gate_ok, simulated=simulated, league=None if league.empty else league
         )
     )
+    every = ""
     if not summary.empty:
-        summary_body += table_html(
+        summary_body += (
+            "<p>Every outcome of every comparison, with its difference on the instrument's "
+            "scale, is in the appendix (<a href='#every-comparison'>Every comparison and "
+            "outcome</a>).</p>"
+        )
+        every = table_html(
             narrative.summary_display(summary),
-            "Summary of every comparison",
+            "Every comparison and outcome",
             "Last follow-up visit. Difference: first-named arm minus reference in change from "
             "baseline on the instrument's scale (its direction stated), or the SMD for the "
             "cross-trial rows. SMD: the same difference in baseline SDs, turned so that positive "
@@ -464,6 +470,8 @@ def build_document(notebooks: list[Path], manifest: dict, out_dir: Path, paper: 
             )
         )
     appendix.insert(0, ("diagnostics", "Convergence diagnostics", diag_body))
+    if every:
+        appendix.insert(0, ("every-comparison", "Every comparison and outcome", every))
     appendix.append(
         (
             "assumptions",

@@ -41,6 +41,8 @@ class AssuranceSpec:
     arm: str = "fact_rg"
     #: The simulation scenario (default: the trial's scenario file, :func:`design_scenario`).
     scenario: Scenario | None = None
+    #: The design prior in words (the tables' ``design_prior`` column).
+    prior_label: str = "design prior"
 
     def __post_init__(self):
         if self.rule not in ("benefit", "mcid"):
@@ -51,8 +53,14 @@ class AssuranceSpec:
             raise ValueError(f"prior_sd must be >= 0, got {self.prior_sd}")
 
 
-def simulate_replicate(spec: AssuranceSpec, design: Design, seed: int):
+def simulate_replicate(
+    spec: AssuranceSpec, design: Design, seed: int, effect_seed: int | None = None
+):
     """The true effect drawn from the design prior and one simulated trial of ``design``.
+
+    With ``effect_seed`` the true effect is drawn from its own stream, so replicate ``r`` of
+    every design shares it (common random numbers: designs are compared on the same true
+    effects, and their paired differences have a far smaller Monte Carlo error).
 
     Returns
     -------
@@ -61,7 +69,10 @@ def simulate_replicate(spec: AssuranceSpec, design: Design, seed: int):
     import dataclasses
 
     rng = np.random.default_rng(seed)
-    effect = float(spec.prior_mean + spec.prior_sd * rng.standard_normal())
+    draw = rng.standard_normal()
+    if effect_seed is not None:
+        draw = np.random.default_rng(effect_seed).standard_normal()
+    effect = float(spec.prior_mean + spec.prior_sd * draw)
     sc = simulate.scaled_scenario(
         spec.scenario or spec.trial, design.n_patients, design.n_sites, [spec.outcome]
     )
@@ -77,10 +88,12 @@ def simulate_replicate(spec: AssuranceSpec, design: Design, seed: int):
     return effect, model.prepare_trial_data(df, spec.trial, spec.outcome)
 
 
-def assurance_replicate(spec: AssuranceSpec, design: Design, rep: int, seed: int) -> dict:
+def assurance_replicate(
+    spec: AssuranceSpec, design: Design, rep: int, seed: int, effect_seed: int | None = None
+) -> dict:
     """Simulate one replication trial of ``design`` and analyse it as planned (the fast exact
     marginal analysis, :mod:`analysis.studies.marginal`)."""
-    effect, data = simulate_replicate(spec, design, seed)
+    effect, data = simulate_replicate(spec, design, seed, effect_seed)
     last = max(data.visits)
     cut = (
         0.0
@@ -102,7 +115,8 @@ def assurance_replicate(spec: AssuranceSpec, design: Design, rep: int, seed: int
 
 
 def assurance_tasks(spec: AssuranceSpec, designs: list[Design], n_rep: int, seed: int) -> list:
-    """One task per design x replicate (key, function, arguments)."""
+    """One task per design x replicate (key, function, arguments); replicate ``rep`` of every
+    design shares its true effect (common random numbers, :func:`simulate_replicate`)."""
     tasks = []
     for d, design in enumerate(designs):
         for rep in range(n_rep):
@@ -110,10 +124,54 @@ def assurance_tasks(spec: AssuranceSpec, designs: list[Design], n_rep: int, seed
                 (
                     f"n{design.n_patients}-k{design.n_sites}-r{rep}",
                     assurance_replicate,
-                    (spec, design, rep, replicate_seed(seed, 1, d, rep)),
+                    (
+                        spec,
+                        design,
+                        rep,
+                        replicate_seed(seed, 1, d, rep),
+                        replicate_seed(seed, 5, rep),
+                    ),
                 )
             )
     return tasks
+
+
+def design_ranking(results: pd.DataFrame) -> pd.DataFrame:
+    """Each design against the design of highest assurance, paired over the replicates that
+    share their true effect: the difference in assurance with its Monte Carlo SE and interval,
+    and whether the replicates can tell the two apart (the interval excludes zero).
+
+    Parameters
+    ----------
+    results : pandas.DataFrame
+        One row per replicate (``n_patients``, ``n_sites``, ``rep``, ``success``).
+    """
+    wide = results.pivot_table(
+        index="rep", columns=["n_patients", "n_sites"], values="success", aggfunc="first"
+    ).astype(float)
+    means = wide.mean()
+    best = means.idxmax()
+    rows = []
+    for design in wide.columns:
+        diff = (wide[design] - wide[best]).dropna()
+        n = len(diff)
+        se = float(diff.std(ddof=1) / np.sqrt(n)) if n > 1 else np.nan
+        mean = float(diff.mean())
+        lo, hi = mean - rules.Z_INTERVAL * se, mean + rules.Z_INTERVAL * se
+        rows.append(
+            {
+                "n_patients": design[0],
+                "n_sites": design[1],
+                "best_patients": best[0],
+                "best_sites": best[1],
+                "difference": mean,
+                "mcse": se,
+                "lower": lo,
+                "upper": hi,
+                "distinguishable": bool(design != best and (hi < 0 or lo > 0)),
+            }
+        )
+    return pd.DataFrame(rows)
 
 
 def assurance_table(results: pd.DataFrame) -> pd.DataFrame:
@@ -190,15 +248,70 @@ def design_prior_from_run(
 
 
 def smallest_designs_markdown(smallest: pd.DataFrame) -> str:
-    """The smallest simulated designs reaching each assurance level, in one sentence."""
-    best = smallest.dropna()
-    text = "; ".join(
-        f"{r.level:.0%} with {int(r.n_patients)} patients in {int(r.n_sites)} teams"
-        for r in best.itertuples()
+    """The smallest simulated designs reaching each assurance level, in one sentence per
+    design prior."""
+    groups = (
+        smallest.groupby("design_prior", sort=False)
+        if "design_prior" in smallest
+        else [("design prior", smallest)]
     )
-    if not text:
-        return "No simulated design reached 80% assurance: larger designs are needed."
-    return "Smallest designs reaching the assurance level among those simulated: " + text + "."
+    lines = []
+    for prior, grp in groups:
+        best = grp.dropna(subset=["n_patients"])
+        text = "; ".join(
+            f"{r.level:.0%} with {int(r.n_patients)} patients in {int(r.n_sites)} teams"
+            for r in best.itertuples()
+        )
+        lines.append(
+            f"Under the {prior} design prior, "
+            + (
+                "smallest designs reaching each assurance level among those simulated: "
+                + text
+                + "."
+                if text
+                else "no simulated design reached 80% assurance: larger designs are needed."
+            )
+        )
+    return " ".join(lines)
+
+
+def design_ranking_markdown(ranking: pd.DataFrame) -> str:
+    """Which designs the simulated trials can tell apart from the best one, in words."""
+    if ranking.empty:
+        return ""
+    best = ranking.iloc[0]
+    apart = ranking[ranking["distinguishable"]]
+    close = ranking[
+        ~ranking["distinguishable"]
+        & ~(
+            (ranking["n_patients"] == ranking["best_patients"])
+            & (ranking["n_sites"] == ranking["best_sites"])
+        )
+    ]
+
+    def names(rows):
+        return ", ".join(
+            f"{int(r.n_patients)} patients in {int(r.n_sites)} teams "
+            f"({r.difference:+.2f}, MCSE {r.mcse:.3f})"
+            for r in rows.itertuples()
+        )
+
+    text = (
+        f"Paired over simulated trials that share their true effect, each design is compared "
+        f"with the one of highest assurance ({int(best.best_patients)} patients in "
+        f"{int(best.best_sites)} teams): the difference in assurance with its Monte Carlo SE. "
+    )
+    text += (
+        f"Clearly below it: {names(apart)}. "
+        if not apart.empty
+        else "No design is clearly below it. "
+    )
+    text += (
+        f"Within Monte Carlo error of it (not ranked by this study): {names(close)}."
+        if not close.empty
+        else ""
+    )
+    return text
 
 
 def design_scenario(data: model.TrialData, idata=None) -> tuple[Scenario, str]:

@@ -49,8 +49,14 @@ class StudyResults:
 
     def shown(self, t: catalogue.Table) -> pd.DataFrame:
         """A table as the notebook shows it: without the trial and outcome columns, which its
-        heading names."""
-        return self.table(t).drop(columns=["trial", "outcome"], errors="ignore")
+        heading names; the intervals of simulation studies named as Monte Carlo intervals, and
+        the null study's share as the false-positive rate it is."""
+        df = self.table(t).drop(columns=["trial", "outcome"], errors="ignore")
+        if t in MONTE_CARLO_TABLES:
+            df = df.rename(columns={"lower": "mc_lower", "upper": "mc_upper"})
+        if t is catalogue.ASSURANCE_NULL:
+            df = df.rename(columns={"assurance": "false_positive_rate"})
+        return df
 
     def label(self, trial: str, outcome: str) -> None:
         """Name the trial and outcome studied in every table (first columns)."""
@@ -59,6 +65,8 @@ class StudyResults:
                 df = df.copy()
                 df.insert(0, "outcome", outcome)
                 df.insert(0, "trial", trial)
+            if set(df.columns) == set(t.columns):  # in the catalogue's order
+                df = df[list(t.columns)]
             self.tables[t] = df
 
     def save(self, out_dir) -> list:
@@ -109,6 +117,23 @@ def study_target(df: pd.DataFrame | None, trial: str = "", outcome: str = "") ->
     return trial, outcome
 
 
+#: Study tables whose intervals are Monte Carlo intervals (over simulated trials), not
+#: credible intervals.
+MONTE_CARLO_TABLES = (catalogue.ASSURANCE, catalogue.ASSURANCE_NULL, catalogue.DESIGN_RANKING)
+
+
+def sceptical_alternative(
+    spec: asr.AssuranceSpec, mean: float = 0.0, sd: float = rules.SCEPTICAL_SD
+) -> asr.AssuranceSpec:
+    """The same replication study under the sceptical design prior N(mean, sd²), to show
+    beside a posterior design prior."""
+    import dataclasses
+
+    return dataclasses.replace(
+        spec, prior_mean=mean, prior_sd=sd, prior_label=f"sceptical, N({mean:.2f}, {sd:.2f}²)"
+    )
+
+
 def design_spec(
     df: pd.DataFrame | None,
     trial: str,
@@ -148,7 +173,8 @@ def design_spec(
         mean, sd, source = sceptical_mean, sceptical_sd, "sceptical design prior"
     else:
         raise ValueError(f"design_prior must be 'posterior' or 'sceptical', got {prior!r}")
-    spec = asr.AssuranceSpec(mean, sd, threshold, rule, trial, outcome, arm, scenario)
+    label = f"{'posterior' if prior == 'posterior' else 'sceptical'}, N({mean:.2f}, {sd:.2f}²)"
+    spec = asr.AssuranceSpec(mean, sd, threshold, rule, trial, outcome, arm, scenario, label)
     return spec, source, scenario_source
 
 
@@ -182,6 +208,7 @@ def run_design(
     workers: int = 2,
     cache_dir: Path | None = STUDY_CACHE,
     progress=print,
+    alternative: asr.AssuranceSpec | None = None,
 ) -> StudyResults:
     """Assurance of each design, the rule's false-positive rate, and the Laplace check.
 
@@ -203,11 +230,15 @@ def run_design(
         MCMC draws (and tuning steps) per chain for that check.
     scheduler, workers, cache_dir, progress
         See :func:`analysis.studies.runner.run_study`.
+    alternative : AssuranceSpec, optional
+        A second design prior (e.g. the sceptical one beside the posterior), run on the same
+        designs and replicate seeds: its rows join ``assurance`` and ``smallest_designs``.
 
     Returns
     -------
     StudyResults
-        Tables ``laplace_check``, ``assurance``, ``smallest_designs``, ``assurance_null``.
+        Tables ``laplace_check``, ``assurance``, ``smallest_designs``, ``design_ranking``
+        (first prior) and ``assurance_null``.
     """
     c = catalogue
     out = StudyResults()
@@ -224,18 +255,27 @@ def run_design(
         )
         out.runs["laplace-check"] = check
         out.tables[c.LAPLACE_CHECK] = laplace.laplace_check(_succeeded(check))
-    run = runner.run_study(
-        "assurance",
-        asr.assurance_tasks(spec, designs, replicates, seed),
-        cache_dir,
-        scheduler,
-        workers,
-        progress=progress,
-    )
-    out.runs["assurance"] = run
-    table = asr.assurance_table(_succeeded(run))
-    out.tables[c.ASSURANCE] = table
-    out.tables[c.SMALLEST_DESIGNS] = asr.smallest_designs(table)
+    tables, smallest = [], []
+    for name, prior in (("assurance", spec), ("assurance-alternative", alternative)):
+        if prior is None:
+            continue
+        run = runner.run_study(  # the same replicate seeds: the priors share their draws
+            name,
+            asr.assurance_tasks(prior, designs, replicates, seed),
+            cache_dir,
+            scheduler,
+            workers,
+            progress=progress,
+        )
+        out.runs[name] = run
+        table = asr.assurance_table(_succeeded(run))
+        tables.append(table.assign(design_prior=prior.prior_label))
+        smallest.append(asr.smallest_designs(table).assign(design_prior=prior.prior_label))
+        if prior is spec:
+            ranking = asr.design_ranking(_succeeded(run)).assign(design_prior=prior.prior_label)
+            out.tables[c.DESIGN_RANKING] = ranking
+    out.tables[c.ASSURANCE] = pd.concat(tables, ignore_index=True)
+    out.tables[c.SMALLEST_DESIGNS] = pd.concat(smallest, ignore_index=True)
     if null_replicates:
         null_spec = dataclasses.replace(spec, prior_mean=0.0, prior_sd=0.0, rule="benefit")
         biggest = [asr.Design(max(d.n_patients for d in designs), max(d.n_sites for d in designs))]

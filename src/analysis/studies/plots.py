@@ -10,13 +10,27 @@ from analysis.figures import axes_grid
 
 
 def plot_assurance(table: pd.DataFrame, levels=(0.8, 0.9), ax=None):
-    """Assurance against trial size, one line per number of teams, with 95% Monte Carlo bands."""
+    """Assurance against trial size, one line per number of teams (and design prior: solid the
+    first, dashed the second), with 95% Monte Carlo bands."""
     fig, ax = (ax.figure, ax) if ax is not None else plt.subplots(figsize=(6.4, 4.2))
     palette = sns.color_palette("colorblind", table["n_sites"].nunique())
-    for colour, (k, grp) in zip(palette, table.groupby("n_sites"), strict=True):
-        grp = grp.sort_values("n_patients")
-        ax.plot(grp["n_patients"], grp["assurance"], "o-", color=colour, label=f"{k} teams")
-        ax.fill_between(grp["n_patients"], grp["lower"], grp["upper"], color=colour, alpha=0.2)
+    priors = list(dict.fromkeys(table["design_prior"])) if "design_prior" in table else [None]
+    styles = ["-", "--", ":"]
+    for p, prior in enumerate(priors):
+        rows = table if prior is None else table[table["design_prior"] == prior]
+        for colour, (k, grp) in zip(palette, rows.groupby("n_sites"), strict=True):
+            grp = grp.sort_values("n_patients")
+            ax.plot(
+                grp["n_patients"],
+                grp["assurance"],
+                marker="o" if p == 0 else "s",
+                ls=styles[p % 3],
+                color=colour,
+                label=f"{k} teams" + (f", {prior} prior" if len(priors) > 1 else ""),
+            )
+            ax.fill_between(
+                grp["n_patients"], grp["lower"], grp["upper"], color=colour, alpha=0.2 / (p + 1)
+            )
     for level in levels:
         ax.axhline(level, color="grey", ls=":", lw=1)
         ax.annotate(
@@ -31,7 +45,7 @@ def plot_assurance(table: pd.DataFrame, levels=(0.8, 0.9), ax=None):
     ax.set_xlabel("patients randomised in the replication trial")
     ax.set_ylabel("assurance (probability of success)")
     ax.set_title("Assurance by trial size (bands: 95% Monte Carlo interval)", fontsize=10)
-    ax.legend(title="teams", fontsize=8)
+    ax.legend(fontsize=8, loc="lower right")
     return fig
 
 
