@@ -3,6 +3,7 @@ would stumble on is named with where it is."""
 
 import base64
 import io
+import re
 from pathlib import Path
 
 import matplotlib
@@ -194,3 +195,97 @@ def test_browser_check_passes_a_clean_report_and_names_broken_layout(tmp_path, b
     found = [str(p) for p in audit.audit_in_browser(bad, browser)]
     assert any("image 1 did not load" in p for p in found), found
     assert any("px wide in a 1000px window" in p for p in found), found
+
+
+# ----------------------------------------------------------------------------- in print
+def _pdf(html: Path) -> Path:
+    """The document printed by headless Chromium (skipped without one, failed under CI)."""
+    import os
+
+    if render.find_chromium() is None:
+        if os.environ.get("TRIALBAYES_REQUIRE_BROWSER") == "1":
+            pytest.fail("no Chromium but TRIALBAYES_REQUIRE_BROWSER=1")
+        pytest.skip("no headless Chromium (apt-get install chromium)")
+    return render.print_pdf(html, html.with_suffix(".pdf"))
+
+
+def _long_wide_table() -> dict:
+    """A table longer than the fold and wider than a portrait page's scroll box."""
+    wide = pd.DataFrame(
+        {
+            f"Column {k} P(benefit)": [f"{k}.{r}" for r in range(render.FOLD_ROWS + 5)]
+            for k in range(12)
+        }
+    )
+    html = wide.style.hide(axis="index").set_caption("Table: Wide and long. Note.").to_html()
+    return _display({"text/html": html, "text/plain": "t"})
+
+
+def test_a_clean_report_prints_as_a_paper(tmp_path):
+    """A4 pages, each numbered "Page n of N" under the running head and naming the simulated
+    data; the folded, wide table printed open with every header; bookmarks for the sections.
+    Letter on request."""
+    from pypdf import PdfReader
+
+    html = _build(tmp_path, _good_outputs() + [_long_wide_table()])
+    pdf = _pdf(html)
+    assert audit.audit_pdf(pdf, html) == []
+    pages = audit.pdf_text(pdf)
+    assert len(pages) >= 5 and all(f"Page {k} of {len(pages)}" in t for k, t in enumerate(pages, 1))
+    assert all("simulated data" in t.lower() for t in pages)
+    assert float(PdfReader(pdf).pages[0].mediabox.width) == pytest.approx(595, abs=2)  # A4
+    outline = audit.pdf_outline(pdf)
+    assert any(o.startswith("1. Summary") for o in outline)
+    assert any(o.startswith("Appendix A.") for o in outline)
+    manifest = run_manifest(tmp_path / "02-trial-model-resource_groups.ipynb", "full")
+    letter = tmp_path / "letter.html"
+    letter.write_text(
+        render.build_document(
+            [tmp_path / "02-trial-model-resource_groups.ipynb"], manifest, tmp_path, paper="letter"
+        ),
+        encoding="utf-8",
+    )
+    assert float(PdfReader(_pdf(letter)).pages[0].mediabox.width) == pytest.approx(612, abs=2)
+    with pytest.raises(ValueError, match="unknown paper 'a5'"):
+        render.page_css("a5", "head")
+
+
+PRINT_DEFECTS = {
+    "no page numbers": (lambda h: re.sub(r"@bottom-center \{[^}]*\}", "", h), [], "no page number"),
+    "no running head": (lambda h: re.sub(r"@top-left \{[^}]*\}", "", h), [], "no running head"),
+    "simulated not on every page": (
+        lambda h: re.sub(r"@top-right \{[^}]*\}", "", h),
+        [],
+        "does not say the data are simulated",
+    ),
+    "collapsed table": (
+        lambda h: h.replace("details::details-content", "details::unknown-part"),
+        [_long_wide_table()],
+        "not printed",
+    ),
+    "notebook word": (
+        lambda h: h,
+        [_display({"text/markdown": "This notebook fits the model.", "text/plain": "x"})],
+        "a build word: 'notebook'",
+    ),
+    "raw code": (
+        lambda h: h,
+        [_display({"text/markdown": "The arm fact_rg did well.", "text/plain": "x"})],
+        "a raw code: 'fact_rg'",
+    ),
+    "indexed parameter": (
+        lambda h: h,
+        [_display({"text/markdown": "alpha[0] mixed slowly.", "text/plain": "x"})],
+        "a model code: 'alpha[0]'",
+    ),
+}
+
+
+@pytest.mark.parametrize("defect", PRINT_DEFECTS, ids=list(PRINT_DEFECTS))
+def test_each_print_defect_is_named(tmp_path, defect):
+    """Each way a printed report can fail its reader is caught from the PDF's own text."""
+    spoil, extra, expected = PRINT_DEFECTS[defect]
+    html = _build(tmp_path, _good_outputs() + extra)
+    html.write_text(spoil(html.read_text(encoding="utf-8")), encoding="utf-8")
+    found = [str(p) for p in audit.audit_pdf(_pdf(html), html)]
+    assert any(expected in p for p in found), found

@@ -292,8 +292,9 @@ def test_the_design_command_replicates_a_trial_without_a_scenario(weeks_project,
 
 @pytest.mark.slow
 def test_a_weeks_trial_report_never_says_month(weeks_project, tmp_path):
-    """The whole smoke report of a weeks trial declared only in registry rows: it runs, and no
-    word of its text (tables, captions, sentences, Methods, Limitations) says "month"."""
+    """The whole smoke report of a weeks trial declared only in registry rows: it runs, no word
+    of its text (tables, captions, sentences, Methods, Limitations) says "month", and printed it
+    passes the print check with a main text of at most 25 pages."""
     from bs4 import BeautifulSoup
 
     root, data, env = weeks_project
@@ -304,3 +305,12 @@ def test_a_weeks_trial_report_never_says_month(weeks_project, tmp_path):
     assert "week 6" in text.lower()
     said = [text[max(0, m.start() - 80) : m.end() + 40] for m in re.finditer("(?i)month", text)]
     assert not said, said
+    from analysis.report import audit, render
+
+    if render.find_chromium():  # printed: read back page by page, main text at most 25 pages
+        pdf = out / "report.pdf"
+        assert audit.audit_pdf(pdf, out / "report.html") == []
+        pages = audit.pdf_text(pdf)
+        appendix = next(k for k, t in enumerate(pages) if "Appendix A." in t and k > 1)
+        assert appendix <= 25, f"main text runs to page {appendix}"
+        assert not any("month" in t.lower() for t in pages)

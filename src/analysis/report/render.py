@@ -59,7 +59,7 @@ pre { background: #f6f6f6; padding: .5rem; font-size: .8rem; overflow-x: auto; }
          padding: .3rem; }
 .stamped { padding-top: 2.5rem; }
 math[display="block"] { margin: .6rem 0; }
-.glance figure img { max-height: 12cm; }
+.glance figure img { max-height: 11cm; }
 .appendix h2 { border-bottom-style: double; }
 @media print {
   html { font-size: 10pt; }
