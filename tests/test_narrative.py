@@ -176,3 +176,55 @@ def test_a_lower_is_better_difference_says_so(tables):
     assert "(lower is better; 95% CrI" in text
     line = next(x for x in text.splitlines() if "lower is better" in x)
     assert "symptoms" in line
+
+
+def test_only_a_concluded_benefit_that_a_sensitivity_analysis_overturns_is_fragile(tables):
+    """The flag can change its answer: the same benefit is fragile when reference-based
+    imputation overturns it and not when every analysis agrees; a result that does not meet
+    the rule is never called fragile."""
+    effects = pd.read_csv(catalogue.TRIAL_EFFECTS.path(tables))
+    rows = effects[(effects["trial"] == "resource_groups") & (effects["month"] == 18)]
+    met = rows[rows["prob_benefit"] > 0.975].iloc[0]
+    unmet = rows[rows["prob_benefit"] <= 0.975].iloc[0]
+    key = ("trial", "outcome", "month", "arm", "comparator")
+
+    def fragile_with(p_j2r, row):
+        rbi = pd.DataFrame(
+            [
+                {
+                    **{c: row[c] for c in key},
+                    "strategy": s,
+                    "strategy_label": s,
+                    "inference": "information_anchored",
+                    "missing_share": 0.2,
+                    "estimate": 0.1,
+                    "lower": 0.0,
+                    "upper": 0.2,
+                    "smd": 0.2,
+                    "prob_benefit": p,
+                    "conclusion_holds": p > 0.975,
+                    "lower_mcse": 0.0,
+                    "upper_mcse": 0.0,
+                    "prob_benefit_mcse": 0.0,
+                }
+                for s, p in (("MAR", row["prob_benefit"]), ("J2R", p_j2r))
+            ]
+        )
+        rbi.to_csv(catalogue.REFERENCE_BASED.path(tables), index=False)
+        return narrative.fragility(
+            tables, row["trial"], row["outcome"], row["arm"], row["comparator"]
+        )
+
+    assert fragile_with(0.90, met) == "decision changes under J2R imputation"
+    assert fragile_with(0.99, met) == ""
+    assert fragile_with(0.999, unmet) == ""  # not concluded: nothing to overturn
+    fragile_with(0.90, met)
+    summary = narrative.summary_table(tables)
+    flagged = summary[summary["fragile"].fillna("") != ""]
+    assert flagged["outcome"].tolist() == [met["outcome"]]
+    assert "Fragile:" in narrative.summary_markdown(summary, "full", True)
+    glance = narrative.glance_display(summary)
+    # the first page's rows are the primary outcomes: none of them flagged (a missing flag is
+    # not read as one)
+    assert met["outcome"] not in set(glance["Outcome"])
+    assert not glance["Decision"].str.contains("fragile").any()

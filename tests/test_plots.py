@@ -56,7 +56,16 @@ def _cases():
     sens_rg = sens[sens["trial"] == rg]
     tip = _t("tipping_point")
     tip_rg = tip[(tip["trial"] == rg) & (tip["outcome"] == "empowerment")]
+    from analysis.report import narrative
+    from analysis.report import plots as report_plots
+
+    summary = narrative.summary_table(TABLES.parent)
     return [
+        (
+            "summary_forest",
+            lambda ax: report_plots.plot_summary_forest(summary, ax=ax),
+            1,
+        ),
         (
             "trajectories",
             lambda ax: data_plots.plot_trajectories(means, rg, modelled=modelled, ax=ax),

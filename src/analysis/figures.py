@@ -18,13 +18,16 @@ from analysis import registry
 #: Printable width of an A4 page with 2 cm margins (inches): the report scales every wider
 #: figure down to it, and its fonts with it.
 PRINT_WIDTH_IN = 6.7
+#: Tallest a printed figure may be (inches): the report's print styles cap figures at 24 cm.
+PRINT_HEIGHT_IN = 9.4
 #: Smallest font a journal accepts in a printed figure (points, after scaling to the page).
 MIN_PRINT_PT = 8.0
 
 
 def print_font_sizes(fig) -> list[tuple[str, float]]:
-    """Every visible text of a figure with its size in points once printed at
-    :data:`PRINT_WIDTH_IN` (figures narrower than the page keep their size).
+    """Every visible text of a figure with its size in points once printed: the report prints
+    figures at the size they were drawn (:func:`analysis.report.render.png_inches`), scaled
+    down only to :data:`PRINT_WIDTH_IN` wide or :data:`PRINT_HEIGHT_IN` tall.
 
     The figure is measured as it is saved (tight bounding box), so the scale is the one the
     report and the PDF apply.
@@ -36,8 +39,8 @@ def print_font_sizes(fig) -> list[tuple[str, float]]:
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=50, bbox_inches="tight")
     buf.seek(0)
-    width_px = plt.imread(buf).shape[1]
-    scale = min(1.0, PRINT_WIDTH_IN / (width_px / 50))
+    height_px, width_px = plt.imread(buf).shape[:2]
+    scale = min(1.0, PRINT_WIDTH_IN / (width_px / 50), PRINT_HEIGHT_IN / (height_px / 50))
     return [
         (t.get_text(), t.get_fontsize() * scale)
         for t in fig.findobj(matplotlib.text.Text)

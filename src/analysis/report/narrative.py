@@ -491,7 +491,7 @@ def _decision(r: pd.Series) -> str:
     text = "meets the rule" if meets else "does not meet it"
     if r["rests_on_bridge"]:
         text += "; bridging prior"
-    elif meets and str(r.get("fragile") or ""):
+    elif meets and isinstance(r.get("fragile"), str) and r["fragile"]:
         text += "; fragile"
     return text
 

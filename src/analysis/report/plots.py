@@ -32,6 +32,8 @@ def plot_summary_forest(summary: pd.DataFrame, ax=None):
     matplotlib.figure.Figure
     """
     d = summary.reset_index(drop=True)
+    if d.empty:
+        raise ValueError("the summary has no comparison to plot")
     groups = list(dict.fromkeys(d["comparison"]))
     rows, labels, heads = [], [], []
     y = 0.0
@@ -53,7 +55,7 @@ def plot_summary_forest(summary: pd.DataFrame, ax=None):
             y -= 1
         y -= 0.4
     if ax is None:
-        fig, ax = plt.subplots(figsize=(5.0, 0.22 * (len(rows) + 1.6 * len(heads)) + 1.2))
+        fig, ax = plt.subplots(figsize=(5.0, 0.15 * (len(rows) + 1.6 * len(heads)) + 1.2))
     else:
         fig = ax.figure
     pal = registry.arm_palette()

@@ -59,7 +59,6 @@ pre { background: #f6f6f6; padding: .5rem; font-size: .8rem; overflow-x: auto; }
          padding: .3rem; }
 .stamped { padding-top: 2.5rem; }
 math[display="block"] { margin: .6rem 0; }
-.glance figure img { max-height: 11cm; }
 .appendix h2 { border-bottom-style: double; }
 @media print {
   html { font-size: 10pt; }
@@ -72,7 +71,7 @@ math[display="block"] { margin: .6rem 0; }
   th, td { padding: 1.5pt 3pt; overflow-wrap: break-word; }
   details::details-content { content-visibility: visible; display: contents; }
   details > summary { display: none; }
-  figure img { max-height: 10cm; } figcaption { font-size: 8pt; }
+  figure img { max-height: 24cm; } figcaption { font-size: 8pt; }
   section.run-on > h2 { break-before: auto; }
   a { color: inherit; text-decoration: none; }
   .wide.landscape { page: landscape; }
@@ -160,6 +159,24 @@ def table_html(df: pd.DataFrame, title: str, note: str | None = None, tables=Non
     return (tables or _Tables())(body)
 
 
+def png_inches(png: str) -> tuple[float, float] | None:
+    """Width and height (inches) at which a base64 PNG was drawn, from its header and its
+    resolution chunk (matplotlib writes it; 100 dpi without one). Figures print at this size
+    (never enlarged to the text width), so their fonts print at the size they were drawn with;
+    None if the data is not a PNG."""
+    import base64
+    import struct
+
+    raw = base64.b64decode(png[:200_000] if len(png) > 200_000 else png, validate=False)
+    if raw[:8] != b"\x89PNG\r\n\x1a\n":
+        return None
+    width, height = struct.unpack(">II", raw[16:24])
+    at = raw.find(b"pHYs")
+    per_metre = struct.unpack(">I", raw[at + 4 : at + 8])[0] if at > 0 else 0
+    dpi = per_metre / 39.3701 if per_metre else 100.0
+    return width / dpi, height / dpi
+
+
 class _Figures:
     """Numbers figures across the whole document."""
 
@@ -174,8 +191,10 @@ class _Figures:
             " " + re.sub(r"^<p>|</p>$", "", markdown_to_html(caption).strip()) if caption else ""
         )
         alt = f"Figure {n}" + (f": {caption}" if caption else f" ({where})")
+        size = png_inches(png)
+        style = f" style='width:{size[0]:.2f}in'" if size else ""
         return (
-            f"<figure id='figure-{n}'><img src='data:image/png;base64,{png.strip()}' "
+            f"<figure id='figure-{n}'><img src='data:image/png;base64,{png.strip()}'{style} "
             f"alt='{html.escape(alt, quote=True)}'>"
             f"<figcaption>{text}</figcaption></figure>"
         )
@@ -330,8 +349,8 @@ def glance_html(out_dir: Path, summary: pd.DataFrame, figure: _Figures, tables: 
     out += table_html(
         narrative.glance_display(summary),
         "The answer at a glance: one row per comparison",
-        "Primary outcome where the trial has one, otherwise its first outcome; the full table "
-        "is in the Summary.",
+        "Primary outcome where the trial has one, otherwise its first outcome; every outcome "
+        "is in the appendix.",
         tables,
     )
     return out
