@@ -2,6 +2,7 @@
 
 import arviz as az
 import numpy as np
+import pandas as pd
 import pytest
 from conftest import toy_empowerment
 
@@ -209,3 +210,26 @@ def test_information_anchored_j2r_keeps_the_variance_and_can_change_a_decision()
     assert drop_ia > 0.01 and drop_ia > drop_cm, (drop_ia, drop_cm)
     # the imputation under MAR agrees with the model's own MAR estimate
     assert ia.loc["MAR", "smd"] == pytest.approx(cm.loc["MAR", "smd"], abs=0.1)
+
+
+def test_reference_based_verdict_names_the_decisions_that_change():
+    """One sentence for the main text: none changes, or which contrast changes under which
+    strategy (information-anchored rows; conditional-mean rows do not count)."""
+    from analysis.trialmodel import missing as m
+
+    def table(j2r_holds):
+        return pd.DataFrame(
+            {
+                "outcome": ["symptoms"] * 3,
+                "arm": ["fact_rg"] * 3,
+                "comparator": ["fact"] * 3,
+                "strategy": ["MAR", "J2R", "J2R"],
+                "inference": ["information_anchored", "information_anchored", "conditional_mean"],
+                "conclusion_holds": [True, j2r_holds, False],
+            }
+        )
+
+    assert m.reference_based_verdict(table(True)).startswith("For all 1 outcome")
+    changed = m.reference_based_verdict(table(False))
+    assert "changes for 1 of 1" in changed and "symptoms (under J2R)" in changed
+    assert "FACT plus resource group vs FACT as usual" in changed

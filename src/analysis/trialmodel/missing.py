@@ -429,6 +429,44 @@ def reference_based_table(idata, data: TrialData) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=list(catalogue.REFERENCE_BASED.columns))
 
 
+def reference_based_verdict(table: pd.DataFrame) -> str:
+    """One sentence: which contrasts' decisions (information-anchored) change under a
+    reference-based strategy, or that none does.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        The ``reference_based`` table of one trial.
+    """
+    from analysis import registry
+
+    if table.empty:
+        return ""
+    if "inference" in table:
+        table = table[table["inference"] == "information_anchored"]
+    changed = []
+    for (outcome, arm, comp), g in table.groupby(["outcome", "arm", "comparator"], sort=False):
+        holds = g.set_index("strategy")["conclusion_holds"].astype(bool)
+        flips = [s for s in holds.index if s != "MAR" and holds[s] != holds.get("MAR", holds[s])]
+        if flips:
+            changed.append(
+                f"{registry.arm_label(arm)} vs {registry.arm_label(comp)}, "
+                f"{outcome.replace('_', ' ')} (under {', '.join(flips)})"
+            )
+    n = table.groupby(["outcome", "arm", "comparator"]).ngroups
+    if not changed:
+        return (
+            f"For all {n} outcome and contrast pairs the decision (P(benefit) > "
+            f"{rules.DECISION_THRESHOLD:g}) is the same under every strategy as under MAR; "
+            "every estimate is in the appendix."
+        )
+    return (
+        f"The decision under MAR changes for {len(changed)} of {n} outcome and contrast pairs: "
+        + "; ".join(changed)
+        + ". Every estimate is in the appendix."
+    )
+
+
 def reference_based_markdown(table: pd.DataFrame) -> str:
     """One sentence per outcome: whether the decision holds under every missing-data strategy.
 
