@@ -46,19 +46,37 @@ def _results():
 
 
 def test_summary_lines_compare_each_target():
-    lines = bench.summary_lines(_results())
-    assert lines[0] == "fit, cold process, machine has run it: 6.0 s (target <= 5 s) MISSED"
+    results = _results()
+    results["scale_out"] = pd.DataFrame(
+        {
+            "study": ["sbc", "sbc", "sbc"],
+            "where": ["local cluster", "local cluster", "scheduler address"],
+            "workers": [1, 2, 2],
+            "speed_up": [1.0, 1.8, 1.7],
+            "identical": [True, True, True],
+        }
+    )
+    lines = bench.summary_lines(results)
+    assert lines[0] == (
+        "fit, cold process, machine has run it: 6.0 s (target <= 2.5 s; previous target <= 5 s) "
+        "MISSED"
+    )
     assert lines[1] == "fit, machine's first run: 15.0 s (target <= 20 s) MET"
     assert lines[2] == "previous formulation / native, cold process: 7.5x"
-    assert lines[3] == "brms / native, cold process: 8.5x (target >= 10x) MISSED"
+    assert lines[3] == (
+        "brms / native, cold process: 8.5x (target >= 20x; previous target >= 10x) MISSED"
+    )
     assert lines[4] == "slowest explorer refit: 2.5 s (target <= 2 s) MISSED"
     assert lines[5].startswith("ESS/s vs naive (default backend, compiled model reused): 50.0x")
     assert lines[5].endswith("MET")
     assert "incl. compile): 5.0x (target >= 20x) MISSED" in lines[6]
     assert "10000-patient fit: 70.0 s (target <= 30 s) MISSED" in lines[7]
-    assert lines[8] == "make report warm: 80.0 s (target <= 90 s) MET"
-    assert lines[9] == "make report cold: 250.0 s (target <= 180 s) MISSED"
-    assert lines[10] == "make smoke warm: 50.0 s (target <= 60 s) MET"
+    assert lines[8] == (
+        "sbc on Dask, 2 local workers vs 1 (identical results: yes): 1.8x (target >= 1.5x) MET"
+    )
+    assert lines[9] == "make report warm: 80.0 s (target <= 60 s; previous target <= 90 s) MISSED"
+    assert lines[10] == "make report cold: 250.0 s (target <= 180 s) MISSED"
+    assert lines[11] == "make smoke warm: 50.0 s (target <= 30 s; previous target <= 60 s) MISSED"
 
 
 def test_bench_figure_has_a_panel_per_part():

@@ -8,10 +8,8 @@ from __future__ import annotations
 
 import re
 
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-import seaborn as sns
 
 from analysis import registry
 
@@ -39,6 +37,8 @@ def print_font_sizes(fig) -> list[tuple[str, float]]:
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=50, bbox_inches="tight")
     buf.seek(0)
+    import matplotlib.pyplot as plt
+
     height_px, width_px = plt.imread(buf).shape[:2]
     scale = min(1.0, PRINT_WIDTH_IN / (width_px / 50), PRINT_HEIGHT_IN / (height_px / 50))
     return [
@@ -50,6 +50,9 @@ def print_font_sizes(fig) -> list[tuple[str, float]]:
 
 def set_theme() -> None:
     """Apply the project's figure theme."""
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
     sns.set_theme(context="notebook", style="whitegrid", font_scale=0.9)
     plt.rcParams.update({"figure.dpi": 100, "savefig.dpi": 150, "savefig.bbox": "tight"})
 
@@ -75,6 +78,8 @@ def axes_grid(n: int, ncols: int = 3, size=(4.2, 3.2), ax=None):
         return axes[0].figure, axes
     ncols = min(ncols, n)
     nrows = int(np.ceil(n / ncols))
+    import matplotlib.pyplot as plt
+
     fig, axes = plt.subplots(
         nrows, ncols, figsize=(size[0] * ncols, size[1] * nrows), squeeze=False
     )
@@ -101,6 +106,8 @@ def contrast_panels(table: pd.DataFrame, ax, width: float, height: float):
     """
     groups = list(dict.fromkeys(zip(table["arm"], table["comparator"], strict=True)))
     if ax is None:  # stacked, one contrast per row, so the figure keeps its print width
+        import matplotlib.pyplot as plt
+
         _, axes = plt.subplots(
             len(groups), 1, figsize=(width, height * len(groups)), sharex=True, squeeze=False
         )
