@@ -19,10 +19,10 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import arviz as az
 import numpy as np
-import pymc as pm
 import xarray as xr
 
 from analysis import config
@@ -37,6 +37,9 @@ from analysis.trialmodel.model import (
     model_data,
     model_spec,
 )
+
+if TYPE_CHECKING:  # PyMC is imported where a graph is built, not on the native fit path
+    import pymc as pm
 
 
 @dataclass
@@ -75,6 +78,7 @@ def compile_model(model: pm.Model, backend: str = DEFAULT_BACKEND):
     -------
     nutpie.CompiledModel
     """
+
     import nutpie
 
     if backend == "numba":
@@ -209,6 +213,8 @@ class ModelCache:
                 self.compiles += 1
         model, compiled = self.entries[spec]
         if not fresh:  # a model just built holds these data already
+            import pymc as pm
+
             pm.set_data(values, model=model, coords={"patient": data.patients})
         if self.backend == "native":
             if not self._native_noted and native.compiled_here():
@@ -316,6 +322,8 @@ def add_log_likelihood(idata, model, data: TrialData | None = None) -> az.Infere
     With ``data`` (the fit's :class:`TrialData`) the native density computes it (milliseconds);
     otherwise PyMC compiles the model's log density (about a second per structure).
     """
+    import pymc as pm
+
     if data is None:
         pm.compute_log_likelihood(idata, model=model, extend_inferencedata=True, progressbar=False)
         return idata
@@ -343,6 +351,8 @@ def predictive_draws(idata, model, n_draws: int, seed: int, prior: bool = False)
     prior : bool
         Sample the prior predictive instead.
     """
+    import pymc as pm
+
     with model:
         if prior:
             pp = pm.sample_prior_predictive(draws=n_draws, random_seed=seed, var_names=["y"])

@@ -36,11 +36,10 @@ model in maths for the notebook and the report.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
-import pymc as pm
-import pytensor.tensor as pt
 
 from analysis import registry
 from analysis.modelspec import (  # noqa: F401  (the model's names, re-exported)
@@ -61,6 +60,9 @@ from analysis.modelspec import (  # noqa: F401  (the model's names, re-exported)
     site_mode,
     slope_code,
 )
+
+if TYPE_CHECKING:  # PyMC is imported where a graph is built, not on the native fit path
+    import pymc as pm
 
 
 @dataclass
@@ -262,6 +264,8 @@ def _marginal_logp(likelihood: str, covariance: str, pattern_rows: list, n_visit
     each group needs one small Cholesky factor of the observed block of the covariance, and the
     graph does not depend on the data.
     """
+    import pytensor.tensor as pt
+
     patterns = all_patterns(n_visits)
 
     def density(k, half_logdet, q, nu):
@@ -367,6 +371,7 @@ def model_data(
         each attendance pattern), the prior scales ``prior_<name>`` and, with ``covariates``,
         the centred covariate matrix ``x`` (patient x covariate).
     """
+
     priors = priors or PRIOR_SETS["default"]
     mask = data.mask
     treatments = data.treatments
@@ -433,6 +438,9 @@ def build_trial_model(
         ``site_offset`` (site), optionally ``sigma_site_effect``, ``site_effect_offset``
         (site); covariance parameters; ``nu`` for Student-t; observed ``y`` (patient, visit).
     """
+    import pymc as pm
+    import pytensor.tensor as pt
+
     spec = model_spec(data, covariance, likelihood, site_slopes, priors, covariates)
     if formulation not in FORMULATIONS:
         raise ValueError(f"formulation must be one of {FORMULATIONS}, got {formulation!r}")
@@ -551,6 +559,8 @@ def build_trial_model(
 
 def _latent_likelihood(model, data: TrialData, mu, sigma, sigma_patient, likelihood: str):
     """Explicit patient intercepts and one observation per attended visit (inside ``model``)."""
+    import pymc as pm
+
     model.add_coord("observation", np.arange(int(data.mask.sum())))
     rows, cols = np.nonzero(data.mask)
     offset = pm.Normal("patient_offset", 0.0, 1.0, dims="patient")
