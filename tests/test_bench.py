@@ -79,6 +79,14 @@ def test_summary_lines_compare_each_target():
     assert lines[11] == "make smoke warm: 50.0 s (target <= 30 s; previous target <= 60 s) MISSED"
 
 
+def test_a_failed_brms_run_gives_no_ratio():
+    results = _results()
+    results["cold_fit"]["exit_code"] = [0, 0, 0, 1]
+    lines = bench.summary_lines(results)
+    assert "brms: failed (exit code 1), no ratio" in lines
+    assert not any(line.startswith("brms / native") for line in lines)
+
+
 def test_bench_figure_has_a_panel_per_part():
     fig = bench.plot_bench(_results(), bench.TARGETS)
     assert len(fig.axes) == 4 and fig.axes[2].get_xlabel() == "patients (log scale)"

@@ -339,11 +339,16 @@ def summary_lines(results: dict[str, pd.DataFrame]) -> list[str]:
             ("fit, machine's first run", first, "fit_first_run_seconds", False, " s"),
             ("previous formulation / native, cold process", secs.iloc[2] / warm, None, True, "x"),
         ]
-        checks += [
-            ("brms / native, cold process", secs[m] / warm, "brms_ratio", True, "x")
-            for m in secs.index
-            if m.startswith("brms")
-        ][:1]
+        codes = cold.set_index("method")["exit_code"] if "exit_code" in cold else None
+        for m in [m for m in secs.index if m.startswith("brms")][:1]:
+            if codes is not None and codes[m] != 0:  # a failed run is no reference
+                checks.append(
+                    (f"brms: failed (exit code {codes[m]}), no ratio", 0.0, None, True, "")
+                )
+            else:
+                checks.append(
+                    ("brms / native, cold process", secs[m] / warm, "brms_ratio", True, "x")
+                )
     if "explorer" in results:
         slowest = results["explorer"]["seconds"].max()
         checks.append(("slowest explorer refit", slowest, "explorer_refit_seconds", False, " s"))
@@ -385,7 +390,9 @@ def summary_lines(results: dict[str, pd.DataFrame]) -> list[str]:
             if run in rep:
                 checks.append((name, rep[run], key, False, " s"))
     return [
-        f"{name}: {value:.1f}{unit}"
+        name
+        if key is None and not unit
+        else f"{name}: {value:.1f}{unit}"
         if key is None
         else _target(name, value, TARGETS[key], higher, unit, PREVIOUS_TARGETS.get(key))
         for name, value, key, higher, unit in checks

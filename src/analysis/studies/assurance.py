@@ -118,7 +118,7 @@ def assurance_tasks(spec: AssuranceSpec, designs: list[Design], n_rep: int, seed
     """One task per design x replicate (key, function, arguments); replicate ``rep`` of every
     design shares its true effect (common random numbers, :func:`simulate_replicate`)."""
     tasks = []
-    for d, design in enumerate(designs):
+    for design in designs:  # a design's streams follow the design, not its place in the list
         for rep in range(n_rep):
             tasks.append(
                 (
@@ -128,7 +128,7 @@ def assurance_tasks(spec: AssuranceSpec, designs: list[Design], n_rep: int, seed
                         spec,
                         design,
                         rep,
-                        replicate_seed(seed, 1, d, rep),
+                        replicate_seed(seed, 1, design.n_patients, design.n_sites, rep),
                         replicate_seed(seed, 5, rep),
                     ),
                 )

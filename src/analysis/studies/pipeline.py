@@ -231,8 +231,9 @@ def run_design(
     scheduler, workers, cache_dir, progress
         See :func:`analysis.studies.runner.run_study`.
     alternative : AssuranceSpec, optional
-        A second design prior (e.g. the sceptical one beside the posterior), run on the same
-        designs and replicate seeds: its rows join ``assurance`` and ``smallest_designs``.
+        A second design prior (e.g. the sceptical one beside the posterior), run with the same
+        replicate seeds at the designs of the middle team count (one line beside the first
+        prior's): its rows join ``assurance`` and ``smallest_designs``.
 
     Returns
     -------
@@ -256,12 +257,15 @@ def run_design(
         out.runs["laplace-check"] = check
         out.tables[c.LAPLACE_CHECK] = laplace.laplace_check(_succeeded(check))
     tables, smallest = [], []
+    teams = sorted({d.n_sites for d in designs})
+    middle = teams[len(teams) // 2]  # the second prior's line: one team count is enough
     for name, prior in (("assurance", spec), ("assurance-alternative", alternative)):
         if prior is None:
             continue
+        grid = designs if prior is spec else [d for d in designs if d.n_sites == middle]
         run = runner.run_study(  # the same replicate seeds: the priors share their draws
             name,
-            asr.assurance_tasks(prior, designs, replicates, seed),
+            asr.assurance_tasks(prior, grid, replicates, seed),
             cache_dir,
             scheduler,
             workers,
