@@ -117,6 +117,21 @@ def _cases():
             2,
         ),
         ("assurance", lambda ax: study_plots.plot_assurance(_t("assurance"), ax=ax), 1),
+        (  # a second design prior at one team count only, as the report runs it
+            "assurance_two_priors",
+            lambda ax: study_plots.plot_assurance(
+                pd.concat(
+                    [
+                        _t("assurance"),
+                        _t("assurance")
+                        .query("n_sites == n_sites.min()")
+                        .assign(design_prior="sceptical, N(0.00, 0.30²)", assurance=0.2),
+                    ]
+                ),
+                ax=ax,
+            ),
+            1,
+        ),
         ("sbc_ranks", lambda ax: study_plots.plot_sbc_ranks(sbc, 99, ax=ax), sbc.shape[1]),
         (
             "tipping_point",

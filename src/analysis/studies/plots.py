@@ -13,12 +13,14 @@ def plot_assurance(table: pd.DataFrame, levels=(0.8, 0.9), ax=None):
     """Assurance against trial size, one line per number of teams (and design prior: solid the
     first, dashed the second), with 95% Monte Carlo bands."""
     fig, ax = (ax.figure, ax) if ax is not None else plt.subplots(figsize=(6.4, 4.2))
-    palette = sns.color_palette("colorblind", table["n_sites"].nunique())
+    teams = sorted(table["n_sites"].unique())
+    colour_of = dict(zip(teams, sns.color_palette("colorblind", len(teams)), strict=True))
     priors = list(dict.fromkeys(table["design_prior"])) if "design_prior" in table else [None]
     styles = ["-", "--", ":"]
     for p, prior in enumerate(priors):
         rows = table if prior is None else table[table["design_prior"] == prior]
-        for colour, (k, grp) in zip(palette, rows.groupby("n_sites"), strict=True):
+        for k, grp in rows.groupby("n_sites"):  # a team count keeps its colour across priors
+            colour = colour_of[k]
             grp = grp.sort_values("n_patients")
             ax.plot(
                 grp["n_patients"],
