@@ -346,26 +346,27 @@ def report_table(
     return readable(df, digits, trial).style.hide(axis="index").set_caption(caption)
 
 
-def probability_text(p: float) -> str:
-    """A probability for a table: three decimals, capped at >0.999 and <0.001 (Monte Carlo
-    draws cannot resolve further), '–' when undefined."""
+def probability_text(p: float, percent: bool = False) -> str:
+    """A probability for a table (three decimals) or, with ``percent``, for prose (a
+    percentage to one decimal, as fine as the decision rule's 97.5% needs); capped within
+    :data:`analysis.rules.PROBABILITY_RESOLUTION` of 0 and 1 (">0.999", "<0.1%"), as Monte
+    Carlo draws cannot resolve further; '–' when undefined."""
+    from analysis import rules
+
     if p is None or not np.isfinite(p):
         return "–"
-    if p > 0.999:
-        return ">0.999"
-    if p < 0.001:
-        return "<0.001"
-    return f"{p:.3f}"
+
+    def show(q: float) -> str:
+        return f"{100 * q:.1f}%" if percent else f"{q:.3f}"
+
+    low, high = rules.PROBABILITY_RESOLUTION, 1 - rules.PROBABILITY_RESOLUTION
+    if p > high:
+        return ">" + show(high)
+    if p < low:
+        return "<" + show(low)
+    return show(p)
 
 
 def pct(p: float) -> str:
-    """A probability as a percentage to one decimal, as fine as the decision rule's threshold
-    (97.5%) needs ('–' when undefined); beyond 99.9% or below 0.1% capped, as Monte Carlo
-    draws cannot resolve them."""
-    if p is None or not np.isfinite(p):
-        return "–"
-    if p > 0.999:
-        return ">99.9%"
-    if p < 0.001:
-        return "<0.1%"
-    return f"{100 * p:.1f}%"
+    """A probability as a percentage for prose (:func:`probability_text` with ``percent``)."""
+    return probability_text(p, percent=True)

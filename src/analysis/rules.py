@@ -36,6 +36,10 @@ HETEROGENEITY_SCALE = 0.3
 #: "medium" standardised difference) is a small shift: the summary flags the result as fragile.
 SMALL_TIPPING_SHIFT = 0.5
 
+#: Probabilities closer than this to 0 or 1 are shown capped (">99.9%", "<0.001"): Monte Carlo
+#: draws cannot resolve them, and their MCSE is then not shown.
+PROBABILITY_RESOLUTION = 0.001
+
 #: Descriptive cells with fewer patients than this are suppressed (no table identifies anyone).
 MIN_CELL = 5
 

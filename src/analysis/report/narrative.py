@@ -307,7 +307,8 @@ SIMULATED_NOTICE = "simulated data: not the trials' results"
 def _p_mcse(p: float, mcse: float) -> str:
     """A probability with its Monte Carlo SE in points (none when capped or undefined)."""
     text = pct(p)
-    if np.isfinite(mcse) and mcse > 0 and 0.001 <= p <= 0.999:
+    shown = rules.PROBABILITY_RESOLUTION <= p <= 1 - rules.PROBABILITY_RESOLUTION  # not capped
+    if np.isfinite(mcse) and mcse > 0 and shown:
         text += f" (MCSE {100 * mcse:.1f}%)"
     return text
 
