@@ -163,7 +163,8 @@ def test_pointwise_log_likelihood_matches_pymc(default_data, which, cov, lik, cv
     """PSIS-LOO's per-patient terms, computed natively after sampling, equal PyMC's."""
     data = _data(default_data, which)
     settings = fit.SamplerSettings(draws=20, tune=20, chains=2, seed=5)
-    idata, m = fit.fit_trial_model(data, settings, cov, lik, covariates=cv)
+    idata, _ = fit.fit_trial_model(data, settings, cov, lik, covariates=cv)
+    m = model.build_trial_model(data, cov, lik, covariates=cv)
     reference = fit.add_log_likelihood(idata.copy(), m).log_likelihood["y"]
     mine = fit.add_log_likelihood(idata.copy(), m, data).log_likelihood["y"]
     assert mine.dims == reference.dims == ("chain", "draw", "patient")
@@ -233,12 +234,13 @@ def test_a_block_of_another_layout_is_refused(default_data):
 
 
 def test_nutpie_private_names_are_where_the_project_reaches_them(monkeypatch):
-    """The private names the native path uses exist in the installed nutpie; a release that
-    renames one makes this (and every fit) fail with a message naming it."""
-    native.check_nutpie()
-    monkeypatch.setitem(native.NUTPIE_PRIVATE, "nutpie.compile_pymc", ("_gone_in_a_release",))
+    """The private names the C backend uses exist in the installed nutpie; a release that
+    renames one makes this (and every such fit) fail with a message naming it. The native
+    path's names are checked in ``tests/test_draws.py``."""
+    fit.check_nutpie()
+    monkeypatch.setitem(fit.NUTPIE_PRIVATE, "nutpie.compile_pymc", ("_gone_in_a_release",))
     with pytest.raises(ImportError, match="_gone_in_a_release"):
-        native.check_nutpie()
+        fit.check_nutpie()
 
 
 def test_ar1_lags_are_time_between_visits():

@@ -1,5 +1,11 @@
 """``python -m analysis``: see :mod:`analysis.cli`."""
 
-from analysis.cli import main
+import sys
+
+from analysis.commandline import skip_dask_probe
+
+skip_dask_probe(sys.argv[1:])  # before xarray is imported
+
+from analysis.cli import main  # noqa: E402
 
 raise SystemExit(main())

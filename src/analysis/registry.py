@@ -346,7 +346,19 @@ def load_trial_registry(path: Path | None = None) -> pd.DataFrame:
         :data:`ESTIMAND_ATTRIBUTES` (defaults where empty or absent); ``study`` is the trial's
         study id in evidence files (the id that pooled evidence rows list in ``includes``).
     """
-    reg = pd.read_csv(path or config.TRIALS_FILE, dtype=str, keep_default_na=False)
+    path = Path(path or config.TRIALS_FILE)
+    try:
+        stamp = path.stat().st_mtime_ns
+    except OSError:
+        stamp = None  # read_csv names the missing file
+    return _read_trial_registry(path, stamp).copy()
+
+
+@lru_cache(maxsize=8)
+def _read_trial_registry(path: Path, stamp: int | None) -> pd.DataFrame:
+    """The trial registry as read at modification time ``stamp`` (read once per version:
+    most questions about a trial read it)."""
+    reg = pd.read_csv(path, dtype=str, keep_default_na=False)
     for col, default in {**TRIAL_DEFAULTS, **ESTIMAND_ATTRIBUTES}.items():
         if col not in reg:
             reg[col] = ""

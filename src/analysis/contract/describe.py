@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from scipy.special import stdtrit
 
 from analysis import registry, rules
 
@@ -124,7 +124,7 @@ def observed_means(df: pd.DataFrame, level: float = 0.95) -> pd.DataFrame:
     g = df.groupby(["trial", "outcome", "arm", "month"])["value"]
     out = g.agg(n="count", mean="mean", sd="std").reset_index()
     se = out["sd"] / np.sqrt(out["n"])
-    q = stats.t.ppf(0.5 + level / 2, np.maximum(out["n"] - 1, 1))
+    q = stdtrit(np.maximum(out["n"] - 1, 1), 0.5 + level / 2)  # Student-t quantile
     out["lower"] = out["mean"] - q * se
     out["upper"] = out["mean"] + q * se
     small = out["n"] < MIN_CELL

@@ -10,15 +10,11 @@ from __future__ import annotations
 import warnings
 from dataclasses import dataclass
 
-import arviz as az
 import numpy as np
 import pandas as pd
-from arviz.utils import Numba
 
 from analysis import catalogue, profiles
-
-# ArviZ's numba kernels compile in every process (~1.3 s) to save milliseconds on our draws
-Numba.disable_numba()
+from analysis.trialmodel import chains
 
 POPULATION_VARS = (
     "alpha",
@@ -73,7 +69,7 @@ def convergence_table(idata, model_name: str) -> pd.DataFrame:
     with warnings.catch_warnings():
         # the constant diagonal of visit_corr has no R-hat or ESS (dropped below)
         warnings.simplefilter("ignore", RuntimeWarning)
-        summ = az.summary(idata, var_names=names, kind="diagnostics")
+        summ = chains.summary(idata.posterior, names)  # rounded as arviz.summary rounds
     summ = summ[~summ.index.str.match(r"visit_corr\[(\w+), \1\]")]
     div = divergences(idata)
     return pd.DataFrame(

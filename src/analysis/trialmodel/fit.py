@@ -10,9 +10,10 @@ Three backends (``TRIALBAYES_BACKEND``; ``python -m analysis bench`` measures th
   the generated function cannot be cached). The reference formulation for the tests.
 - ``c``: PyTensor's C backend (compiled modules cached on disk), each gradient a Python call.
 
-In memory, :class:`ModelCache` keeps one PyMC model (and, for ``numba``/``c``, one compiled
-model) per :class:`analysis.trialmodel.model.ModelSpec` and swaps in new data and prior scales
-for every further outcome or prior of the same structure.
+In memory, for ``numba``/``c``, :class:`ModelCache` keeps one PyMC model and its compiled model
+per :class:`analysis.trialmodel.model.ModelSpec` and swaps in new data and prior scales for
+every further outcome or prior of the same structure. The native path builds no PyMC graph
+and imports neither PyMC nor ArviZ: its fits are :class:`analysis.trialmodel.draws.Draws`.
 """
 
 from __future__ import annotations
@@ -21,12 +22,12 @@ import os
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-import arviz as az
 import numpy as np
 import xarray as xr
 
 from analysis import config
 from analysis.trialmodel import native
+from analysis.trialmodel.draws import Draws, as_arviz, sample
 from analysis.trialmodel.model import (
     DEFAULT_COVARIANCE,
     PRIOR_SETS,
@@ -88,11 +89,34 @@ def compile_model(model: pm.Model, backend: str = DEFAULT_BACKEND):
     return _compile_c(model)
 
 
+#: nutpie's private names the C backend relies on (no public interface takes a PyMC model's
+#: compiled C functions). A nutpie release may rename them; :func:`check_nutpie` then fails
+#: loudly, naming what moved. The native path's names are :data:`draws.LIB_NAMES`.
+NUTPIE_PRIVATE = {
+    "nutpie.compile_pymc": ("_make_functions", "_prepare_dims_and_coords"),
+    "nutpie.compiled_pyfunc": ("from_pyfunc",),
+}
+
+
+def check_nutpie() -> None:
+    """Raise ImportError naming every private nutpie name the C backend needs that is missing."""
+    import importlib
+    from importlib import metadata
+
+    missing = []
+    for module, names in NUTPIE_PRIVATE.items():
+        mod = importlib.import_module(module)
+        missing += [f"{module}.{n}" for n in names if not hasattr(mod, n)]
+    if missing:
+        raise ImportError(
+            f"nutpie {metadata.version('nutpie')} lacks the private names this project uses: "
+            f"{', '.join(missing)}; install the version in requirements.lock"
+        )
+
+
 def _compile_c(model: pm.Model):
     """nutpie's Rust NUTS driving PyTensor C functions (one copy of each per chain)."""
     import threading
-
-    from analysis.trialmodel.native import check_nutpie
 
     check_nutpie()
     from nutpie.compile_pymc import _make_functions, _prepare_dims_and_coords
@@ -190,7 +214,17 @@ class ModelCache:
         return f"{self.compiles} model structure(s) compiled by PyTensor ({self.backend})."
 
     def get(self, data: TrialData, spec: ModelSpec, priors: Priors):
-        """Return ``(pymc_model, compiled_model)`` for ``spec`` with ``data`` and ``priors`` set."""
+        """Return ``(pymc_model, compiled_model)`` for ``spec`` with ``data`` and ``priors`` set
+        (``pymc_model`` is None on the native path, which needs no graph)."""
+        if self.backend == "native":  # nothing to compile: the callbacks are cached on disk
+            self.entries[spec] = None
+            if not self._native_noted and native.compiled_here():
+                self._say(
+                    "compiled the native log density: the first run on this machine or the "
+                    "code changed (cached on disk; later runs load it)"
+                )
+            self._native_noted = True
+            return None, native.compile_native(data, spec, priors)
         values = model_data(data, priors, covariates=bool(spec.covariates))
         fresh = spec not in self.entries
         if fresh:
@@ -202,28 +236,17 @@ class ModelCache:
                 priors,
                 covariates=bool(spec.covariates),
             )
-            if self.backend == "native":  # nothing to compile: the callbacks are cached on disk
-                self.entries[spec] = (model, None)
-            else:
-                self._say(
-                    f"compiling the {spec.covariance}/{spec.likelihood} model with PyTensor "
-                    f"({self.backend}): a structure new to this process"
-                )
-                self.entries[spec] = (model, compile_model(model, self.backend))
-                self.compiles += 1
+            self._say(
+                f"compiling the {spec.covariance}/{spec.likelihood} model with PyTensor "
+                f"({self.backend}): a structure new to this process"
+            )
+            self.entries[spec] = (model, compile_model(model, self.backend))
+            self.compiles += 1
         model, compiled = self.entries[spec]
         if not fresh:  # a model just built holds these data already
             import pymc as pm
 
             pm.set_data(values, model=model, coords={"patient": data.patients})
-        if self.backend == "native":
-            if not self._native_noted and native.compiled_here():
-                self._say(
-                    "compiled the native log density: the first run on this machine or the "
-                    "code changed (cached on disk; later runs load it)"
-                )
-            self._native_noted = True
-            return model, native.compile_native(data, spec, priors)
         shared = getattr(compiled, "shared_data", None)
         if shared:  # numba: the compiled model holds copies of the data
             compiled = compiled.with_data(**{k: v for k, v in values.items() if k in shared})
@@ -268,9 +291,11 @@ def fit_trial_model(
 
     Returns
     -------
-    (arviz.InferenceData, pymc.Model)
+    (analysis.trialmodel.draws.Draws, pymc.Model or None)
         ``idata`` with ``posterior`` and ``sample_stats``; its ``attrs`` record the trial,
-        outcome, model options and standardisation (``m0``, ``s0``). The model holds ``data``.
+        outcome, model options and standardisation (``m0``, ``s0``). The PyMC model holds
+        ``data`` (None on the native path: build it with
+        :func:`analysis.trialmodel.model.build_trial_model` for predictive checks).
     """
     settings = settings or SamplerSettings()
     prior_name = priors if isinstance(priors, str) else "custom"
@@ -281,17 +306,25 @@ def fit_trial_model(
     spec = model_spec(data, covariance, likelihood, site_slopes, priors, covariates)
     cache = cache if cache is not None else _DEFAULT_CACHE
     model, compiled = cache.get(data, spec, priors)
-    import nutpie
+    cores = sampler_cores(settings.chains)
+    if model is None:  # native: nutpie's sampler on the C callbacks, no ArviZ
+        idata = sample(
+            compiled, settings.draws, settings.tune, settings.chains, cores, settings.seed
+        )
+    else:
+        import nutpie
 
-    idata = nutpie.sample(
-        compiled,
-        draws=settings.draws,
-        tune=settings.tune,
-        chains=settings.chains,
-        cores=sampler_cores(settings.chains),
-        seed=settings.seed,
-        progress_bar=False,
-    )
+        idata = Draws.from_arviz(
+            nutpie.sample(
+                compiled,
+                draws=settings.draws,
+                tune=settings.tune,
+                chains=settings.chains,
+                cores=cores,
+                seed=settings.seed,
+                progress_bar=False,
+            )
+        )
     idata.attrs.update(
         {
             "trial": data.trial,
@@ -316,16 +349,19 @@ def sampler_cores(chains: int) -> int:
     return max(1, min(chains, limit))
 
 
-def add_log_likelihood(idata, model, data: TrialData | None = None) -> az.InferenceData:
+def add_log_likelihood(idata, model, data: TrialData | None = None):
     """Add the per-patient marginal log-likelihood (for LOO) to ``idata`` in place.
 
     With ``data`` (the fit's :class:`TrialData`) the native density computes it (milliseconds);
     otherwise PyMC compiles the model's log density (about a second per structure).
     """
-    import pymc as pm
-
     if data is None:
-        pm.compute_log_likelihood(idata, model=model, extend_inferencedata=True, progressbar=False)
+        import pymc as pm
+
+        ll = pm.compute_log_likelihood(
+            as_arviz(idata), model=model, extend_inferencedata=False, progressbar=False
+        )
+        idata.add_groups(log_likelihood=ll)
         return idata
     a = idata.attrs
     spec = model_spec(
@@ -383,7 +419,7 @@ def predictive_draws(idata, model, n_draws: int, seed: int, prior: bool = False)
                     "visit": list(model.coords["visit"]),
                 },
             )
-            thin = az.InferenceData(posterior=post, constant_data=const)
+            thin = Draws({"posterior": post, "constant_data": const}).to_arviz()
             pp = pm.sample_posterior_predictive(
                 thin, var_names=["y"], random_seed=seed, progressbar=False
             )

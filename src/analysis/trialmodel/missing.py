@@ -48,7 +48,6 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from analysis import catalogue, rules
 from analysis.modelspec import ar1_lags, slope_code
@@ -343,6 +342,14 @@ def _barnard_rubin(m: int, within: float, between: float, dof_complete: int) -> 
     return float(1 / (1 / old + 1 / observed))
 
 
+def _t_pdf(x: float, df: float) -> float:
+    """Density of Student's t with ``df`` degrees of freedom at ``x``."""
+    from scipy.special import gammaln
+
+    log = gammaln((df + 1) / 2) - gammaln(df / 2) - 0.5 * np.log(df * np.pi)
+    return float(np.exp(log - (df + 1) / 2 * np.log1p(x * x / df)))
+
+
 def reference_based_table(idata, data: TrialData) -> pd.DataFrame:
     """The ``reference_based`` rows of one fitted outcome: every contrast under every strategy,
     by both inferences (:data:`INFERENCES`).
@@ -356,6 +363,8 @@ def reference_based_table(idata, data: TrialData) -> pd.DataFrame:
         report's decision rule (:data:`analysis.rules.DECISION_THRESHOLD`) to P(benefit). The
         information-anchored rows' MCSEs are the Monte Carlo errors of the imputations.
     """
+    from scipy.special import stdtr, stdtrit
+
     from analysis.trialmodel.summarise import _mcse, contrasts
 
     shape = (idata.posterior.sizes["chain"], idata.posterior.sizes["draw"])
@@ -379,8 +388,8 @@ def reference_based_table(idata, data: TrialData) -> pd.DataFrame:
         for arm, comp in contrasts(data):
             theta, total, df, between = pooled[(arm, comp)]
             sd = np.sqrt(total)
-            q = stats.t.ppf(rules.UPPER, df)
-            p = float(stats.t.sf(0.0, df, loc=direction * theta, scale=sd))
+            q = stdtrit(df, rules.UPPER)  # Student-t quantile
+            p = float(stdtr(df, direction * theta / sd))  # P(benefit) under t(df, theta, sd)
             mc = np.sqrt(between / IMPUTATIONS)  # Monte Carlo error of the pooled estimate
             rows.append(
                 {
@@ -397,7 +406,7 @@ def reference_based_table(idata, data: TrialData) -> pd.DataFrame:
                     "conclusion_holds": p > rules.DECISION_THRESHOLD,
                     "lower_mcse": mc * data.s0,
                     "upper_mcse": mc * data.s0,
-                    "prob_benefit_mcse": float(stats.t.pdf(theta / sd, df) * mc / sd),
+                    "prob_benefit_mcse": float(_t_pdf(theta / sd, df) * mc / sd),
                 }
             )
         if strategy == ESTIMAND:

@@ -865,84 +865,34 @@ def coords_and_dims(data: TrialData, lay: Layout) -> tuple[dict, dict]:
     return out, dims
 
 
-#: nutpie's private names this project relies on: no public interface takes C callbacks or
-#: a PyMC model's compiled functions. A nutpie release may rename them; :func:`check_nutpie`
-#: then fails loudly, naming what moved (and ``tests/test_native.py`` fails on the upgrade).
-NUTPIE_PRIVATE = {
-    "nutpie.compile_pymc": ("CompiledPyMCModel", "_make_functions", "_prepare_dims_and_coords"),
-    "nutpie.compiled_pyfunc": ("from_pyfunc",),
-}
-NUTPIE_MODEL_FIELDS = (
-    "compiled_logp_func",
-    "compiled_expand_func",
-    "initial_point_func",
-    "shared_data",
-    "user_data",
-    "n_expanded",
-    "shape_info",
-    "logp_func",
-    "expand_func",
-    "_n_dim",
-    "_shapes",
-    "_coords",
-)
-
-
-def check_nutpie() -> None:
-    """Raise ImportError naming every private nutpie name that is missing in this version."""
-    import dataclasses
-    import importlib
-    from importlib import metadata
-
-    missing = []
-    for module, names in NUTPIE_PRIVATE.items():
-        mod = importlib.import_module(module)
-        missing += [f"{module}.{n}" for n in names if not hasattr(mod, n)]
-    from nutpie.compile_pymc import CompiledPyMCModel
-
-    fields = {f.name for f in dataclasses.fields(CompiledPyMCModel)}
-    missing += [f"CompiledPyMCModel.{f}" for f in NUTPIE_MODEL_FIELDS if f not in fields]
-    if missing:
-        raise ImportError(
-            f"nutpie {metadata.version('nutpie')} lacks the private names this project uses: "
-            f"{', '.join(missing)}; install the version in requirements.lock"
-        )
-
-
 def compile_native(data: TrialData, spec: ModelSpec, priors: Priors):
-    """A nutpie model of ``data`` under ``spec`` and ``priors`` that runs the native callbacks.
+    """The native density of ``data`` under ``spec`` and ``priors`` as nutpie's sampler takes it.
 
     Nothing is compiled here after the first process on a machine (numba's on-disk cache); a
-    new data set or prior costs one pass to build the data block.
+    new data set or prior costs one pass to build the data block. Neither PyMC nor ArviZ is
+    imported: :func:`analysis.trialmodel.draws.sample` drives nutpie's compiled sampler.
 
     Returns
     -------
-    nutpie.compile_pymc.CompiledPyMCModel
+    analysis.trialmodel.draws.NativeModel
     """
     from functools import partial
 
-    from nutpie.compile_pymc import CompiledPyMCModel
+    from analysis.trialmodel.draws import NativeModel
 
-    check_nutpie()
     lay = layout(spec)
-    block = data_block(data, spec, priors)
-    names = [name for name, _, _ in lay.variables]
-    shapes = [tuple(shape) for _, shape, _ in lay.variables]
     coords, dims = coords_and_dims(data, lay)
-    return CompiledPyMCModel(
-        dims=dims,
-        compiled_logp_func=_logp_cfunc,
-        compiled_expand_func=_expand_cfunc,
-        initial_point_func=partial(initial_point, lay, priors),
-        shared_data={},
-        user_data=block,
+    return NativeModel(
+        logp_cfunc=_logp_cfunc,
+        expand_cfunc=_expand_cfunc,
+        block=data_block(data, spec, priors),
+        n_dim=lay.n_dim,
         n_expanded=lay.n_expanded,
-        shape_info=(names, None, shapes),
-        logp_func=None,
-        expand_func=None,
-        _n_dim=lay.n_dim,
-        _shapes=dict(zip(names, shapes, strict=True)),
-        _coords=coords,
+        names=[name for name, _, _ in lay.variables],
+        shapes=[tuple(shape) for _, shape, _ in lay.variables],
+        dims=dims,
+        coords=coords,
+        initial_point=partial(initial_point, lay, priors),
     )
 
 

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import arviz as az
 import numpy as np
 import pandas as pd
 
 from analysis import catalogue, profiles, registry
 from analysis.figures import parameter_text, pct
 from analysis.trialmodel import ancova, diagnostics, missing, summarise
+from analysis.trialmodel.draws import Draws, as_arviz, import_arviz
 from analysis.trialmodel.fit import SamplerSettings, add_log_likelihood, fit_trial_model
 from analysis.trialmodel.model import (
     COVARIANCE_LABELS,
@@ -37,7 +37,7 @@ class OutcomeFit:
     """One fitted outcome."""
 
     data: TrialData
-    idata: az.InferenceData
+    idata: Draws
     model: object
     diagnostics: pd.DataFrame
 
@@ -297,11 +297,12 @@ def loo_table(fits: dict[str, OutcomeFit]) -> pd.DataFrame:
     pandas.DataFrame
         Columns ``model, elpd_loo, se, elpd_diff, dse, p_loo, pareto_k_max, rank``.
     """
+    az = import_arviz()
     loos = {}
     for label, fit in fits.items():
         if "log_likelihood" not in fit.idata:
             add_log_likelihood(fit.idata, fit.model, fit.data)
-        loos[label] = fit.idata
+        loos[label] = as_arviz(fit.idata)
     cmp = az.compare(loos, ic="loo")
     kmax = {label: float(np.max(az.loo(i, pointwise=True).pareto_k)) for label, i in loos.items()}
     out = cmp.reset_index().rename(columns={"index": "model", "elpd_loo": "elpd_loo"})
@@ -386,7 +387,7 @@ def evidence_rows(fits: dict[str, OutcomeFit], source: str) -> pd.DataFrame:
 IDATA_GROUPS = ("posterior", "sample_stats")
 
 
-def aggregate_idata(idata: az.InferenceData) -> az.InferenceData:
+def aggregate_idata(idata: Draws) -> Draws:
     """A copy of a fit without anything indexed by patient (for ``reports/idata/``)."""
     groups = {}
     for g in IDATA_GROUPS:
@@ -398,9 +399,7 @@ def aggregate_idata(idata: az.InferenceData) -> az.InferenceData:
         if "patient" in ds.coords:
             ds = ds.drop_vars("patient")
         groups[g] = ds
-    out = az.InferenceData(**groups)
-    out.attrs.update({k: v for k, v in idata.attrs.items()})
-    return out
+    return Draws(groups, dict(idata.attrs))
 
 
 def save_idata(fit: OutcomeFit, out_dir, variant: str = ""):
@@ -411,10 +410,10 @@ def save_idata(fit: OutcomeFit, out_dir, variant: str = ""):
     return path
 
 
-def load_idata(out_dir, trial: str, outcome: str, variant: str = "") -> az.InferenceData | None:
-    """A saved fit, or None when the run has not saved it."""
+def load_idata(out_dir, trial: str, outcome: str, variant: str = ""):
+    """A saved fit (``arviz.InferenceData``), or None when the run has not saved it."""
     path = catalogue.idata_path(out_dir, trial, outcome, variant)
-    return az.from_netcdf(str(path)) if path.exists() else None
+    return import_arviz().from_netcdf(str(path)) if path.exists() else None
 
 
 @dataclass

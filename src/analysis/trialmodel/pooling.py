@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from analysis import catalogue, rules
 
@@ -76,6 +75,8 @@ def pool_effects(
     corr = np.eye(k) if corr is None else np.asarray(corr, float)
     if corr.shape != (k, k) or not np.allclose(corr, corr.T) or np.any(np.diag(corr) != 1):
         raise ValueError("corr must be a symmetric correlation matrix matching est")
+    from scipy import stats
+
     s_cov = se[:, None] * corr * se[None, :]
     if np.linalg.eigvalsh(s_cov).min() <= 0:
         raise ValueError("the covariance of the estimates (se and corr) must be positive definite")

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import itertools
 
-import arviz as az
 import numpy as np
 import pandas as pd
 
 from analysis import catalogue, rules
+from analysis.trialmodel import chains
 from analysis.trialmodel.model import TrialData
 
 EFFECT_COLUMNS = list(catalogue.TRIAL_EFFECTS.columns)
@@ -27,8 +27,8 @@ def _mcse(x: np.ndarray, method: str, prob: float | None = None) -> float:
     if np.ptp(x) == 0:  # constant: no Monte Carlo error to estimate
         return 0.0
     if method == "quantile":
-        return float(np.ravel(az.mcse(x, method="quantile", prob=prob))[0])
-    return float(np.ravel(az.mcse(x, method="mean"))[0])
+        return chains.mcse_quantile(x, prob)
+    return chains.mcse_mean(x)
 
 
 def interval_mcse(x: np.ndarray) -> tuple[float, float]:
@@ -89,9 +89,9 @@ def summarise_effects(idata, data: TrialData, diagnostics: pd.DataFrame) -> pd.D
             smd = contrast_draws(idata, data, arm, comp, month)
             est = smd * data.s0
             benefit = direction * est
-            ess_b = float(az.ess(smd, method="bulk"))
-            ess_t = float(az.ess(smd, method="tail"))
-            rhat = float(az.rhat(smd))
+            ess_b = chains.ess_bulk(smd)
+            ess_t = chains.ess_tail(smd)
+            rhat = chains.rhat(smd)
             rows.append(
                 {
                     "trial": data.trial,
@@ -259,12 +259,14 @@ def summarise_team_effects(idata, data: TrialData) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=list(catalogue.TEAM_EFFECTS.columns))
 
 
-def parameter_prior(name: str, priors):
-    """The frozen scipy prior of a variance parameter (baseline-SD units) and its label."""
-    from scipy import stats
+def parameter_prior(name: str, priors, probs) -> tuple[np.ndarray, str]:
+    """Quantiles ``probs`` of a variance parameter's prior (baseline-SD units) and its label:
+    half-normal scales, a gamma on the Student-t degrees of freedom."""
+    from scipy.special import gammaincinv, ndtri
 
     from analysis.trialmodel.model import STUDENT_NU_PRIOR
 
+    probs = np.asarray(probs, dtype=float)
     scale = {
         "sigma": priors.residual_sd,
         "sigma_patient": priors.residual_sd,
@@ -273,9 +275,9 @@ def parameter_prior(name: str, priors):
         "sigma_site_effect": priors.site_effect_sd,
     }
     if name in scale:
-        return stats.halfnorm(scale=scale[name]), f"half-normal({scale[name]:g})"
+        return scale[name] * ndtri((1 + probs) / 2), f"half-normal({scale[name]:g})"
     shape, rate = STUDENT_NU_PRIOR
-    return stats.gamma(shape, scale=1 / rate), f"gamma({shape:g}, {rate:g})"
+    return gammaincinv(shape, probs) / rate, f"gamma({shape:g}, {rate:g})"
 
 
 def summarise_parameters(idata, data: TrialData) -> pd.DataFrame:
@@ -299,20 +301,11 @@ def summarise_parameters(idata, data: TrialData) -> pd.DataFrame:
         for v in ("sigma", "sigma_patient", "sigma_site", "sigma_site_effect", "visit_sd", "nu")
         if v in idata.posterior
     ]
-    s = az.summary(
-        idata, var_names=names, hdi_prob=rules.INTERVAL_LEVEL, kind="stats", stat_focus="mean"
-    )
-    q = {n: idata.posterior[n] for n in names}
     rows = []
-    for label in s.index:
+    for label, draws in chains.summary_labels(idata.posterior, names):
         base = label.split("[")[0]
-        arr = q[base]
-        if "[" in label:
-            arr = arr.sel(visit=int(label.split("[")[1].rstrip("]")))
-        chains = np.asarray(arr.transpose("chain", "draw").values)
-        v = chains.ravel()
-        prior, prior_label = parameter_prior(base, priors)
-        pq = prior.ppf([0.25, 0.5, 0.75, rules.UPPER])
+        v = draws.ravel()
+        pq, prior_label = parameter_prior(base, priors, [0.25, 0.5, 0.75, rules.UPPER])
         iqr = np.quantile(v, 0.75) - np.quantile(v, 0.25)
         rows.append(
             {
@@ -326,9 +319,9 @@ def summarise_parameters(idata, data: TrialData) -> pd.DataFrame:
                 "prior_median": pq[1],
                 "prior_upper": pq[3],
                 "informed": bool(iqr < rules.INFORMED_IQR_RATIO * (pq[2] - pq[0])),
-                "mean_mcse": _mcse(chains, "mean"),
-                "lower_mcse": _mcse(chains, "quantile", rules.LOWER),
-                "upper_mcse": _mcse(chains, "quantile", rules.UPPER),
+                "mean_mcse": _mcse(draws, "mean"),
+                "lower_mcse": _mcse(draws, "quantile", rules.LOWER),
+                "upper_mcse": _mcse(draws, "quantile", rules.UPPER),
             }
         )
     return pd.DataFrame(rows, columns=list(catalogue.VARIANCE_COMPONENTS.columns))
