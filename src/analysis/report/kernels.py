@@ -1,25 +1,52 @@
-"""Running a plan's notebooks: one papermill process (and kernel) per step, in parallel where
-the plan allows; progress lines streamed to the terminal; interruption stops every kernel."""
+"""Running a plan's notebooks with papermill on a pool of warm kernels.
+
+A report run starts one Jupyter kernel per core and keeps it: each kernel imports the stack
+once (:data:`PRELOAD`), then executes notebook after notebook, each in a fresh namespace
+(``%reset``, figures closed, execution count from 1) with its step's environment set. A run
+so pays kernel starts and imports once per core instead of once per notebook, and papermill
+still writes every executed notebook. Steps of a group run on whichever kernel is free; a
+kernel whose notebook failed or was interrupted is discarded, never reused. Progress lines are
+streamed to the terminal; interruption kills every kernel with its process group (Dask
+workers included).
+"""
 
 from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
+import queue
+import signal
+import threading
 import time
 from pathlib import Path
-
-import yaml
 
 from analysis import config, output
 from analysis.report.plan import RunPlan, Step
 from analysis.report.redaction import redact_data_path, strip_machine_details
 
-_RUNNING: set = set()  # papermill processes of this run, terminated on interruption
-
 #: Thread-pool sizes set to 1 in every notebook kernel (unless the user set them).
 BLAS_THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+#: What a kernel imports once, before its first notebook: the modules every notebook imports.
+PRELOAD = (
+    "import numpy, pandas, xarray, matplotlib.pyplot, seaborn, IPython.display\n"
+    "import analysis.figures, analysis.output, analysis.catalogue, analysis.registry\n"
+    "import analysis.trialmodel.pipeline, analysis.synthesis.pipeline, "
+    "analysis.studies.pipeline, analysis.contract.pipeline\n"
+)
+#: After the preload: the names a fresh namespace has (kept on the shell object).
+BASELINE = "get_ipython()._baseline_names = set(get_ipython().user_ns)\n"
+#: Between notebooks: the namespace back to the baseline (``%reset`` would also drop what
+#: multiprocessing needs to start Dask's workers), output history and figures cleared.
+RESET = (
+    "def _reset(ip=get_ipython()):\n"
+    "    for name in [n for n in ip.user_ns if n not in ip._baseline_names]:\n"
+    "        del ip.user_ns[name]\n"
+    "    ip.history_manager.output_hist.clear()\n"
+    "    import matplotlib.pyplot as plt\n"
+    "    plt.close('all')\n"
+    "_reset()\n"
+)
+STEP_TIMEOUT_SECONDS = 6 * 3600
 
 
 class StepFailed(RuntimeError):
@@ -30,60 +57,164 @@ class StepFailed(RuntimeError):
         super().__init__(f"step {step} failed: {cause}")
 
 
-def _terminate_running() -> None:
-    """Stop every papermill process of this run together with its kernel."""
-    import signal
+class _Kernel:
+    """One warm kernel, driven from one thread (its event loop is that thread's)."""
 
-    for proc in list(_RUNNING):
+    def __init__(self, name: str, env: dict, logfile: Path):
+        from jupyter_client.manager import AsyncKernelManager
+
+        self.km = AsyncKernelManager(kernel_name=name)
+        self.env = env
+        self.logfile = logfile
+        self.pid: int | None = None
+
+    def start(self) -> None:
+        from jupyter_core.utils import run_sync
+
+        self.logfile.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.logfile, "ab") as log:  # the kernel's own output (warnings, crashes)
+            run_sync(self.km.start_kernel)(
+                env=self.env, cwd=str(config.NOTEBOOKS), stdout=log, stderr=log
+            )
+        self.pid = getattr(getattr(self.km.provisioner, "process", None), "pid", None)
+        self.run(PRELOAD + BASELINE)
+
+    def run(self, code: str, timeout: float = 300) -> None:
+        """Execute ``code`` silently; raise RuntimeError with the kernel's error if it fails."""
+        from jupyter_core.utils import run_sync
+
+        async def go():
+            kc = self.km.client()
+            kc.start_channels()
+            try:
+                await kc.wait_for_ready(timeout=120)
+                reply = await kc.execute_interactive(
+                    code, store_history=False, timeout=timeout, output_hook=lambda msg: None
+                )
+            finally:
+                kc.stop_channels()
+            content = reply["content"]
+            if content["status"] != "ok":
+                raise RuntimeError(f"{content.get('ename')}: {content.get('evalue')}")
+
+        run_sync(go)()
+
+    def prepare(self, env: dict) -> None:
+        """A fresh namespace, this step's environment variables and the notebooks' folder."""
+        code = RESET + (
+            "import os as _os\n"
+            f"_os.environ.update({env!r})\n"
+            f"_os.chdir({str(config.NOTEBOOKS)!r})\n"
+            "del _os\n"
+            "get_ipython().execution_count = 1\n"
+        )
+        self.run(code)
+
+    def kill(self) -> None:
+        """Kill the kernel and its process group (Dask workers included)."""
+        if self.pid is None:
+            return
         try:
-            os.killpg(proc.pid, signal.SIGTERM)
+            os.killpg(self.pid, signal.SIGKILL)
         except (ProcessLookupError, PermissionError):
-            continue
-    for proc in list(_RUNNING):
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
+            pass
+
+
+_KERNELS: set = set()  # every kernel of this run, killed on interruption
+
+
+def _terminate_running() -> None:
+    """Kill every kernel of this run together with its process group."""
+    for k in list(_KERNELS):
+        k.kill()
+
+
+def _kernel_env() -> dict:
+    env = dict(os.environ)
+    env.pop("MPLBACKEND", None)  # the kernel's inline backend puts figures in the notebook
+    # nutpie and Dask parallelise themselves; an idle BLAS or OpenMP pool busy-waits (scipy's
+    # OpenBLAS thread spun at 50% of a core beside every sampler, measured) and two notebooks
+    # in parallel then fight over the cores
+    for var in BLAS_THREAD_VARIABLES:
+        env.setdefault(var, "1")
+    return env
 
 
 def run_steps(plan: RunPlan, build_dir: Path, log=print) -> None:
-    """Run the plan's steps group by group; runs within a group in parallel up to the cores."""
-    from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
-
+    """Run the plan's steps group by group on a pool of warm kernels (one per core, at most
+    the largest group); the steps of a group run in parallel, each on the next free kernel."""
+    cores = max(1, os.cpu_count() or 1)
     groups: dict[int, list[Step]] = {}
     for step in plan.steps:
         groups.setdefault(step.group, []).append(step)
-    workers = max(1, os.cpu_count() or 1)
-    for steps in groups.values():
-        for step in steps:
-            last = plan.expected.get(step.name)
-            log(f"  [ start ] {step.name}" + (f" (last run {last:.0f} s)" if last else ""))
-        if len(steps) == 1:
-            run_step(steps[0], build_dir, log, expected=plan.expected.get(steps[0].name))
-            continue
-        n_parallel = min(workers, len(steps))
-        pool = ThreadPoolExecutor(max_workers=n_parallel)
+    size = max(1, min(cores, max(len(g) for g in groups.values())))
+    name = _kernel_name()
+    env = _kernel_env()
+    idle: queue.Queue = queue.Queue()
+    failures: list[BaseException] = []
+    lock = threading.Lock()
+
+    def start_kernel():
+        with lock:
+            n = len(_KERNELS)
+        kernel = _Kernel(name, env, build_dir / "logs" / f"kernel-{n + 1}.log")
+        with lock:
+            _KERNELS.add(kernel)
+        kernel.start()
+        return kernel
+
+    def worker(step: Step, n_parallel: int, done: threading.Event):
+        kernel = idle.get()
+        healthy = False
         try:
-            futures = [
-                pool.submit(
-                    run_step,
-                    s,
-                    build_dir,
-                    log,
-                    max(1, workers // n_parallel),
-                    plan.expected.get(s.name),
-                )
-                for s in steps
-            ]
-            done, _ = wait(futures, return_when=FIRST_EXCEPTION)
-            failed = [f.exception() for f in done if f.exception() is not None]
-            if failed:
-                raise failed[0]
-        except BaseException:
-            _terminate_running()
-            raise
+            if kernel is None:  # a slot whose kernel was discarded: start another
+                kernel = start_kernel()
+            cores_each = max(1, cores // n_parallel)
+            run_step(step, build_dir, kernel, log, cores_each, plan.expected.get(step.name))
+            healthy = True
+        except BaseException as exc:  # noqa: BLE001 - reported by the group
+            with lock:
+                failures.append(exc)
         finally:
-            pool.shutdown(wait=True, cancel_futures=True)
+            if not healthy and kernel is not None:
+                kernel.kill()
+                with lock:
+                    _KERNELS.discard(kernel)
+                kernel = None
+            idle.put(kernel)
+            done.set()
+
+    def warm():  # a kernel is used as soon as it is ready
+        try:
+            idle.put(start_kernel())
+        except BaseException:  # noqa: BLE001 - the slot starts a kernel again when used
+            idle.put(None)
+
+    for _ in range(size):
+        threading.Thread(target=warm, daemon=True).start()
+    try:
+        for steps in groups.values():
+            for step in steps:
+                last = plan.expected.get(step.name)
+                log(f"  [ start ] {step.name}" + (f" (last run {last:.0f} s)" if last else ""))
+            n_parallel = min(size, len(steps))
+            events = []
+            for step in steps:
+                ev = threading.Event()
+                threading.Thread(target=worker, args=(step, n_parallel, ev), daemon=True).start()
+                events.append(ev)
+            for ev in events:
+                while not ev.wait(0.5):
+                    pass
+            if failures:
+                raise failures[0]
+    except BaseException:
+        _terminate_running()
+        raise
+    finally:
+        for k in list(_KERNELS):
+            k.kill()
+        _KERNELS.clear()
 
 
 def _kernel_name() -> str:
@@ -124,77 +255,67 @@ def _stream_progress(path: Path, seen: int, step: Step, t0: float, expected, log
 def run_step(
     step: Step,
     build_dir: Path,
+    kernel: _Kernel,
     log=print,
     cores: int | None = None,
     expected: float | None = None,
 ) -> None:
-    """Execute one notebook with papermill (in its own process) into ``build_dir/notebooks``.
+    """Execute one notebook with papermill on ``kernel`` into ``build_dir/notebooks``.
 
-    The papermill log goes to ``build_dir/logs/<step>.log``; a failure raises
-    :class:`StepFailed` with the end of that log. Progress lines the notebook sends
+    A failure writes the kernel's error to ``build_dir/logs/<step>.log`` and raises
+    :class:`StepFailed` with its end. Progress lines the notebook sends
     (:func:`analysis.output.progress`) are printed as they come, with the elapsed time and, from
     the last run's ``expected`` seconds, an estimate of what remains; they never enter the
     notebook or the report.
     """
+    import papermill
+
     out = build_dir / "notebooks" / f"{step.name}.ipynb"
     logfile = build_dir / "logs" / f"{step.name}.log"
     out.parent.mkdir(parents=True, exist_ok=True)
     logfile.parent.mkdir(parents=True, exist_ok=True)
-    cmd = [
-        sys.executable,
-        "-m",
-        "papermill",
-        str(step.notebook),
-        str(out),
-        "-k",
-        _kernel_name(),
-        "--cwd",
-        str(config.NOTEBOOKS),
-        "--no-progress-bar",
-        "--log-level",
-        "WARNING",
-        "-y",
-        yaml.safe_dump(step.parameters),
-    ]
+    progress_file = build_dir / "logs" / f"{step.name}.progress"
+    progress_file.write_text("")
+    env = {output.PROGRESS_ENV: str(progress_file)}
+    if cores:  # parallel steps share the cores instead of oversubscribing them
+        env["TRIALBAYES_SAMPLER_CORES"] = str(cores)
     t0 = time.perf_counter()
     step.status = "running"
-    with open(logfile, "w") as fh:
-        env = dict(os.environ)
-        env.pop("MPLBACKEND", None)  # the kernel's inline backend puts figures in the notebook
-        # nutpie and Dask parallelise themselves; an idle BLAS or OpenMP pool busy-waits (scipy's
-        # OpenBLAS thread spun at 50% of a core beside every sampler, measured) and two notebooks
-        # in parallel then fight over the cores
-        for var in BLAS_THREAD_VARIABLES:
-            env.setdefault(var, "1")
-        if cores:  # parallel steps share the cores instead of oversubscribing them
-            env["TRIALBAYES_SAMPLER_CORES"] = str(cores)
-        progress_file = build_dir / "logs" / f"{step.name}.progress"
-        progress_file.write_text("")
-        env[output.PROGRESS_ENV] = str(progress_file)
-        proc = subprocess.Popen(
-            cmd, stdout=fh, stderr=subprocess.STDOUT, env=env, start_new_session=True
-        )
-        _RUNNING.add(proc)
-        seen = 0
+    outcome: dict = {}
+
+    def execute():
         try:
-            while proc.poll() is None:
-                time.sleep(0.5)
-                seen = _stream_progress(progress_file, seen, step, t0, expected, log)
-            _stream_progress(progress_file, seen, step, t0, expected, log)
-            code = proc.returncode
-        except BaseException:
-            _terminate_running()
-            step.status = "interrupted"
-            raise
-        finally:
-            _RUNNING.discard(proc)
+            kernel.prepare(env)
+            papermill.execute_notebook(
+                str(step.notebook),
+                str(out),
+                parameters=step.parameters,
+                kernel_name=kernel.km.kernel_name,
+                km=kernel.km,
+                progress_bar=False,
+                log_output=False,
+                execution_timeout=STEP_TIMEOUT_SECONDS,
+            )
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            outcome["error"] = exc
+
+    runner = threading.Thread(target=execute, daemon=True)
+    runner.start()
+    seen = 0
+    while runner.is_alive():
+        runner.join(0.5)
+        seen = _stream_progress(progress_file, seen, step, t0, expected, log)
+    _stream_progress(progress_file, seen, step, t0, expected, log)
     step.seconds = time.perf_counter() - t0
     if out.exists():
         redact_data_path(out, step.parameters.get("data_path", ""))
         strip_machine_details(out, build_dir)
-    if code != 0:
+    error = outcome.get("error")
+    if error is not None:
         step.status = "failed"
+        logfile.write_text(f"{type(error).__name__}: {error}\n", encoding="utf-8")
         tail = logfile.read_text(errors="replace").strip().splitlines()[-12:]
         raise StepFailed(step.name, out, RuntimeError("\n".join(tail)))
+    logfile.write_text("ok\n", encoding="utf-8")
     step.status = "ok"
     log(f"  [{step.seconds:6.1f}s] {step.name} done")

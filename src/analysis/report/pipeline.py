@@ -15,6 +15,7 @@ import json
 import os
 import shutil
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -178,11 +179,14 @@ def _run_report(data_path, profile, out_dir, seed, log, trials=None, paper="a4")
     plan.expected = previous_step_seconds(out_dir, profile)
     log(f"trialbayes report: profile {profile}, {len(plan.steps)} step(s), building in {build_dir}")
     warm_native_cache(log)
+    # while the kernels work, this process (otherwise waiting) imports what rendering needs
+    threading.Thread(target=_import_renderers, daemon=True).start()
     try:
         run_steps(plan, build_dir, log)
         catalogue.combine_parts(build_dir)
         manifest = build_manifest(plan, started, time.time())
         t0 = time.perf_counter()
+        exported = _in_background(_export_notebooks_html, build_dir / "notebooks")
         render_report(
             [build_dir / "notebooks" / f"{s.name}.ipynb" for s in plan.steps],
             manifest,
@@ -190,10 +194,10 @@ def _run_report(data_path, profile, out_dir, seed, log, trials=None, paper="a4")
             log,
             paper,
         )
+        exported()
         manifest["render_seconds"] = round(time.perf_counter() - t0, 2)
         manifest["finished"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
         (build_dir / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
-        _export_notebooks_html(build_dir / "notebooks")
     except BaseException as exc:
         failed = out_dir / ".failed"
         shutil.rmtree(failed, ignore_errors=True)
@@ -204,6 +208,36 @@ def _run_report(data_path, profile, out_dir, seed, log, trials=None, paper="a4")
     _swap_into_place(build_dir, out_dir)
     shutil.rmtree(build_dir, ignore_errors=True)
     return out_dir / "report.html"
+
+
+def _import_renderers() -> None:
+    """Import the rendering modules (a second of imports paid while the notebooks run)."""
+    import nbconvert  # noqa: F401
+    import pypdf  # noqa: F401
+
+    from analysis.report import audit, narrative, render  # noqa: F401
+
+
+def _in_background(func, *args):
+    """Run ``func(*args)`` in a thread; return a function that waits for it and re-raises its
+    error (the notebooks' HTML is exported while Chromium prints the report)."""
+    box: dict = {}
+
+    def run():
+        try:
+            func(*args)
+        except BaseException as exc:  # noqa: BLE001 - re-raised by the waiter
+            box["error"] = exc
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+
+    def wait():
+        thread.join()
+        if "error" in box:
+            raise box["error"]
+
+    return wait
 
 
 def _export_notebooks_html(nb_dir: Path) -> None:
