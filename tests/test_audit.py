@@ -221,6 +221,10 @@ def _long_wide_table() -> dict:
     return _display({"text/html": html, "text/plain": "t"})
 
 
+#: The PDF text readers the checks must agree on: pypdf (None) and, where installed, poppler.
+_READERS = [None] + ([audit.PDFTOTEXT] if audit.PDFTOTEXT else [])
+
+
 def test_a_clean_report_prints_as_a_paper(tmp_path):
     """A4 pages, each numbered "Page n of N" under the running head and naming the simulated
     data; the folded, wide table printed open with every header; bookmarks for the sections.
@@ -229,7 +233,10 @@ def test_a_clean_report_prints_as_a_paper(tmp_path):
 
     html = _build(tmp_path, _good_outputs() + [_long_wide_table()])
     pdf = _pdf(html)
-    assert audit.audit_pdf(pdf, html) == []
+    for reader in _READERS:
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setattr(audit, "PDFTOTEXT", reader)
+            assert audit.audit_pdf(pdf, html) == [], reader
     pages = audit.pdf_text(pdf)
     assert len(pages) >= 5 and all(f"Page {k} of {len(pages)}" in t for k, t in enumerate(pages, 1))
     assert all("simulated data" in t.lower() for t in pages)
@@ -287,5 +294,9 @@ def test_each_print_defect_is_named(tmp_path, defect):
     spoil, extra, expected = PRINT_DEFECTS[defect]
     html = _build(tmp_path, _good_outputs() + extra)
     html.write_text(spoil(html.read_text(encoding="utf-8")), encoding="utf-8")
-    found = [str(p) for p in audit.audit_pdf(_pdf(html), html)]
-    assert any(expected in p for p in found), found
+    pdf = _pdf(html)
+    for reader in _READERS:
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setattr(audit, "PDFTOTEXT", reader)
+            found = [str(p) for p in audit.audit_pdf(pdf, html)]
+        assert any(expected in p for p in found), (reader, found)
