@@ -14,6 +14,7 @@ declared columns only.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import pandas as pd
@@ -713,14 +714,24 @@ def table(name: str) -> Table:
 
 
 def read_table(out_dir: str | Path, t: Table, part: str | None = None) -> pd.DataFrame:
-    """Read a table of a run (empty frame when the run did not write it)."""
+    """Read a table of a run (empty frame when the run did not write it).
+
+    A file is parsed once per version (its modification time and size): the report's summary
+    asks the same tables about every comparison."""
     path = t.path(out_dir, part)
-    if not path.exists():
+    try:
+        st = path.stat()
+    except OSError:
         return pd.DataFrame(columns=list(t.columns))
     try:
-        return pd.read_csv(path)
+        return _read_csv(path.resolve(), st.st_mtime_ns, st.st_size).copy()
     except pd.errors.EmptyDataError:
         return pd.DataFrame(columns=list(t.columns))
+
+
+@lru_cache(maxsize=64)
+def _read_csv(path: Path, mtime_ns: int, size: int) -> pd.DataFrame:
+    return pd.read_csv(path)
 
 
 def parts(out_dir: str | Path, t: Table) -> dict[str, Path]:

@@ -68,7 +68,9 @@ class _Kernel:
         self.logfile = logfile
         self.pid: int | None = None
 
-    def start(self) -> None:
+    def start(self, ready: threading.Event | None = None) -> None:
+        """Start the kernel process; once ``ready`` is set, import the stack (:data:`PRELOAD`).
+        (The run sets it when the native density is compiled, so that kernels load it.)"""
         from jupyter_core.utils import run_sync
 
         self.logfile.parent.mkdir(parents=True, exist_ok=True)
@@ -77,6 +79,8 @@ class _Kernel:
                 env=self.env, cwd=str(config.NOTEBOOKS), stdout=log, stderr=log
             )
         self.pid = getattr(getattr(self.km.provisioner, "process", None), "pid", None)
+        if ready is not None:
+            ready.wait()
         self.run(PRELOAD + BASELINE)
 
     def run(self, code: str, timeout: float = 300) -> None:
@@ -140,35 +144,76 @@ def _kernel_env() -> dict:
     return env
 
 
-def run_steps(plan: RunPlan, build_dir: Path, log=print) -> None:
+class KernelPool:
+    """``size`` warm kernels for one run, started at once (their processes boot while the run
+    prepares; they import the stack when ``ready`` is set). A kernel whose notebook failed is
+    discarded and its slot starts another when next used."""
+
+    def __init__(self, size: int, log_dir: Path, ready: threading.Event | None = None):
+        self.size, self.log_dir, self.ready = size, log_dir, ready
+        self.idle: queue.Queue = queue.Queue()
+        self._name, self._env = _kernel_name(), _kernel_env()
+        self._lock = threading.Lock()
+        self._count = 0
+        for _ in range(size):
+            threading.Thread(target=self._warm, daemon=True).start()
+
+    def start_kernel(self) -> _Kernel:
+        with self._lock:
+            self._count += 1
+            kernel = _Kernel(self._name, self._env, self.log_dir / f"kernel-{self._count}.log")
+            _KERNELS.add(kernel)
+        kernel.start(self.ready)
+        return kernel
+
+    def _warm(self) -> None:  # a kernel is used as soon as it is ready
+        try:
+            self.idle.put(self.start_kernel())
+        except BaseException:  # noqa: BLE001 - the slot starts a kernel again when used
+            self.idle.put(None)
+
+    def acquire(self) -> _Kernel:
+        kernel = self.idle.get()
+        return kernel if kernel is not None else self.start_kernel()
+
+    def release(self, kernel: _Kernel | None, healthy: bool) -> None:
+        if not healthy and kernel is not None:
+            kernel.kill()
+            with self._lock:
+                _KERNELS.discard(kernel)
+            kernel = None
+        self.idle.put(kernel)
+
+    def shutdown(self) -> None:
+        """Kill every kernel of the pool (and their process groups)."""
+        for k in list(_KERNELS):
+            k.kill()
+        _KERNELS.clear()
+
+
+def pool_size(plan: RunPlan) -> int:
+    """Kernels a plan needs: one per core, at most the largest group of parallel steps."""
+    groups: dict[int, int] = {}
+    for step in plan.steps:
+        groups[step.group] = groups.get(step.group, 0) + 1
+    return max(1, min(os.cpu_count() or 1, max(groups.values(), default=1)))
+
+
+def run_steps(plan: RunPlan, build_dir: Path, log=print, pool: KernelPool | None = None) -> None:
     """Run the plan's steps group by group on a pool of warm kernels (one per core, at most
     the largest group); the steps of a group run in parallel, each on the next free kernel."""
     cores = max(1, os.cpu_count() or 1)
     groups: dict[int, list[Step]] = {}
     for step in plan.steps:
         groups.setdefault(step.group, []).append(step)
-    size = max(1, min(cores, max(len(g) for g in groups.values())))
-    name = _kernel_name()
-    env = _kernel_env()
-    idle: queue.Queue = queue.Queue()
+    pool = pool or KernelPool(pool_size(plan), build_dir / "logs")
     failures: list[BaseException] = []
     lock = threading.Lock()
 
-    def start_kernel():
-        with lock:
-            n = len(_KERNELS)
-        kernel = _Kernel(name, env, build_dir / "logs" / f"kernel-{n + 1}.log")
-        with lock:
-            _KERNELS.add(kernel)
-        kernel.start()
-        return kernel
-
     def worker(step: Step, n_parallel: int, done: threading.Event):
-        kernel = idle.get()
-        healthy = False
+        kernel, healthy = None, False
         try:
-            if kernel is None:  # a slot whose kernel was discarded: start another
-                kernel = start_kernel()
+            kernel = pool.acquire()
             cores_each = max(1, cores // n_parallel)
             run_step(step, build_dir, kernel, log, cores_each, plan.expected.get(step.name))
             healthy = True
@@ -176,28 +221,15 @@ def run_steps(plan: RunPlan, build_dir: Path, log=print) -> None:
             with lock:
                 failures.append(exc)
         finally:
-            if not healthy and kernel is not None:
-                kernel.kill()
-                with lock:
-                    _KERNELS.discard(kernel)
-                kernel = None
-            idle.put(kernel)
+            pool.release(kernel, healthy)
             done.set()
 
-    def warm():  # a kernel is used as soon as it is ready
-        try:
-            idle.put(start_kernel())
-        except BaseException:  # noqa: BLE001 - the slot starts a kernel again when used
-            idle.put(None)
-
-    for _ in range(size):
-        threading.Thread(target=warm, daemon=True).start()
     try:
         for steps in groups.values():
             for step in steps:
                 last = plan.expected.get(step.name)
                 log(f"  [ start ] {step.name}" + (f" (last run {last:.0f} s)" if last else ""))
-            n_parallel = min(size, len(steps))
+            n_parallel = min(pool.size, len(steps))
             events = []
             for step in steps:
                 ev = threading.Event()
@@ -212,9 +244,7 @@ def run_steps(plan: RunPlan, build_dir: Path, log=print) -> None:
         _terminate_running()
         raise
     finally:
-        for k in list(_KERNELS):
-            k.kill()
-        _KERNELS.clear()
+        pool.shutdown()
 
 
 def _kernel_name() -> str:

@@ -19,12 +19,16 @@ import threading
 import time
 from pathlib import Path
 
-import nbformat
-
 from analysis import catalogue, config
 from analysis.contract.reading import file_sha256  # noqa: F401  (re-exported for tests)
 from analysis.profiles import load_profile  # noqa: F401  (re-exported for the CLI)
-from analysis.report.kernels import StepFailed, previous_step_seconds, run_steps
+from analysis.report.kernels import (
+    KernelPool,
+    StepFailed,
+    pool_size,
+    previous_step_seconds,
+    run_steps,
+)
 from analysis.report.manifest import build_manifest
 from analysis.report.plan import BadParameters, check_parameters, plan_run  # noqa: F401
 
@@ -178,11 +182,18 @@ def _run_report(data_path, profile, out_dir, seed, log, trials=None, paper="a4")
     plan = plan_run(profile, data_path, build_dir, seed, trials)
     plan.expected = previous_step_seconds(out_dir, profile)
     log(f"trialbayes report: profile {profile}, {len(plan.steps)} step(s), building in {build_dir}")
-    warm_native_cache(log)
+    # the kernels boot while the native density is loaded (or compiled, once per machine);
+    # they import it only then, so that they load it instead of compiling it side by side
+    native_ready = threading.Event()
+    pool = KernelPool(pool_size(plan), build_dir / "logs", ready=native_ready)
+    try:
+        warm_native_cache(log)
+    finally:
+        native_ready.set()
     # while the kernels work, this process (otherwise waiting) imports what rendering needs
     threading.Thread(target=_import_renderers, daemon=True).start()
     try:
-        run_steps(plan, build_dir, log)
+        run_steps(plan, build_dir, log, pool)
         catalogue.combine_parts(build_dir)
         manifest = build_manifest(plan, started, time.time())
         t0 = time.perf_counter()
@@ -242,6 +253,7 @@ def _in_background(func, *args):
 
 def _export_notebooks_html(nb_dir: Path) -> None:
     """Export each executed notebook (with code) to HTML beside it."""
+    import nbformat
     from nbconvert import HTMLExporter
 
     from analysis.report import render
