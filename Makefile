@@ -58,8 +58,8 @@ test: $(STAMP) ## library tests (pytest) and notebook tests (nbval) at smoke def
 test-notebooks: $(STAMP) ## nbval on the notebooks only
 	$(NBVAL)
 
-test-fast: $(STAMP) ## library tests without the slow model fits
-	$(PY) -m pytest -q -m "not slow" tests
+test-fast: $(STAMP) ## library tests without the slow ones (full model fits, whole reports), no nbval
+	$(PY) -m pytest -q -n 2 --dist loadfile -m "not slow" tests
 
 bench: $(STAMP) ## benchmark: naive vs project model, scale sweep, make report cold/warm (reports/bench/)
 	$(PY) -m analysis bench

@@ -209,18 +209,32 @@ def run_steps(plan: RunPlan, build_dir: Path, log=print, pool: KernelPool | None
     pool = pool or KernelPool(pool_size(plan), build_dir / "logs")
     failures: list[BaseException] = []
     lock = threading.Lock()
+    share = build_dir / "logs" / "sampler-cores"  # every running notebook's share of the cores
+    running = [0]
 
-    def worker(step: Step, n_parallel: int, done: threading.Event):
-        kernel, healthy = None, False
+    def count(change: int) -> int:
+        with lock:
+            running[0] += change
+            each = max(1, cores // max(1, running[0]))
+            tmp = share.with_suffix(".tmp")
+            tmp.write_text(str(each))
+            os.replace(tmp, share)
+            return each
+
+    def worker(step: Step, done: threading.Event):
+        kernel, healthy, counted = None, False, False
         try:
             kernel = pool.acquire()
-            cores_each = max(1, cores // n_parallel)
-            run_step(step, build_dir, kernel, log, cores_each, plan.expected.get(step.name))
+            cores_each = count(+1)
+            counted = True
+            run_step(step, build_dir, kernel, log, cores_each, plan.expected.get(step.name), share)
             healthy = True
         except BaseException as exc:  # noqa: BLE001 - reported by the group
             with lock:
                 failures.append(exc)
         finally:
+            if counted:
+                count(-1)
             pool.release(kernel, healthy)
             done.set()
 
@@ -229,11 +243,10 @@ def run_steps(plan: RunPlan, build_dir: Path, log=print, pool: KernelPool | None
             for step in steps:
                 last = plan.expected.get(step.name)
                 log(f"  [ start ] {step.name}" + (f" (last run {last:.0f} s)" if last else ""))
-            n_parallel = min(pool.size, len(steps))
             events = []
             for step in steps:
                 ev = threading.Event()
-                threading.Thread(target=worker, args=(step, n_parallel, ev), daemon=True).start()
+                threading.Thread(target=worker, args=(step, ev), daemon=True).start()
                 events.append(ev)
             for ev in events:
                 while not ev.wait(0.5):
@@ -289,6 +302,7 @@ def run_step(
     log=print,
     cores: int | None = None,
     expected: float | None = None,
+    cores_file: Path | None = None,
 ) -> None:
     """Execute one notebook with papermill on ``kernel`` into ``build_dir/notebooks``.
 
@@ -309,6 +323,8 @@ def run_step(
     env = {output.PROGRESS_ENV: str(progress_file)}
     if cores:  # parallel steps share the cores instead of oversubscribing them
         env["TRIALBAYES_SAMPLER_CORES"] = str(cores)
+    if cores_file is not None:  # ... and a step left running alone takes them all
+        env["TRIALBAYES_SAMPLER_CORES_FILE"] = str(cores_file)
     t0 = time.perf_counter()
     step.status = "running"
     outcome: dict = {}

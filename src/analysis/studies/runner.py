@@ -59,6 +59,7 @@ def chunk_key(code: bytes, chunk: list) -> str:
 def _run_chunk(chunk: list) -> list[dict]:
     """Run a chunk of tasks in a worker; a failing replicate is recorded, not raised."""
     os.environ.setdefault("TRIALBAYES_SAMPLER_CORES", "1")  # one core per worker process
+    os.environ.pop("TRIALBAYES_SAMPLER_CORES_FILE", None)  # the report's share is the kernel's
     out = []
     for key, func, args in chunk:
         try:

@@ -42,7 +42,11 @@ def sbc_prior_draws(data: model.TrialData, n: int, seed: int) -> list[dict]:
 
     m = model.build_trial_model(data)
     with m:
-        prior = pm.sample_prior_predictive(draws=n, random_seed=seed)
+        # a few hundred draws: PyTensor's Python implementations (the compiled C draws to rounding,
+        # 1e-15, without compiling C on a machine's first run)
+        prior = pm.sample_prior_predictive(
+            draws=n, random_seed=seed, compile_kwargs={"mode": "FAST_COMPILE"}
+        )
     out = []
     for i in range(n):
         draw = {v: np.asarray(prior.prior[v].isel(chain=0, draw=i)) for v in prior.prior.data_vars}

@@ -1,0 +1,70 @@
+"""The report's warm kernels: a notebook never sees what the one before it left in the
+namespace, gets its own environment, and a kernel whose notebook failed is not reused."""
+
+import json
+import os
+
+import nbformat
+import pytest
+
+from analysis.report import kernels
+from analysis.report.plan import Step
+from analysis.trialmodel import fit
+
+
+def _notebook(path, *sources):
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(s) for s in sources]
+    nb.metadata["kernelspec"] = {"name": "python3", "language": "python", "display_name": "py"}
+    nbformat.write(nb, path)
+    return path
+
+
+def _outputs(path):
+    nb = json.loads(path.read_text())
+    texts = [o["text"] for c in nb["cells"] for o in c.get("outputs", []) if "text" in o]
+    return "".join("".join(t) if isinstance(t, list) else t for t in texts)
+
+
+def test_notebooks_share_a_kernel_but_not_a_namespace(tmp_path):
+    first = _notebook(tmp_path / "a.ipynb", "leak = 41\nimport os\nprint('pid', os.getpid())")
+    second = _notebook(
+        tmp_path / "b.ipynb",
+        "import os\nprint('pid', os.getpid())\nprint('leak' in globals())\n"
+        "print(os.environ['TRIALBAYES_SAMPLER_CORES'])",
+    )
+    failing = _notebook(tmp_path / "c.ipynb", "raise ValueError('broken on purpose')")
+    build = tmp_path / "build"
+    pool = kernels.KernelPool(1, build / "logs")
+    try:
+        k = pool.acquire()
+        kernels.run_step(Step("a", first, {}), build, k, log=lambda m: None, cores=1)
+        kernels.run_step(Step("b", second, {}), build, k, log=lambda m: None, cores=2)
+        a, b = _outputs(build / "notebooks" / "a.ipynb"), _outputs(build / "notebooks" / "b.ipynb")
+        pid = a.split()[1]
+        assert f"pid {pid}" in b  # the same kernel ...
+        assert "False" in b and "\n2\n" in b  # ... a fresh namespace, this step's environment
+        with pytest.raises(kernels.StepFailed, match="broken on purpose"):
+            kernels.run_step(Step("c", failing, {}), build, k, log=lambda m: None)
+        pool.release(k, healthy=False)  # as run_steps does after a failure
+        fresh = pool.acquire()
+        kernels.run_step(Step("a2", first, {}), build, fresh, log=lambda m: None)
+        assert _outputs(build / "notebooks" / "a2.ipynb").split()[1] != pid
+        pool.release(fresh, healthy=True)
+    finally:
+        pool.shutdown()
+
+
+def test_a_notebook_left_running_alone_takes_every_core(tmp_path, monkeypatch):
+    share = tmp_path / "sampler-cores"
+    monkeypatch.setenv("TRIALBAYES_SAMPLER_CORES", "1")
+    monkeypatch.setenv(fit.CORES_FILE_ENV, str(share))
+    share.write_text("2")
+    assert fit.sampler_cores(4) == 2
+    share.write_text("1")
+    assert fit.sampler_cores(4) == 1
+    share.unlink()  # unreadable: the fixed share
+    assert fit.sampler_cores(4) == 1
+    monkeypatch.delenv(fit.CORES_FILE_ENV)
+    monkeypatch.delenv("TRIALBAYES_SAMPLER_CORES")
+    assert fit.sampler_cores(1) == 1 and fit.sampler_cores(64) == (os.cpu_count() or 1)
