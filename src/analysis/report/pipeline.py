@@ -62,6 +62,13 @@ def render_report(
     )
     from analysis.report import audit
 
+    # Chromium prints while this process reads the HTML as a reader would
+    printed_pdf: dict = {}
+
+    def print_it():
+        printed_pdf["pdf"] = render.print_pdf(out_html, out_html.with_suffix(".pdf"))
+
+    printing = _in_background(print_it)
     problems = audit.audit_html(out_html)
     manifest["report_check"] = [str(p) for p in problems]
     if problems:
@@ -70,7 +77,8 @@ def render_report(
             log(f"[ check ]   {p}")
     else:
         log("[ check ] report read as a reader would: no problems found")
-    pdf = render.print_pdf(out_html, out_html.with_suffix(".pdf"))
+    printing()
+    pdf = printed_pdf.get("pdf")
     if pdf is None:
         log("[ pdf   ] skipped: no headless Chromium (apt-get install chromium)")
     else:
