@@ -253,6 +253,7 @@ def run_design(
             workers,
             chunk_size=max(1, validate_n // 2),
             progress=progress,
+            reuse=True,  # one local cluster for every study of the run (workers start once)
         )
         out.runs["laplace-check"] = check
         out.tables[c.LAPLACE_CHECK] = laplace.laplace_check(_succeeded(check))
@@ -270,6 +271,7 @@ def run_design(
             scheduler,
             workers,
             progress=progress,
+            reuse=True,
         )
         out.runs[name] = run
         table = asr.assurance_table(_succeeded(run))
@@ -290,6 +292,7 @@ def run_design(
             scheduler,
             workers,
             progress=progress,
+            reuse=True,
         )
         out.runs["assurance-null"] = null_run
         null = asr.assurance_table(_succeeded(null_run))
@@ -400,6 +403,7 @@ def run_calibration(
         workers,
         chunk_size=4,
         progress=progress,
+        reuse=True,
     )
     out.runs["sbc"] = run
     ranks = run.results[run.results["status"] == "ok"].drop(columns=["status", "error", "key"])
