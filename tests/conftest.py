@@ -9,7 +9,10 @@ import shutil
 import pandas as pd
 import pytest
 
+from analysis.commandline import skip_unused_optional_modules
+
 os.environ.setdefault("MPLBACKEND", "Agg")
+skip_unused_optional_modules()  # as ``python -m analysis`` does
 
 
 def registry_with(root, trial: dict, arms: list[tuple[str, str, str]], visits: str):

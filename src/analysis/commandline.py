@@ -23,6 +23,20 @@ def skip_dask_probe(argv: list[str]) -> None:
             sys.modules.setdefault(name, None)
 
 
+#: Optional modules that only slow a ``python -m analysis`` process down: jsonschema's IRI
+#: format checker (``rfc3987_syntax``, installed for Jupyter's event schemas) builds a parser
+#: grammar at import, 1.4 s in every process that imports nbformat. This project's processes
+#: validate notebooks against nbformat's schema, which has no IRI formats.
+UNUSED_OPTIONAL_MODULES = ("rfc3987_syntax",)
+
+
+def skip_unused_optional_modules() -> None:
+    """Mark :data:`UNUSED_OPTIONAL_MODULES` absent (their importers fall back, as when they are
+    not installed). Called first by ``python -m analysis``, and by the test suite."""
+    for name in UNUSED_OPTIONAL_MODULES:
+        sys.modules.setdefault(name, None)
+
+
 def err(msg: str) -> None:
     print(f"error: {msg}", file=sys.stderr)
 
