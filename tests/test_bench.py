@@ -79,6 +79,20 @@ def test_summary_lines_compare_each_target():
     assert lines[11] == "make smoke warm: 50.0 s (target <= 30 s; previous target <= 60 s) MISSED"
 
 
+def test_explorer_control_lines_name_each_panel_slowest_change():
+    results = _results()
+    results["explorer_controls"] = pd.DataFrame(
+        {
+            "panel": ["cross-trial", "cross-trial", "design", "design"],
+            "control": ["bridge_mean", "outcome", "n_patients", "replicates"],
+            "seconds": [0.2, 1.4, 3.0, 6.5],
+        }
+    )
+    lines = bench.summary_lines(results)
+    assert "slowest cross-trial control: 1.4 s (target <= 1 s) MISSED" in lines
+    assert "slowest design control: 6.5 s (target <= 10 s) MET" in lines
+
+
 def test_a_failed_brms_run_gives_no_ratio():
     results = _results()
     results["cold_fit"]["exit_code"] = [0, 0, 0, 1]

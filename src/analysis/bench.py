@@ -44,6 +44,8 @@ TARGETS = {
     "ess_per_second_ratio": 20.0,
     "scale_10000_seconds": 30.0,
     "explorer_refit_seconds": 2.0,
+    "explorer_cross_trial_seconds": 1.0,  # one control of the cross-trial panel
+    "explorer_design_seconds": 10.0,  # one control of the replication-design panel
     "report_warm_seconds": 60.0,
     "report_cold_seconds": 180.0,
     "smoke_warm_seconds": 30.0,
@@ -176,6 +178,48 @@ def explorer_refits(log=print) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+#: The controls the bench changes, panel by panel, in order (each changes what is shown).
+EXPLORER_CHANGES = {
+    "cross-trial": [
+        ("bridge_mean", 0.3),
+        ("tau_prior", "rhodes-mental-health"),
+        ("effect_prior_sd", 0.5),
+        ("map_prior", True),
+        ("outcome", "quality_of_life"),
+    ],
+    "design": [
+        ("n_patients", 400),
+        ("n_teams", 40),
+        ("design_prior", "sceptical"),
+        ("rule", "mcid"),
+        ("threshold", 0.9),
+        ("replicates", 30),
+    ],
+}
+
+
+def explorer_controls(log=print) -> pd.DataFrame:
+    """Seconds from setting a control of the explorer's cross-trial and design panels to the
+    new answer shown (as a user changes it; the tests check that each change changes it)."""
+    from analysis import explore
+
+    panels = {
+        "cross-trial": explore.cross_trial_panel(explore.CrossTrial(None)),
+        "design": explore.design_panel(
+            explore.ReplicationDesign(None), explore.DesignControls(replicates=20)
+        ),
+    }
+    rows = []
+    for name, panel in panels.items():
+        for control, value in EXPLORER_CHANGES[name]:
+            t0 = time.perf_counter()
+            panel.controls[control].value = value
+            seconds = time.perf_counter() - t0
+            rows.append({"panel": name, "control": control, "seconds": seconds})
+            log(f"  explorer {name} {control} = {value!r}: {seconds:5.2f} s")
+    return pd.DataFrame(rows)
+
+
 def _min_ess(idata, name: str) -> float:
     return float(diagnostics.convergence_table(idata, name)["ess_bulk"].min())
 
@@ -305,6 +349,7 @@ def run_bench(
     results["scale"] = scale_sweep(sizes, settings, settings.seed, log)
     log("4. explorer refits (smoke profile, as the explorer fits)")
     results["explorer"] = explorer_refits(log)
+    results["explorer_controls"] = explorer_controls(log)
     log("5. scale-out: the design's and SBC's replicates on Dask (1, 2 workers; an address)")
     results["scale_out"] = scale_out(log=log)
     if with_report:
@@ -352,6 +397,12 @@ def summary_lines(results: dict[str, pd.DataFrame]) -> list[str]:
     if "explorer" in results:
         slowest = results["explorer"]["seconds"].max()
         checks.append(("slowest explorer refit", slowest, "explorer_refit_seconds", False, " s"))
+    if "explorer_controls" in results:
+        slowest = results["explorer_controls"].groupby("panel")["seconds"].max()
+        for panel in ("cross-trial", "design"):
+            if panel in slowest:
+                key = f"explorer_{panel.replace('-', '_')}_seconds"
+                checks.append((f"slowest {panel} control", slowest[panel], key, False, " s"))
     form = results["formulation"].set_index("method")["ratio_to_naive"]
     default = f"project: marginal, nutpie ({fit.DEFAULT_BACKEND})"
     for method, name in (
