@@ -45,13 +45,16 @@ smoke: $(STAMP) ## fast end-to-end run with the smoke profile into reports/_smok
 NBVAL := cd notebooks && ../$(PY) -m pytest -q --nbval-lax --nbval-current-env \
 	--nbval-sanitize-with ../tests/nbval_sanitize.cfg -p no:cacheprovider .
 
+# pytest-xdist workers of the library tests
+TEST_WORKERS ?= 2
+
 # The notebooks (one kernel, mostly waiting on compilation) run beside the library tests
 # (two workers); their log is printed when both are done.
 test: $(STAMP) ## library tests (pytest) and notebook tests (nbval) at smoke defaults
 	@mkdir -p .cache
 	@$(PY) -c "from analysis.trialmodel import native" # compile (or load) the native density once
 	@( $(NBVAL) > ../.cache/nbval.log 2>&1; echo $$? > ../.cache/nbval.rc ) & \
-	$(PY) -m pytest -q -p no:nbval -n 2 --dist loadfile --durations=25 tests; rc=$$?; wait; \
+	$(PY) -m pytest -q -p no:nbval -n $(TEST_WORKERS) --dist loadfile --durations=25 tests; rc=$$?; wait; \
 	echo "==> notebooks (nbval)"; cat .cache/nbval.log; \
 	exit $$(( rc || $$(cat .cache/nbval.rc) ))
 
@@ -59,7 +62,7 @@ test-notebooks: $(STAMP) ## nbval on the notebooks only
 	$(NBVAL)
 
 test-fast: $(STAMP) ## library tests without the slow ones (full model fits, whole reports), no nbval
-	$(PY) -m pytest -q -p no:nbval -n 2 --dist loadfile -m "not slow" tests
+	$(PY) -m pytest -q -p no:nbval -n $(TEST_WORKERS) --dist loadfile -m "not slow" tests
 
 bench: $(STAMP) ## benchmark: naive vs project model, scale sweep, make report cold/warm (reports/bench/)
 	$(PY) -m analysis bench

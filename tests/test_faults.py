@@ -34,13 +34,14 @@ def project(tmp_path):
     for name in STEPS:
         _notebook(
             root / "notebooks" / f"{name}.ipynb",
-            "import time\nimport pandas as pd\nimport matplotlib.pyplot as plt\n"
+            "import os, pathlib, time\nimport pandas as pd\nimport matplotlib.pyplot as plt\n"
+            f"pathlib.Path(os.environ['FAULT_MARKERS'], '{name}').touch()\n"
             "from analysis import output\nout = output.output_dir(output_dir)\n"
             f"pd.DataFrame({{'step': ['{name}'], 'seed': [seed]}}).to_csv(out / 'tables' / "
             f"'{name}.csv', index=False)\nfig = plt.figure(); plt.plot([1, 2]); output.save_figure(fig, out, "
             f"'{name}')\ntime.sleep(pause)",
         )
-    steps = "".join(f"  - notebook: {n}\n    parameters: {{pause: 2.0}}\n" for n in STEPS)
+    steps = "".join(f"  - notebook: {n}\n    parameters: {{pause: 1.0}}\n" for n in STEPS)
     (root / "params" / "slow.yaml").write_text(f"steps:\n{steps}")
     return root
 
@@ -58,8 +59,20 @@ def _cmd(root):
     ]
 
 
+def _markers(root):
+    """The folder where each step's notebook marks that it is running (before its pause)."""
+    folder = root / "markers"
+    folder.mkdir(exist_ok=True)
+    return folder
+
+
 def _env(root):
-    return {**os.environ, "TRIALBAYES_ROOT": str(root), "PYTHONUNBUFFERED": "1"}
+    return {
+        **os.environ,
+        "TRIALBAYES_ROOT": str(root),
+        "PYTHONUNBUFFERED": "1",
+        "FAULT_MARKERS": str(_markers(root)),
+    }
 
 
 def _snapshot(folder):
@@ -71,7 +84,8 @@ def _snapshot(folder):
 
 
 def _kill_during(root, step, sig, timeout=120):
-    """Start a report, send ``sig`` once ``step`` has started; fail if that takes > ``timeout`` s.
+    """Start a report, send ``sig`` once ``step``'s notebook is running (its kernel has marked
+    it, and sleeps for its pause); fail if that takes > ``timeout`` s.
 
     Lines are read on a thread, so a child that goes silent cannot hang the test: the deadline
     is checked every second whether or not a line arrives.
@@ -79,6 +93,8 @@ def _kill_during(root, step, sig, timeout=120):
     import queue
     import threading
 
+    marker = _markers(root) / step
+    marker.unlink(missing_ok=True)
     proc = subprocess.Popen(
         _cmd(root),
         env=_env(root),
@@ -96,14 +112,11 @@ def _kill_during(root, step, sig, timeout=120):
             os.killpg(proc.pid, signal.SIGKILL)
             pytest.fail(f"step {step} did not start within {timeout} s:\n" + "".join(seen))
         try:
-            line = lines.get(timeout=1.0)
+            seen.append(lines.get(timeout=0.05))
         except queue.Empty:
             if proc.poll() is not None and lines.empty():
                 pytest.fail(f"the run ended before step {step}:\n" + "".join(seen))
-            continue
-        seen.append(line)
-        if f"[ start ] {step}" in line:
-            time.sleep(1.0)  # the kernel is running the step's notebook
+        if marker.exists():  # the kernel is running the step's notebook
             os.kill(proc.pid, sig)
             break
     proc.wait(timeout=120)
@@ -128,7 +141,7 @@ def test_report_killed_during_each_step_leaves_previous_report(project):
         assert _snapshot(out) == before, step
     code, log = _kill_during(project, "second", signal.SIGKILL)
     assert code == -signal.SIGKILL, log
-    time.sleep(4)  # orphaned kernels finish into the abandoned build folder, never the products
+    time.sleep(2.5)  # orphaned kernels finish into the abandoned build folder, never the products
     assert _snapshot(out) == before
     again = subprocess.run(_cmd(project), env=_env(project), capture_output=True, text=True)
     assert again.returncode == 0, again.stdout + again.stderr

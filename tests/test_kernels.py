@@ -34,10 +34,13 @@ def test_notebooks_share_a_kernel_but_not_a_namespace(tmp_path):
         "print(os.environ['TRIALBAYES_SAMPLER_CORES'])",
     )
     failing = _notebook(tmp_path / "c.ipynb", "raise ValueError('broken on purpose')")
+    preloaded = _notebook(tmp_path / "d.ipynb", "import sys\nprint('tabnanny' in sys.modules)")
     build = tmp_path / "build"
-    pool = kernels.KernelPool(1, build / "logs")
+    pool = kernels.KernelPool(1, build / "logs", preload=kernels.preload_code(["tabnanny"]))
     try:
         k = pool.acquire()
+        kernels.run_step(Step("d", preloaded, {}), build, k, log=lambda m: None)
+        assert "True" in _outputs(build / "notebooks" / "d.ipynb")  # imported before the step
         kernels.run_step(Step("a", first, {}), build, k, log=lambda m: None, cores=1)
         kernels.run_step(Step("b", second, {}), build, k, log=lambda m: None, cores=2)
         a, b = _outputs(build / "notebooks" / "a.ipynb"), _outputs(build / "notebooks" / "b.ipynb")
@@ -53,6 +56,28 @@ def test_notebooks_share_a_kernel_but_not_a_namespace(tmp_path):
         pool.release(fresh, healthy=True)
     finally:
         pool.shutdown()
+
+
+def test_the_preload_is_what_the_notebooks_import(tmp_path):
+    a = _notebook(
+        tmp_path / "a.ipynb",
+        "%matplotlib inline\nimport json, email.mime\nfrom analysis import registry",
+        "def f():\n    from xml.dom import minidom as m\n    return m",
+        "this cell does not parse (",
+    )
+    b = _notebook(tmp_path / "b.ipynb", "import json\nfrom . import nothing\n!ls")
+    assert kernels.imported_modules([a, b]) == [
+        "json",
+        "email.mime",
+        "analysis",
+        "analysis.registry",
+        "xml.dom",
+        "xml.dom.minidom",
+    ]
+    # the code imports each (a name that is not a module is skipped) and binds no name
+    names: dict = {}
+    exec(kernels.preload_code(["json", "analysis.registry.trial_label", "no_such_module"]), names)
+    assert set(names) == {"__builtins__"}
 
 
 def test_a_notebook_left_running_alone_takes_every_core(tmp_path, monkeypatch):

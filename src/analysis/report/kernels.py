@@ -1,8 +1,9 @@
 """Running a plan's notebooks with papermill on a pool of warm kernels.
 
-A report run starts one Jupyter kernel per core and keeps it: each kernel imports the stack
-once (:data:`PRELOAD`), then executes notebook after notebook, each in a fresh namespace
-(``%reset``, figures closed, execution count from 1) with its step's environment set. A run
+A report run starts one Jupyter kernel per core and keeps it: each kernel imports once what
+the run's notebooks import (:func:`imported_modules`), then executes notebook after notebook,
+each in a fresh namespace (back to the post-import names, figures closed, execution count
+from 1) with its step's environment set. A run
 so pays kernel starts and imports once per core instead of once per notebook, and papermill
 still writes every executed notebook. Steps of a group run on whichever kernel is free; a
 kernel whose notebook failed or was interrupted is discarded, never reused. Progress lines are
@@ -26,13 +27,9 @@ from analysis.report.redaction import redact_data_path, strip_machine_details
 
 #: Thread-pool sizes set to 1 in every notebook kernel (unless the user set them).
 BLAS_THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
-#: What a kernel imports once, before its first notebook: the modules every notebook imports.
-PRELOAD = (
-    "import numpy, pandas, xarray, matplotlib.pyplot, seaborn, IPython.display\n"
-    "import analysis.figures, analysis.output, analysis.catalogue, analysis.registry\n"
-    "import analysis.trialmodel.pipeline, analysis.synthesis.pipeline, "
-    "analysis.studies.pipeline, analysis.contract.pipeline\n"
-)
+#: What every kernel imports before its first notebook, whatever the notebooks import (the
+#: namespace reset between notebooks closes figures with pyplot).
+BASE_PRELOAD = ("IPython.display", "matplotlib.pyplot")
 #: After the preload: the names a fresh namespace has (kept on the shell object).
 BASELINE = "get_ipython()._baseline_names = set(get_ipython().user_ns)\n"
 #: Between notebooks: the namespace back to the baseline (``%reset`` would also drop what
@@ -68,8 +65,8 @@ class _Kernel:
         self.logfile = logfile
         self.pid: int | None = None
 
-    def start(self, ready: threading.Event | None = None) -> None:
-        """Start the kernel process; once ``ready`` is set, import the stack (:data:`PRELOAD`).
+    def start(self, ready: threading.Event | None = None, preload: str = "") -> None:
+        """Start the kernel process; once ``ready`` is set, import the stack (``preload``).
         (The run sets it when the native density is compiled, so that kernels load it.)"""
         from jupyter_core.utils import run_sync
 
@@ -81,7 +78,7 @@ class _Kernel:
         self.pid = getattr(getattr(self.km.provisioner, "process", None), "pid", None)
         if ready is not None:
             ready.wait()
-        self.run(PRELOAD + BASELINE)
+        self.run((preload or preload_code(BASE_PRELOAD)) + BASELINE)
 
     def run(self, code: str, timeout: float = 300) -> None:
         """Execute ``code`` silently; raise RuntimeError with the kernel's error if it fails."""
@@ -127,6 +124,57 @@ class _Kernel:
 _KERNELS: set = set()  # every kernel of this run, killed on interruption
 
 
+def imported_modules(notebooks) -> list[str]:
+    """The modules the notebooks' code cells import, in first-seen order: ``a.b`` for
+    ``import a.b``; ``a`` and ``a.b`` for ``from a import b`` (``b`` may be a module).
+
+    A kernel that imports these once serves every notebook without paying for them again;
+    they are read from the notebooks themselves, so a run of small notebooks does not wait
+    for the whole stack. Magics and shell lines are skipped; a cell that does not parse is
+    left to fail in its notebook.
+    """
+    import ast
+
+    seen: dict[str, None] = {}
+    for path in notebooks:
+        cells = json.loads(Path(path).read_text(encoding="utf-8")).get("cells", [])
+        for cell in cells:
+            if cell.get("cell_type") != "code":
+                continue
+            source = cell.get("source", "")
+            source = "".join(source) if isinstance(source, list) else source
+            lines = [ln for ln in source.splitlines() if not ln.lstrip().startswith(("%", "!"))]
+            try:
+                tree = ast.parse("\n".join(lines))
+            except SyntaxError:
+                continue
+            for node in ast.walk(tree):
+                if isinstance(node, ast.Import):
+                    seen.update((a.name, None) for a in node.names)
+                elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                    seen[node.module] = None
+                    seen.update((f"{node.module}.{a.name}", None) for a in node.names)
+    return list(seen)
+
+
+def preload_code(modules) -> str:
+    """Kernel code importing ``modules`` (and :data:`BASE_PRELOAD`) without binding a name;
+    a name that is not a module, or fails to import, is skipped (a notebook that needs it
+    fails in its own cell, where the error is shown)."""
+    names = list(dict.fromkeys([*BASE_PRELOAD, *modules]))
+    return (
+        "def _preload(names):\n"
+        "    import importlib\n"
+        "    for name in names:\n"
+        "        try:\n"
+        "            importlib.import_module(name)\n"
+        "        except Exception:\n"
+        "            pass\n"
+        f"_preload({names!r})\n"
+        "del _preload\n"
+    )
+
+
 def _terminate_running() -> None:
     """Kill every kernel of this run together with its process group."""
     for k in list(_KERNELS):
@@ -149,8 +197,15 @@ class KernelPool:
     prepares; they import the stack when ``ready`` is set). A kernel whose notebook failed is
     discarded and its slot starts another when next used."""
 
-    def __init__(self, size: int, log_dir: Path, ready: threading.Event | None = None):
+    def __init__(
+        self,
+        size: int,
+        log_dir: Path,
+        ready: threading.Event | None = None,
+        preload: str = "",
+    ):
         self.size, self.log_dir, self.ready = size, log_dir, ready
+        self.preload = preload or preload_code(BASE_PRELOAD)
         self.idle: queue.Queue = queue.Queue()
         self._name, self._env = _kernel_name(), _kernel_env()
         self._lock = threading.Lock()
@@ -163,7 +218,7 @@ class KernelPool:
             self._count += 1
             kernel = _Kernel(self._name, self._env, self.log_dir / f"kernel-{self._count}.log")
             _KERNELS.add(kernel)
-        kernel.start(self.ready)
+        kernel.start(self.ready, self.preload)
         return kernel
 
     def _warm(self) -> None:  # a kernel is used as soon as it is ready
@@ -191,6 +246,11 @@ class KernelPool:
         _KERNELS.clear()
 
 
+def plan_preload(plan: RunPlan) -> str:
+    """The preload of a run's kernels: what its notebooks import."""
+    return preload_code(imported_modules(dict.fromkeys(s.notebook for s in plan.steps)))
+
+
 def pool_size(plan: RunPlan) -> int:
     """Kernels a plan needs: one per core, at most the largest group of parallel steps."""
     groups: dict[int, int] = {}
@@ -206,7 +266,7 @@ def run_steps(plan: RunPlan, build_dir: Path, log=print, pool: KernelPool | None
     groups: dict[int, list[Step]] = {}
     for step in plan.steps:
         groups.setdefault(step.group, []).append(step)
-    pool = pool or KernelPool(pool_size(plan), build_dir / "logs")
+    pool = pool or KernelPool(pool_size(plan), build_dir / "logs", preload=plan_preload(plan))
     failures: list[BaseException] = []
     lock = threading.Lock()
     share = build_dir / "logs" / "sampler-cores"  # every running notebook's share of the cores

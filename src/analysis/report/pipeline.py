@@ -25,6 +25,7 @@ from analysis.profiles import load_profile  # noqa: F401  (re-exported for the C
 from analysis.report.kernels import (
     KernelPool,
     StepFailed,
+    plan_preload,
     pool_size,
     previous_step_seconds,
     run_steps,
@@ -193,7 +194,9 @@ def _run_report(data_path, profile, out_dir, seed, log, trials=None, paper="a4")
     # the kernels boot while the native density is loaded (or compiled, once per machine);
     # they import it only then, so that they load it instead of compiling it side by side
     native_ready = threading.Event()
-    pool = KernelPool(pool_size(plan), build_dir / "logs", ready=native_ready)
+    pool = KernelPool(
+        pool_size(plan), build_dir / "logs", ready=native_ready, preload=plan_preload(plan)
+    )
     try:
         warm_native_cache(log)
     finally:
