@@ -293,7 +293,8 @@ def pdf_text(pdf: Path) -> list[str]:
             timeout=120,
         )
         raw = done.stdout.decode("utf-8", errors="replace").split("\f")
-        raw = raw[: pdf_pages(pdf)]  # the text ends with a form feed after the last page
+        if raw and not raw[-1].strip():  # the text ends with a form feed after the last page
+            raw = raw[:-1]
     else:
         from pypdf import PdfReader
 

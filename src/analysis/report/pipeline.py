@@ -208,7 +208,7 @@ def _run_report(data_path, profile, out_dir, seed, log, trials=None, paper="a4")
         catalogue.combine_parts(build_dir)
         manifest = build_manifest(plan, started, time.time())
         t0 = time.perf_counter()
-        exported = _in_background(_export_notebooks_html, build_dir / "notebooks")
+        exported = _export_in_subprocess(build_dir / "notebooks")
         render_report(
             [build_dir / "notebooks" / f"{s.name}.ipynb" for s in plan.steps],
             manifest,
@@ -234,10 +234,42 @@ def _run_report(data_path, profile, out_dir, seed, log, trials=None, paper="a4")
 
 def _import_renderers() -> None:
     """Import the rendering modules (a second of imports paid while the notebooks run)."""
-    import nbconvert  # noqa: F401
+    import bs4  # noqa: F401
+    import matplotlib.pyplot  # noqa: F401
     import pypdf  # noqa: F401
+    import seaborn  # noqa: F401
 
-    from analysis.report import audit, narrative, render  # noqa: F401
+    from analysis.report import audit, manuscript, narrative, plots, render  # noqa: F401
+
+
+def _export_in_subprocess(nb_dir: Path):
+    """Export the notebooks' HTML (:func:`export_notebooks_html`) in a child process, on
+    another core than this one's rendering (a thread would share this process's lock on the
+    interpreter); return a function that waits for it and raises, with its error output, if
+    it failed."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from analysis.commandline import skip_unused_optional_modules\n"
+        "skip_unused_optional_modules()\n"
+        "from analysis.report.pipeline import export_notebooks_html\n"
+        "export_notebooks_html(sys.argv[1])\n"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code, str(nb_dir)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+    def wait():
+        _, err = proc.communicate()
+        if proc.returncode != 0:
+            raise RuntimeError(f"exporting the notebooks to HTML failed:\n{err[-3000:]}")
+
+    return wait
 
 
 def _in_background(func, *args):
@@ -262,7 +294,7 @@ def _in_background(func, *args):
     return wait
 
 
-def _export_notebooks_html(nb_dir: Path) -> None:
+def export_notebooks_html(nb_dir: Path | str) -> None:
     """Export each executed notebook (with code) to HTML beside it."""
     import nbformat
     from nbconvert import HTMLExporter
@@ -270,7 +302,7 @@ def _export_notebooks_html(nb_dir: Path) -> None:
     from analysis.report import render
 
     exporter = HTMLExporter(template_name="lab")
-    for path in sorted(nb_dir.glob("*.ipynb")):
+    for path in sorted(Path(nb_dir).glob("*.ipynb")):
         nb = nbformat.read(path, as_version=4)
         for i, cell in enumerate(nb.cells):
             cell["id"] = f"cell-{i}"  # papermill's injected cell can repeat an id
