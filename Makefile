@@ -54,7 +54,8 @@ test: $(STAMP) ## library tests (pytest) and notebook tests (nbval) at smoke def
 	@mkdir -p .cache
 	@$(PY) -c "from analysis.trialmodel import native" # compile (or load) the native density once
 	@( $(NBVAL) > ../.cache/nbval.log 2>&1; echo $$? > ../.cache/nbval.rc ) & \
-	$(PY) -m pytest -q -p no:nbval -n $(TEST_WORKERS) --dist loadfile --durations=25 tests; rc=$$?; wait; \
+	$(PY) -m pytest -q -p no:nbval -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder \
+		--durations=25 tests; rc=$$?; wait; \
 	echo "==> notebooks (nbval)"; cat .cache/nbval.log; \
 	exit $$(( rc || $$(cat .cache/nbval.rc) ))
 
@@ -62,7 +63,8 @@ test-notebooks: $(STAMP) ## nbval on the notebooks only
 	$(NBVAL)
 
 test-fast: $(STAMP) ## library tests without the slow ones (full model fits, whole reports), no nbval
-	$(PY) -m pytest -q -p no:nbval -n $(TEST_WORKERS) --dist loadfile -m "not slow" tests
+	$(PY) -m pytest -q -p no:nbval -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder \
+		-m "not slow" tests
 
 bench: $(STAMP) ## benchmark: naive vs project model, scale sweep, make report cold/warm (reports/bench/)
 	$(PY) -m analysis bench

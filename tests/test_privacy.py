@@ -67,6 +67,9 @@ def test_no_patient_id_or_data_location_in_any_output(private_run):
         assert secret_dir.name.encode() not in blob, f"{path} names the data folder"
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["data"]["name"] == "participants.parquet"  # named, never copied
+    # read as a reader would, on screen and printed: no codes, no build words (real-data mode
+    # names the trials whose posteriors are evidence)
+    assert manifest["report_check"] == [], manifest["report_check"]
     # the saved fits (compressed netCDF, so the byte scan above is not enough): nothing per patient
     import arviz as az
 

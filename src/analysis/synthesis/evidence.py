@@ -219,7 +219,7 @@ def assemble_evidence(
     (pandas.DataFrame, list of str)
         Checked evidence rows and plain-language notes.
     """
-    from analysis import catalogue, config
+    from analysis import catalogue, config, registry
 
     if trial_evidence not in ("model", "published"):
         raise ValueError(f"trial_evidence must be 'model' or 'published', got {trial_evidence!r}")
@@ -240,7 +240,7 @@ def assemble_evidence(
             kept = published[~published["study"].isin(covered)]
             notes.append(
                 "anchor trials: likelihoods of this project's trial models ("
-                + ", ".join(files)
+                + ", ".join(registry.trial_label(t) for t in files)
                 + ")"
                 + (
                     f"; published results for {', '.join(sorted(set(kept['study'])))}"
