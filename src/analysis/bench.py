@@ -61,7 +61,7 @@ PREVIOUS_TARGETS = {
 }
 #: Cold-process fits timed once the machine has run the project (their median is the result:
 #: one run's wall time varies by a few tenths of a second with the disk cache and the load).
-WARM_FIT_REPEATS = 3
+WARM_FIT_REPEATS = 5
 #: What the cold-process fit runs, as a user would.
 FIT_COMMAND = "fit --trial resource_groups --outcome empowerment --profile full --out {out}".split()
 
