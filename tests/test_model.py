@@ -14,6 +14,9 @@ from analysis.trialmodel.model import (
     prepare_trial_data,
 )
 
+#: Graphs evaluated once: PyTensor's Python implementations (compiling C would take longer).
+EVALUATE_ONCE = "FAST_COMPILE"
+
 
 @pytest.fixture(scope="module")
 def rg(default_data):
@@ -135,7 +138,10 @@ def test_marginal_likelihood_equals_scipy_on_observed_visits(likelihood):
     if likelihood == "student":
         point["nu_log__"] = np.log(5.0)
     loglik = m.compile_fn(
-        m.logp(vars=[m["y"]], sum=False)[0], inputs=m.value_vars, on_unused_input="ignore"
+        m.logp(vars=[m["y"]], sum=False)[0],
+        inputs=m.value_vars,
+        on_unused_input="ignore",
+        mode=EVALUATE_ONCE,
     )(point)
     cov = 0.6**2 * np.ones((3, 3)) + 0.8**2 * np.eye(3)
     u = 0.3 * np.array([0.5, -1, 0.2, 0.1, 0.0, 0.3, -0.4, 0.8])
@@ -169,10 +175,15 @@ def test_structured_likelihood_equals_scipy(covariance):
 
     def at_point(names):  # model variables evaluated at the point (random variables by value)
         outs = m.replace_rvs_by_values([m[n] for n in names])
-        return m.compile_fn(outs, inputs=m.value_vars, on_unused_input="ignore")(point)
+        return m.compile_fn(
+            outs, inputs=m.value_vars, on_unused_input="ignore", mode=EVALUATE_ONCE
+        )(point)
 
     loglik = m.compile_fn(
-        m.logp(vars=[m["y"]], sum=False)[0], inputs=m.value_vars, on_unused_input="ignore"
+        m.logp(vars=[m["y"]], sum=False)[0],
+        inputs=m.value_vars,
+        on_unused_input="ignore",
+        mode=EVALUATE_ONCE,
     )(point)
     alpha, beta, gamma, s_site, off, s_eff, eff_off = at_point(
         ["alpha", "beta", "gamma", "sigma_site", "site_offset", "sigma_site_effect"]

@@ -362,17 +362,30 @@ def sampler_cores(chains: int) -> int:
     return max(1, min(chains, limit))
 
 
+#: Up to this many draws, PyMC's evaluations run PyTensor's Python implementations instead of
+#: compiling C for them (compiling takes longer than evaluating so few draws).
+FEW_DRAWS = 400
+
+
 def add_log_likelihood(idata, model, data: TrialData | None = None):
     """Add the per-patient marginal log-likelihood (for LOO) to ``idata`` in place.
 
     With ``data`` (the fit's :class:`TrialData`) the native density computes it (milliseconds);
-    otherwise PyMC compiles the model's log density (about a second per structure).
+    otherwise PyMC evaluates the model's log density: for a few hundred draws with PyTensor's
+    Python implementations (no C compiled for them, as :func:`predictive_draws`), for more
+    compiled (about a second per structure once compiled code is cached).
     """
     if data is None:
         import pymc as pm
 
+        post = idata.posterior
+        few = post.sizes["chain"] * post.sizes["draw"] <= FEW_DRAWS
         ll = pm.compute_log_likelihood(
-            as_arviz(idata), model=model, extend_inferencedata=False, progressbar=False
+            as_arviz(idata),
+            model=model,
+            extend_inferencedata=False,
+            progressbar=False,
+            compile_kwargs={"mode": "FAST_COMPILE"} if few else None,
         )
         idata.add_groups(log_likelihood=ll)
         return idata
