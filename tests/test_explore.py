@@ -68,17 +68,15 @@ def test_evidence_rows_switch_off_and_back_on(cross):
 
 
 def test_design_controls_change_the_assurance():
+    """Every control of the design panel, in the order ``make bench`` times them."""
+    from analysis.bench import EXPLORER_CHANGES
+
     panel = explore.design_panel(
         explore.ReplicationDesign(None), explore.DesignControls(replicates=20)
     )
-    for name, value in [
-        ("n_patients", 400),
-        ("n_teams", 40),
-        ("design_prior", "sceptical"),
-        ("rule", "mcid"),
-        ("threshold", 0.9),
-        ("replicates", 30),
-    ]:
+    names = {name for name, _ in EXPLORER_CHANGES["design"]}
+    assert names == {"n_patients", "n_teams", "design_prior", "rule", "threshold", "replicates"}
+    for name, value in EXPLORER_CHANGES["design"]:
         changed = _change(panel, name, value)
         assert changed and getattr(panel.answer.controls, name) == value, name
 
