@@ -70,10 +70,12 @@ STRATEGIES = {
 }
 
 
-def _draws(idata, name: str) -> np.ndarray:
-    """Posterior draws of ``name`` with chain and draw stacked first."""
+def _draws(idata, name: str, pick: np.ndarray | None = None) -> np.ndarray:
+    """Posterior draws of ``name`` with chain and draw stacked first (only the stacked draws
+    ``pick`` when given)."""
     v = np.asarray(idata.posterior[name])
-    return v.reshape(-1, *v.shape[2:])
+    v = v.reshape(-1, *v.shape[2:])
+    return v if pick is None else v[pick]
 
 
 def covariance_draws(idata, visits) -> np.ndarray:
@@ -95,8 +97,11 @@ def covariance_draws(idata, visits) -> np.ndarray:
     return sp[:, None, None] ** 2 + sigma[:, None, None] ** 2 * np.eye(len(visits))
 
 
-def arm_difference_draws(idata, data: TrialData, arm: str) -> np.ndarray:
-    """Arm-minus-reference mean difference of each patient of ``arm`` (draw x patient x visit).
+def arm_difference_draws(
+    idata, data: TrialData, arm: str, pick: np.ndarray | None = None
+) -> np.ndarray:
+    """Arm-minus-reference mean difference of each patient of ``arm`` (draw x patient x visit;
+    only the stacked draws ``pick`` when given).
 
     The population effect ``beta`` at each follow-up visit (zero at baseline) plus the team's
     deviation of the effect where the model has team slopes.
@@ -104,11 +109,14 @@ def arm_difference_draws(idata, data: TrialData, arm: str) -> np.ndarray:
     first = _first_effect(data)
     beta = idata.posterior["beta"].sel(treatment=arm).transpose("chain", "draw", "followup")
     beta = np.asarray(beta).reshape(-1, len(data.visits) - first)
+    beta = beta if pick is None else beta[pick]
     rows = np.flatnonzero(np.array(data.arms)[data.arm_idx] == arm)
     delta = np.concatenate([np.zeros((beta.shape[0], first)), beta], axis=1)[:, None, :]
     delta = np.repeat(delta, len(rows), axis=1)
     if "sigma_site_effect" in idata.posterior:
-        v = _draws(idata, "sigma_site_effect")[:, None] * _draws(idata, "site_effect_offset")
+        v = _draws(idata, "sigma_site_effect", pick)[:, None] * _draws(
+            idata, "site_effect_offset", pick
+        )
         delta[:, :, first:] += v[:, data.site_idx[rows]][:, :, None]
     return delta
 
@@ -162,28 +170,31 @@ def reference_based_draws(idata, data: TrialData, arm: str, strategy: str) -> np
     return effect - d.sum(axis=1) / len(rows)
 
 
-def patient_means(idata, data: TrialData) -> np.ndarray:
+def patient_means(idata, data: TrialData, pick: np.ndarray | None = None) -> np.ndarray:
     """Each patient's mean profile under the fitted model, MAR (draw x patient x visit, the
-    model's standardised scale): visit means, the arm's effects, covariates and team effects."""
+    model's standardised scale; only the stacked draws ``pick`` when given): visit means, the
+    arm's effects, covariates and team effects."""
     post = idata.posterior
     t = len(data.visits)
     first = _first_effect(data)
-    alpha = _draws(idata, "alpha")
-    beta = _draws(idata, "beta").reshape(len(alpha), len(data.treatments), t - first)
+    alpha = _draws(idata, "alpha", pick)
+    beta = _draws(idata, "beta", pick).reshape(len(alpha), len(data.treatments), t - first)
     arm_of = np.array(data.arms)[data.arm_idx]
     mu = np.repeat(alpha[:, None, :], len(arm_of), axis=1)
     for k, a in enumerate(data.treatments):
         rows = arm_of == a
         mu[:, rows, first:] += beta[:, k][:, None, :]
     if "gamma" in post and data.x is not None and data.x.shape[1]:
-        mu += np.einsum("pq,sqt->spt", data.x, _draws(idata, "gamma"))
+        mu += np.einsum("pq,sqt->spt", data.x, _draws(idata, "gamma", pick))
     if "site_offset" in post:
-        u = _draws(idata, "sigma_site")[:, None] * _draws(idata, "site_offset")
+        u = _draws(idata, "sigma_site", pick)[:, None] * _draws(idata, "site_offset", pick)
         mu += u[:, data.site_idx][:, :, None]
     elif "site_fixed" in post:
-        mu += _draws(idata, "site_fixed")[:, data.site_idx][:, :, None]
+        mu += _draws(idata, "site_fixed", pick)[:, data.site_idx][:, :, None]
     if "sigma_site_effect" in post:
-        v = _draws(idata, "sigma_site_effect")[:, None] * _draws(idata, "site_effect_offset")
+        v = _draws(idata, "sigma_site_effect", pick)[:, None] * _draws(
+            idata, "site_effect_offset", pick
+        )
         code = slope_code(arm_of != data.comparator)
         mu[:, :, first:] += (v[:, data.site_idx] * code)[:, :, None]
     return mu
@@ -261,7 +272,7 @@ def information_anchored(
     cov_all = covariance_draws(idata, data.visits)
     pick = np.unique(np.linspace(0, len(cov_all) - 1, min(n_imputations, len(cov_all))).astype(int))
     cov = cov_all[pick]
-    mu = patient_means(idata, data)[pick]
+    mu = patient_means(idata, data, pick)
     arm_of = np.array(data.arms)[data.arm_idx]
     z, mask = data.z, data.mask
     k = len(data.visits) - 1
@@ -269,7 +280,7 @@ def information_anchored(
     per_patient = patient_strategies(data, strategy)
     for a in data.treatments:
         rows = np.flatnonzero(arm_of == a)
-        delta = arm_difference_draws(idata, data, a)[pick]
+        delta = arm_difference_draws(idata, data, a, pick)
         for s in sorted(set(per_patient[rows])):
             d = _strategy_shift(delta, cov, mask[rows], s)
             take = per_patient[rows] == s
