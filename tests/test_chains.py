@@ -106,3 +106,13 @@ def test_summary_equals_arviz_summary_with_its_rounding_and_labels():
     assert list(mine.index) == list(ref.index)
     assert "alpha[9]" in mine.index and "visit_corr[0, 9]" in mine.index
     pd.testing.assert_frame_equal(mine, ref[mine.columns], check_exact=False, rtol=1e-9)
+
+
+def test_fft_length_is_scipys_next_fast_len():
+    """The autocovariance's FFT length, computed without importing ``scipy.fft``, is scipy's
+    for every length up to 20,000 (so the diagnostics are unchanged to the last bit)."""
+    from scipy.fft import next_fast_len
+
+    assert [chains._fast_len(n) for n in range(1, 20_001)] == [
+        next_fast_len(n) for n in range(1, 20_001)
+    ]

@@ -27,7 +27,10 @@ def skip_dask_probe(argv: list[str]) -> None:
 #: format checker (``rfc3987_syntax``, installed for Jupyter's event schemas) builds a parser
 #: grammar at import, 1.4 s in every process that imports nbformat. This project's processes
 #: validate notebooks against nbformat's schema, which has no IRI formats.
-UNUSED_OPTIONAL_MODULES = ("rfc3987_syntax",)
+#: Likewise numba imports ``coverage`` (a test tool installed by the lock) to report the lines
+#: of compiled functions to a running coverage measurement: 50 ms of every fit. Under
+#: ``coverage run`` the module is already imported and is left alone.
+UNUSED_OPTIONAL_MODULES = ("rfc3987_syntax", "coverage")
 
 
 def skip_unused_optional_modules() -> None:

@@ -80,10 +80,28 @@ def _autocov(x: np.ndarray) -> np.ndarray:
 
 
 def _fast_len(target: int) -> int:
-    """The smallest 2^a 3^b 5^c >= target (an FFT length as fast as scipy's next_fast_len)."""
-    from scipy.fft import next_fast_len
-
-    return next_fast_len(target)
+    """The smallest 2^a 3^b 5^c 7^d 11^e >= ``target``: the FFT length scipy's
+    ``next_fast_len`` gives (without importing ``scipy.fft``, 17 ms of every cold fit)."""
+    best = 1
+    while best < target:
+        best *= 2
+    p2 = 1
+    while p2 < best:
+        p3 = p2
+        while p3 < best:
+            p5 = p3
+            while p5 < best:
+                p7 = p5
+                while p7 < best:
+                    p11 = p7
+                    while p11 < target:
+                        p11 *= 11
+                    best = min(best, p11)
+                    p7 *= 7
+                p5 *= 5
+            p3 *= 3
+        p2 *= 2
+    return best
 
 
 def _sample_var(v: np.ndarray, axis=None) -> np.ndarray:
