@@ -50,6 +50,10 @@ TEST_WORKERS ?= 2
 
 # The notebooks (one kernel, mostly waiting on compilation) run beside the library tests
 # (two workers); their log is printed when both are done.
+# The tests build thousands of PyTensor graphs: PyTensor's record of where each node was
+# created (a walk up the Python stack per node, 15% of building them) is off for them. An error
+# still names its node; add traceback__limit=8 to PYTENSOR_FLAGS to see where it was made.
+test test-fast test-notebooks: export PYTENSOR_FLAGS := $(PYTENSOR_FLAGS),traceback__limit=0
 test: $(STAMP) ## library tests (pytest) and notebook tests (nbval) at smoke defaults
 	@mkdir -p .cache
 	@$(PY) -c "from analysis.trialmodel import native" # compile (or load) the native density once

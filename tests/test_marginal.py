@@ -149,7 +149,7 @@ def point_prior_trials(request):
     (n, k), effect = request.param
     spec = assurance.AssuranceSpec(effect, 0.0, 0.975, "benefit")
     design = assurance.Design(n, k)
-    settings = fit.SamplerSettings(1000, 1000, 2, 3)
+    settings = fit.SamplerSettings(1000, 500, 2, 3)
     rows = []
     for _, func, args in assurance.assurance_tasks(spec, [design], 40, seed=5):
         planned = func(*args)

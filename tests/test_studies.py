@@ -1,5 +1,8 @@
 """Simulation studies: seeds, the fast analysis, Dask runner (worker-independent, resumable),
-assurance under a null effect, SBC ranks, tipping points."""
+assurance under a null effect, SBC ranks, tipping points.
+
+The studies share the local clusters of a module (one per worker count), as a report's studies
+do: starting a cluster costs more than most of these studies."""
 
 import os
 
@@ -10,6 +13,14 @@ import pytest
 from analysis.contract import simulate
 from analysis.studies import assurance, laplace, runner, sbc, tipping
 from analysis.trialmodel import model
+
+
+@pytest.fixture(scope="module", autouse=True)
+def shared_clusters():
+    """The studies below share one local cluster per worker count (``reuse=True``; results
+    never depend on the cluster), closed when the module is done."""
+    yield
+    runner.close_clusters()
 
 
 @pytest.fixture(scope="module")
@@ -51,8 +62,8 @@ def _tiny_tasks(spec, seed, n=6):
 def test_dask_results_do_not_depend_on_workers_and_resume_from_cache(tmp_path):
     spec = assurance.AssuranceSpec(0.3, 0.1)
     tasks = _tiny_tasks(spec, 11)
-    one = runner.run_study("t", tasks, None, workers=1, chunk_size=2, progress=None)
-    two = runner.run_study("t", tasks, tmp_path, workers=2, chunk_size=2, progress=None)
+    one = runner.run_study("t", tasks, None, workers=1, chunk_size=2, progress=None, reuse=True)
+    two = runner.run_study("t", tasks, tmp_path, workers=2, chunk_size=2, progress=None, reuse=True)
     assert two.workers == 2 and one.workers == 1
     cols = ["key", "true_effect", "post_mean", "post_sd", "prob", "success"]
     pd.testing.assert_frame_equal(one.results[cols], two.results[cols])
@@ -61,7 +72,9 @@ def test_dask_results_do_not_depend_on_workers_and_resume_from_cache(tmp_path):
     files = sorted((tmp_path / "t").glob("chunk-*.json"))
     assert len(files) == 3
     files[0].unlink()
-    again = runner.run_study("t", tasks, tmp_path, workers=1, chunk_size=2, progress=None)
+    again = runner.run_study(
+        "t", tasks, tmp_path, workers=1, chunk_size=2, progress=None, reuse=True
+    )
     assert again.from_cache == 4 and again.computed == 2
     pd.testing.assert_frame_equal(again.results[cols], two.results[cols])
 
@@ -87,7 +100,9 @@ def test_null_effect_assurance_is_the_false_positive_rate(tmp_path):
     spec = assurance.AssuranceSpec(0.0, 0.0, threshold=0.9)
     n = 200
     tasks = assurance.assurance_tasks(spec, [assurance.Design(80, 10)], n, 21)
-    run = runner.run_study("null", tasks, tmp_path, workers=2, chunk_size=25, progress=None)
+    run = runner.run_study(
+        "null", tasks, tmp_path, workers=2, chunk_size=25, progress=None, reuse=True
+    )
     table = assurance.assurance_table(run.results)
     rate = table["assurance"].iloc[0]
     mc = np.sqrt(0.1 * 0.9 / n)
@@ -143,8 +158,8 @@ def test_sbc_on_dask_does_not_depend_on_workers(trial_data):
     """Two SBC replicates (short chains) on one and on two workers give the same ranks."""
     spec = sbc.SBCSpec(draws=60, tune=60, chains=1, thin_to=19)
     tasks = sbc.sbc_tasks(spec, trial_data, 2, seed=8)
-    one = runner.run_study("sbc", tasks, None, workers=1, chunk_size=1, progress=None)
-    two = runner.run_study("sbc", tasks, None, workers=2, chunk_size=1, progress=None)
+    one = runner.run_study("sbc", tasks, None, workers=1, chunk_size=1, progress=None, reuse=True)
+    two = runner.run_study("sbc", tasks, None, workers=2, chunk_size=1, progress=None, reuse=True)
     assert (one.results["status"] == "ok").all(), one.results["error"].tolist()
     pd.testing.assert_frame_equal(one.results, two.results)
     ranks = one.results.drop(columns=["key", "status", "error", "rep", "divergences"])
@@ -164,12 +179,18 @@ def test_sbc_on_dask_does_not_depend_on_workers(trial_data):
 def test_cache_key_covers_the_code(tmp_path, monkeypatch):
     """Cached replicates are not reused once the analysis code (or a scenario) changes."""
     tasks = _tiny_tasks(assurance.AssuranceSpec(0.3, 0.1), 13, 2)
-    first = runner.run_study("c", tasks, tmp_path, workers=1, chunk_size=2, progress=None)
+    first = runner.run_study(
+        "c", tasks, tmp_path, workers=1, chunk_size=2, progress=None, reuse=True
+    )
     assert first.computed == 2
-    again = runner.run_study("c", tasks, tmp_path, workers=1, chunk_size=2, progress=None)
+    again = runner.run_study(
+        "c", tasks, tmp_path, workers=1, chunk_size=2, progress=None, reuse=True
+    )
     assert again.from_cache == 2
     monkeypatch.setattr(runner, "code_fingerprint", lambda: "changed code")
-    changed = runner.run_study("c", tasks, tmp_path, workers=1, chunk_size=2, progress=None)
+    changed = runner.run_study(
+        "c", tasks, tmp_path, workers=1, chunk_size=2, progress=None, reuse=True
+    )
     assert changed.from_cache == 0 and changed.computed == 2
 
 
