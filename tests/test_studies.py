@@ -79,6 +79,22 @@ def test_dask_results_do_not_depend_on_workers_and_resume_from_cache(tmp_path):
     pd.testing.assert_frame_equal(again.results[cols], two.results[cols])
 
 
+def test_closing_shared_clusters_restores_dask_default_scheduler():
+    """Two kept clusters (one and two workers), then closed: Dask's default scheduler is again
+    what it was (closed oldest first, the first client would restore the second's, and a later
+    ``to_netcdf`` would ask for a closed distributed client)."""
+    import dask
+
+    runner.close_clusters()
+    before = dask.config.get("scheduler", None)
+    tasks = _tiny_tasks(assurance.AssuranceSpec(0.3, 0.1), 5, 2)
+    for workers in (1, 2):
+        runner.run_study("s", tasks, None, workers=workers, progress=None, reuse=True)
+    assert dask.config.get("scheduler", None) == "dask.distributed"
+    runner.close_clusters()
+    assert dask.config.get("scheduler", None) == before
+
+
 def test_existing_scheduler_by_address(monkeypatch):
     from distributed import LocalCluster
 

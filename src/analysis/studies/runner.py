@@ -120,8 +120,10 @@ def _client(scheduler: str | None, workers: int, reuse: bool = True):
 
 
 def close_clusters() -> None:
-    """Close every client and local cluster kept by :func:`_client`."""
-    for client, cluster in _CLUSTERS.values():
+    """Close every client and local cluster kept by :func:`_client`, the newest first: each
+    client restores the Dask configuration it found (its default scheduler), so closing them
+    in another order would leave a closed client's scheduler as Dask's default."""
+    for client, cluster in reversed(list(_CLUSTERS.values())):
         client.close()
         if cluster is not None:
             cluster.close()
