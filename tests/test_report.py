@@ -2,6 +2,7 @@
 
 import json
 import os
+import shutil
 
 import pytest
 from conftest import write_notebook
@@ -19,10 +20,9 @@ def _notebook(path, body):
     write_notebook(path, body, markdown=("# Tiny", MATHS))
 
 
-@pytest.fixture
-def sandbox(tmp_path, monkeypatch):
+def _project(root):
     """A project with one good and one failing notebook, and profiles using them."""
-    nbs, params = tmp_path / "notebooks", tmp_path / "params"
+    nbs, params = root / "notebooks", root / "params"
     nbs.mkdir()
     params.mkdir()
     _notebook(
@@ -41,9 +41,38 @@ def sandbox(tmp_path, monkeypatch):
     (params / "broken.yaml").write_text(
         "steps:\n  - notebook: good\n    runs: [{}]\n  - notebook: bad\n"
     )
+    return nbs, params
+
+
+@pytest.fixture
+def sandbox(tmp_path, monkeypatch):
+    """A project of its own (see :func:`_project`) for a test that runs reports into it."""
+    nbs, params = _project(tmp_path)
     monkeypatch.setattr(config, "NOTEBOOKS", nbs)
     monkeypatch.setattr(config, "PARAMS", params)
     return tmp_path
+
+
+@pytest.fixture(scope="module")
+def ok_run(tmp_path_factory):
+    """One successful run of profile ``ok`` (seed 5) in a project of its own, with its log
+    lines: read by the tests that only look at a finished report, and copied by those that
+    need a previous report to protect or to learn from."""
+    root = tmp_path_factory.mktemp("okrun")
+    nbs, params = _project(root)
+    lines = []
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(config, "NOTEBOOKS", nbs)
+        mp.setattr(config, "PARAMS", params)
+        html = report.run_report(None, "ok", root / "reports", seed=5, log=lines.append)
+    return root, html, lines
+
+
+def _previous_report(ok_run, sandbox):
+    """The shared successful report, copied into ``sandbox``'s report folder."""
+    out = sandbox / "reports"
+    shutil.copytree(ok_run[0] / "reports", out)
+    return out
 
 
 def _snapshot(folder):
@@ -68,9 +97,9 @@ def test_plan_expands_runs_and_common_parameters(tmp_path):
         report.load_profile("fast")
 
 
-def test_successful_run_installs_report_and_manifest(sandbox):
-    out = sandbox / "reports"
-    html = report.run_report(None, "ok", out, seed=5, log=lambda *_: None)
+def test_successful_run_installs_report_and_manifest(ok_run):
+    root, html, _ = ok_run
+    out = root / "reports"
     assert html.exists() and "hello" not in html.read_text()  # run logs stay in the notebook
     assert "hello" in (out / "notebooks" / "good.ipynb").read_text()
     # kernels get single-threaded BLAS pools (an idle OpenBLAS pool busy-waits beside nutpie)
@@ -89,12 +118,11 @@ def test_successful_run_installs_report_and_manifest(sandbox):
 
     if render.find_chromium():  # printed by the headless browser where one is installed
         assert (out / "report.pdf").read_bytes()[:5] == b"%PDF-"
-    assert not list(sandbox.rglob(".build-*")) and not list(sandbox.rglob(".old-*"))
+    assert not list(root.rglob(".build-*")) and not list(root.rglob(".old-*"))
 
 
-def test_failed_run_leaves_previous_report_byte_identical(sandbox):
-    out = sandbox / "reports"
-    report.run_report(None, "ok", out, log=lambda *_: None)
+def test_failed_run_leaves_previous_report_byte_identical(ok_run, sandbox):
+    out = _previous_report(ok_run, sandbox)
     before = _snapshot(out)
     with pytest.raises(report.StepFailed) as info:
         report.run_report(None, "broken", out, log=lambda *_: None)
@@ -105,9 +133,8 @@ def test_failed_run_leaves_previous_report_byte_identical(sandbox):
     assert not list(sandbox.rglob(".build-*")) and not list(sandbox.rglob(".old-*"))
 
 
-def test_interrupted_run_leaves_previous_report(sandbox, monkeypatch):
-    out = sandbox / "reports"
-    report.run_report(None, "ok", out, log=lambda *_: None)
+def test_interrupted_run_leaves_previous_report(ok_run, sandbox, monkeypatch):
+    out = _previous_report(ok_run, sandbox)
     before = _snapshot(out)
 
     def interrupt(*args, **kwargs):
@@ -119,9 +146,9 @@ def test_interrupted_run_leaves_previous_report(sandbox, monkeypatch):
     assert _snapshot(out) == before
 
 
-def test_report_renders_in_a_headless_browser(sandbox, open_page):
-    out = sandbox / "reports"
-    html = report.run_report(None, "ok", out, seed=5, log=lambda *_: None)
+def test_report_renders_in_a_headless_browser(ok_run, open_page):
+    root, html, _ = ok_run
+    out = root / "reports"
     page, problems = open_page(html)
     assert problems == []  # no console errors, page errors or failed (remote) requests
     images = page.evaluate("Array.from(document.images).map(i => [i.complete, i.naturalWidth])")
@@ -140,14 +167,12 @@ def test_report_renders_in_a_headless_browser(sandbox, open_page):
     assert problems2 == [] and page2.locator("math").count() >= 2
 
 
-def test_progress_streams_to_the_terminal_not_into_the_report(sandbox):
-    out = sandbox / "reports"
-    lines = []
-    report.run_report(None, "ok", out, log=lines.append)
-    streamed = [m for m in lines if "good: fitted model one of two" in m]
+def test_progress_streams_to_the_terminal_not_into_the_report(ok_run, sandbox):
+    streamed = [m for m in ok_run[2] if "good: fitted model one of two" in m]
     assert len(streamed) == 1 and "s]" in streamed[0]  # with the elapsed time
     assert "left" not in streamed[0]  # no previous run to estimate from
-    lines.clear()
+    out = _previous_report(ok_run, sandbox)
+    lines = []
     report.run_report(None, "ok", out, log=lines.append)  # the same profile again
     assert any("(last run" in m for m in lines if "[ start ] good" in m)
     assert any("s left" in m for m in lines if "good: fitted model one of two" in m)
@@ -168,14 +193,14 @@ def test_pdf_is_skipped_with_a_clear_line_without_a_browser(sandbox, monkeypatch
     assert any("pdf" in m and "skipped: no headless Chromium" in m for m in lines)
 
 
-def test_no_machine_path_in_the_report_or_exported_notebooks(sandbox):
+def test_no_machine_path_in_the_report_or_exported_notebooks(ok_run):
     """Nothing a reader sees names a folder of the machine that built it."""
-    out = sandbox / "reports"
-    report.run_report(None, "ok", out, log=lambda *_: None)
+    root, _, _ = ok_run
+    out = root / "reports"
     pages = [out / "report.html", *sorted((out / "notebooks").glob("*.html"))]
     for page in pages:
         text = page.read_text()
-        for marker in (str(sandbox), str(config.ROOT), "PosixPath(", "/tmp/", "/home/", "/root/"):
+        for marker in (str(root), str(config.ROOT), "PosixPath(", "/tmp/", "/home/", "/root/"):
             assert marker not in text, (page.name, marker)
 
 

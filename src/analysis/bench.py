@@ -59,9 +59,10 @@ PREVIOUS_TARGETS = {
     "report_warm_seconds": 90.0,
     "smoke_warm_seconds": 60.0,
 }
-#: Cold-process fits timed once the machine has run the project (their median is the result:
-#: one run's wall time varies by a few tenths of a second with the disk cache and the load).
-WARM_FIT_REPEATS = 5
+#: Cold-process fits timed once the machine has run the project, half before and half after
+#: brms (their median is the result: one run varies by a few tenths of a second, and this
+#: machine's speed drifts by a third over minutes).
+WARM_FIT_REPEATS = 6
 #: What the cold-process fit runs, as a user would.
 FIT_COMMAND = "fit --trial resource_groups --outcome empowerment --profile full --out {out}".split()
 
@@ -82,40 +83,54 @@ def _timed(cmd: list[str], env: dict) -> tuple[float, int, str]:
 
 
 def cold_process_fits(log=print) -> pd.DataFrame:
-    """``python -m analysis fit`` of one outcome in fresh processes (see the module docstring)."""
-    rows = []
+    """``python -m analysis fit`` of one outcome in fresh processes (see the module docstring).
+
+    The machine-has-run-it fits are timed half before and half after the slow runs (the
+    previous formulation and brms), and their median is the result: this machine's speed
+    drifts by a third over minutes, so a ratio to brms compares fits timed around it.
+    """
     with tempfile.TemporaryDirectory(prefix="trialbayes-bench-") as tmp:
         tmp = Path(tmp)
         env = _cold_env(tmp)
-        runs = [
-            ("native, machine's first run (empty caches)", "native", 1),
-            ("native, machine has run it before", "native", WARM_FIT_REPEATS),
-            ("previous: PyMC graph compiled by nutpie (numba)", "numba", 1),
-        ]
-        for i, (label, backend, repeats) in enumerate(runs):
-            times, rc = [], 0
-            for k in range(repeats):
-                out = tmp / f"out{i}-{k}"
+        runs: dict[str, tuple[list[float], list[int]]] = {}
+
+        def fit(label: str, backend: str, repeats: int) -> None:
+            times, codes = runs.setdefault(label, ([], []))
+            for _ in range(repeats):
+                out = tmp / f"out{len(runs)}-{len(times)}"
                 cmd = [sys.executable, "-m", "analysis", *[a.format(out=out) for a in FIT_COMMAND]]
                 seconds, code, tail = _timed(cmd, {**env, "TRIALBAYES_BACKEND": backend})
                 times.append(seconds)
-                rc = rc or code
+                codes.append(code)
                 if code:
                     log(tail)
-            seconds = float(np.median(times))
-            rows.append({"method": label, "seconds": seconds, "exit_code": rc, "runs": repeats})
+
+        first, warm = (
+            "native, machine's first run (empty caches)",
+            "native, machine has run it before",
+        )
+        previous = "previous: PyMC graph compiled by nutpie (numba)"
+        fit(first, "native", 1)
+        fit(warm, "native", WARM_FIT_REPEATS // 2)
+        fit(previous, "numba", 1)
+        brms = brms_fit(tmp, env, log)
+        fit(warm, "native", WARM_FIT_REPEATS - WARM_FIT_REPEATS // 2)
+        rows = []
+        for label in (first, warm, previous):
+            times, codes = runs[label]
+            seconds, rc = float(np.median(times)), next((c for c in codes if c), 0)
+            rows.append({"method": label, "seconds": seconds, "exit_code": rc, "runs": len(times)})
             spread = (
-                f" (median of {repeats}: {min(times):.1f}-{max(times):.1f} s)"
-                if repeats > 1
+                f" (median of {len(times)}, half before and half after the slow runs: "
+                f"{min(times):.1f}-{max(times):.1f} s)"
+                if len(times) > 1
                 else ""
             )
             log(f"  {label:<52} {seconds:6.1f} s{spread} (exit code {rc})")
-        brms = brms_fit(tmp, env, log)
         if brms is not None:
             rows.append(brms)
     out = pd.DataFrame(rows)
-    warm = out["seconds"].iloc[1]
-    out["ratio_to_native"] = out["seconds"] / warm
+    out["ratio_to_native"] = out["seconds"] / out["seconds"].iloc[1]
     return out
 
 
@@ -578,7 +593,9 @@ def scale_out(scheduler: str | None = None, log=print) -> pd.DataFrame:
         "assurance": assurance.assurance_tasks(
             assurance.AssuranceSpec(0.5, 0.2), [assurance.Design(160, 20)], 60, seed=11
         ),
-        "sbc": sbc.sbc_tasks(sbc.SBCSpec(draws=150, tune=150, chains=2), data, 12, seed=12),
+        # 36 SBC replicates (about 5 s on one worker): with 12, a run lasted 1.5 s and the
+        # scheduler's fixed costs decided the ratio
+        "sbc": sbc.sbc_tasks(sbc.SBCSpec(draws=150, tune=150, chains=2), data, 36, seed=12),
     }
     rows = []
     for name, tasks in studies.items():
