@@ -7,12 +7,20 @@ import os
 import shutil
 
 import pandas as pd
+import pytensor
 import pytest
 
 from analysis.commandline import skip_unused_optional_modules
 
 os.environ.setdefault("MPLBACKEND", "Agg")
 skip_unused_optional_modules()  # as ``python -m analysis`` does
+
+# The tests evaluate PyMC's graphs only as references, at a few points each: PyTensor's Python
+# implementations give the same numbers. With a compiler configured, PyTensor compiles C for
+# some nodes even under the Python linker (the core of each ``Blockwise``, the inner graph of
+# each ``Scan``): about 50 modules and 25 s of g++, under one lock, on a fresh clone. (The
+# project's own paths never compile C: the native density, numba, and ``FAST_COMPILE``.)
+pytensor.config.cxx = ""
 
 
 #: The longest test files (about 50-95 s each on CI's 2 cores), longest first. ``make test``

@@ -82,8 +82,9 @@ def test_design_model_is_the_pymc_model():
     loglik = m.compile_logp(vars=[m["y"]], jacobian=False, mode=Mode(linker="py", optimizer=None))
     rng = np.random.default_rng(1)
     j = len(data.sites)
+    start = m.initial_point()
     for _ in range(3):
-        point = {v.name: rng.normal(0, 0.4, m.initial_point()[v.name].shape) for v in m.value_vars}
+        point = {v.name: rng.normal(0, 0.4, start[v.name].shape) for v in m.value_vars}
         alpha, beta = point["alpha"], point["beta"].ravel()
         u = np.exp(point["sigma_site_log__"]) * point["site_offset"]
         v = np.exp(point["sigma_site_effect_log__"]) * point["site_effect_offset"]

@@ -105,8 +105,10 @@ def test_same_structure_same_spec_across_outcomes(default_data, rg):
 def test_finite_logp_and_gradient_at_initial_point(rg, cp, covariance, likelihood, which):
     m = build_trial_model(rg if which == "rg" else cp, covariance, likelihood)
     ip = m.initial_point()
-    assert np.isfinite(m.compile_logp(mode="FAST_COMPILE")(ip))  # no C compilation needed
-    grad = m.compile_dlogp(mode="FAST_COMPILE")(ip)
+    logp_dlogp = m.logp_dlogp_function(ravel_inputs=True, mode=EVALUATE_ONCE, initial_point=ip)
+    logp_dlogp.set_extra_values({})
+    logp, grad = logp_dlogp(np.concatenate([np.ravel(ip[v.name]) for v in m.value_vars]))
+    assert np.isfinite(logp)
     assert np.all(np.isfinite(grad)) and np.any(grad != 0)
 
 

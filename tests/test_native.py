@@ -47,10 +47,20 @@ def _variants():
     return out
 
 
-def _pymc_point(m, x):
-    """The PyMC model's value variables (transformed) from the native unconstrained vector."""
-    point, pos = {}, 0
+def _pymc_reference(m):
+    """PyMC's own log density and gradient over the raveled value variables (the native
+    vector's layout), and the model's initial point (found once: each search compiles a
+    function)."""
     start = m.initial_point()
+    reference = m.logp_dlogp_function(ravel_inputs=True, mode=UNOPTIMISED, initial_point=start)
+    reference.set_extra_values({})
+    return reference, start
+
+
+def _pymc_point(m, x, start):
+    """The PyMC model's value variables (transformed) from the native unconstrained vector
+    (``start``: an initial point of ``m``, for the shapes)."""
+    point, pos = {}, 0
     for v in m.value_vars:
         shape = start[v.name].shape
         size = int(np.prod(shape))
@@ -65,8 +75,7 @@ def _assert_native_equals_pymc(data, covariance, likelihood, priors, covariates,
     last point and its native value."""
     spec = model.model_spec(data, covariance, likelihood, None, priors, covariates)
     m = model.build_trial_model(data, covariance, likelihood, None, priors, covariates=covariates)
-    reference = m.logp_dlogp_function(ravel_inputs=True, mode=UNOPTIMISED)
-    reference.set_extra_values({})
+    reference, _ = _pymc_reference(m)
     block = native.data_block(data, spec, priors)
     rng = np.random.default_rng(seed)
     for _ in range(n):
@@ -88,14 +97,12 @@ def test_density_and_gradient_match_the_pymc_graph(default_data, which, sites, c
     m = model.build_trial_model(data, cov, lik, None, PRIORS, covariates=cv)
     lay = native.layout(spec)
     assert [v.name.split("_log__")[0].split("_interval__")[0] for v in m.value_vars][0] == "alpha"
-    # PyMC's own log density and gradient over the raveled value variables (x's layout)
-    reference = m.logp_dlogp_function(ravel_inputs=True, mode=UNOPTIMISED)
-    reference.set_extra_values({})
+    reference, start = _pymc_reference(m)
     block = native.data_block(data, spec, PRIORS)
     rng = np.random.default_rng(7)
     for _ in range(3):
         x = rng.normal(0.0, 0.6, lay.n_dim)
-        _pymc_point(m, x)  # the layouts agree
+        _pymc_point(m, x, start)  # the layouts agree
         want, want_grad = reference(x)
         value, grad = native.log_density(block, x)
         assert value == pytest.approx(float(want), abs=1e-6)
@@ -120,7 +127,7 @@ def test_expansion_matches_pymc_transforms_and_deterministics(default_data, cov,
             on_unused_input="ignore",
         )
         x = np.random.default_rng(3).normal(0.0, 0.5, lay.n_dim)
-        point = _pymc_point(m, x)
+        point = _pymc_point(m, x, m.initial_point())
         want = fn(*[point[v.name] for v in m.value_vars])
         got = native.expanded(native.data_block(data, spec, PRIORS), x)
         pos = 0
