@@ -215,3 +215,25 @@ def test_no_text_overlaps_other_text(name, draw, panels):
     ]
     plt.close(fig)
     assert not clashes, f"{name}: overlapping texts {clashes[:5]}"
+
+
+def test_predictive_curves_are_seaborns_kernel_density_estimates():
+    """The predictive check's curves (all replicates at once) are the estimates seaborn's
+    ``kdeplot`` would draw one by one (same bandwidth, grid and density), and scipy's
+    ``gaussian_kde`` on that grid; a constant or too-short sample draws nothing."""
+    from scipy import stats
+    from seaborn._statistics import KDE
+
+    rng = np.random.default_rng(4)
+    samples = rng.normal(3.0, 0.5, (5, 90))
+    samples[2, :10] = np.nan  # masked like a visit with missing patients
+    curves = trial_plots.kde_curves(samples)
+    assert len(curves) == 5
+    for row, curve in zip(samples, curves, strict=True):
+        x = row[~np.isnan(row)]
+        density, support = KDE(bw_method="scott", cut=3, gridsize=200)(x)
+        np.testing.assert_allclose(curve[:, 0], support, rtol=1e-12)
+        np.testing.assert_allclose(curve[:, 1], density, rtol=1e-9)
+        np.testing.assert_allclose(curve[:, 1], stats.gaussian_kde(x)(support), rtol=1e-9)
+    flat = np.vstack([np.full(90, 2.0), np.r_[1.0, np.full(89, np.nan)]])
+    assert trial_plots.kde_curves(flat) == []
