@@ -83,10 +83,13 @@ def pool_effects(
     rng = np.random.default_rng(seed)
     upper = max(6 * tau_scale, 3 * np.ptp(est) + 3 * se.max())
     grid = np.linspace(0, upper, grid_size + 1)[1:]
-    logw = np.empty_like(grid)
-    for i, tau in enumerate(grid):
-        cov = s_cov + tau**2 * np.eye(k) + mu_sd**2 * np.ones((k, k))
-        logw[i] = stats.multivariate_normal.logpdf(est, np.zeros(k), cov)
+    # the marginal likelihood est ~ MVN(0, S + tau^2 I + mu_sd^2 11') at every tau at once
+    chol_m = np.linalg.cholesky(
+        s_cov[None] + grid[:, None, None] ** 2 * np.eye(k)[None] + mu_sd**2 * np.ones((k, k))[None]
+    )
+    z = np.linalg.solve(chol_m, np.broadcast_to(est, (grid.size, k))[..., None])[..., 0]
+    log_det = 2 * np.log(np.diagonal(chol_m, axis1=1, axis2=2)).sum(axis=1)
+    logw = -0.5 * ((z**2).sum(axis=1) + log_det + k * np.log(2 * np.pi))
     logw += stats.halfnorm.logpdf(grid, scale=tau_scale)
     w = np.exp(logw - logw.max())
     w /= w.sum()
