@@ -4,6 +4,7 @@ assurance under a null effect, SBC ranks, tipping points.
 The studies share the local clusters of a module (one per worker count), as a report's studies
 do: starting a cluster costs more than most of these studies."""
 
+import dataclasses
 import os
 
 import numpy as np
@@ -190,6 +191,28 @@ def test_sbc_on_dask_does_not_depend_on_workers(trial_data):
     assert f"visit_corr[{v0}, {v0}]" not in ranks and f"visit_corr[{v1}, {v0}]" not in ranks
     assert {f"alpha[{v}]" for v in trial_data.visits} <= set(ranks)
     assert ranks.isin(range(20)).all().all()
+
+
+def test_sbc_prior_draws_are_cached_by_data_seed_and_code(trial_data, tmp_path, monkeypatch):
+    """With a cache folder the prior draws are made once: the next call with the same data,
+    replicates and seed reads them (equal tasks, PyMC's prior never run); another seed, other
+    data or changed code draws again."""
+    spec = sbc.SBCSpec()
+    first = sbc.sbc_tasks(spec, trial_data, 3, seed=8, cache_dir=tmp_path)
+    assert len(list(tmp_path.glob("sbc-prior-*.joblib"))) == 1
+    calls = []
+    real = sbc.sbc_prior_draws
+    monkeypatch.setattr(sbc, "sbc_prior_draws", lambda *a: calls.append(a) or real(*a))
+    again = sbc.sbc_tasks(spec, trial_data, 3, seed=8, cache_dir=tmp_path)
+    assert calls == []
+    assert runner.chunk_key(b"", again) == runner.chunk_key(b"", first)
+    sbc.sbc_tasks(spec, trial_data, 3, seed=9, cache_dir=tmp_path)
+    other = dataclasses.replace(trial_data, y=trial_data.y + 0.1)
+    sbc.sbc_tasks(spec, other, 3, seed=8, cache_dir=tmp_path)
+    monkeypatch.setattr(sbc, "code_fingerprint", lambda: "changed")
+    sbc.sbc_tasks(spec, trial_data, 3, seed=8, cache_dir=tmp_path)
+    assert len(calls) == 3
+    assert len(list(tmp_path.glob("sbc-prior-*.joblib"))) == 4
 
 
 def test_cache_key_covers_the_code(tmp_path, monkeypatch):

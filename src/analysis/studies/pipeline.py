@@ -397,7 +397,7 @@ def run_calibration(
     spec = sbc.SBCSpec(trial, outcome, draws=sbc_draws, tune=sbc_draws, chains=2, thin_to=sbc_thin)
     run = runner.run_study(
         f"sbc-{trial}-{outcome}",
-        sbc.sbc_tasks(spec, data, sbc_replicates, seed),
+        sbc.sbc_tasks(spec, data, sbc_replicates, seed, cache_dir),
         cache_dir,
         scheduler,
         workers,
