@@ -11,9 +11,10 @@ import sys
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 from conftest import default_as_trial, registry_with, using_registry
 
-from analysis import registry, rules
+from analysis import config, registry, rules
 
 TRIAL = "peer_support"
 
@@ -290,16 +291,43 @@ def test_the_design_command_replicates_a_trial_without_a_scenario(weeks_project,
     assert set(table["trial"]) == {"brief_therapy"} and set(table["outcome"]) == {"recovery"}
 
 
+def _smoke_project_with_few_replicates(root):
+    """A project root (``TRIALBAYES_ROOT``) with the project's notebooks and data and its smoke
+    profile, the design's and calibration's simulated trials cut to a few: every section and
+    sentence of the report is written, for a fraction of the simulations (which other tests
+    check)."""
+    shutil.copytree(config.DATA, root / "data", ignore=shutil.ignore_patterns("raw"))
+    shutil.copytree(
+        config.NOTEBOOKS, root / "notebooks", ignore=shutil.ignore_patterns(".ipynb_checkpoints")
+    )
+    smoke = yaml.safe_load((config.PARAMS / "smoke.yaml").read_text())
+    few = {
+        "04-replication-design": {"replicates": 4, "null_replicates": 8},
+        "05-calibration": {"sbc_replicates": 4},
+    }
+    for step in smoke["steps"]:
+        step["parameters"] = {**step.get("parameters", {}), **few.get(step["notebook"], {})}
+    assert all(any(s["notebook"] == n for s in smoke["steps"]) for n in few)
+    (root / "params").mkdir()
+    (root / "params" / "smoke.yaml").write_text(yaml.safe_dump(smoke, sort_keys=False))
+    return root
+
+
 @pytest.mark.slow
 def test_a_weeks_trial_report_never_says_month(weeks_project, tmp_path):
-    """The whole smoke report of a weeks trial declared only in registry rows: it runs, no word
-    of its text (tables, captions, sentences, Methods, Limitations) says "month", and printed it
-    passes the print check with a main text of at most 25 pages."""
+    """The whole smoke report of a weeks trial declared only in registry rows (few simulated
+    trials in the design and calibration): it runs, no word of its text (tables, captions,
+    sentences, Methods, Limitations) says "month", and printed it passes the print check with
+    a main text of at most 25 pages."""
     from bs4 import BeautifulSoup
 
     root, data, env = weeks_project
+    project = _smoke_project_with_few_replicates(tmp_path / "project")
     out = tmp_path / "report"
-    res = _cli(env, "report", "--data", str(data), "--profile", "smoke", "--out", str(out))
+    res = _cli(
+        {**env, "TRIALBAYES_ROOT": str(project)},
+        *("report", "--data", str(data), "--profile", "smoke", "--out", str(out)),
+    )
     assert res.returncode == 0, res.stderr[-3000:]
     text = BeautifulSoup((out / "report.html").read_text(), "html.parser").get_text(" ")
     assert "week 6" in text.lower()
