@@ -276,3 +276,20 @@ def test_covariate_by_visit_recovers_a_covariate_that_acts_late(default_data):
     # the original data's own age effect is small; the added one is 0.6 / (s0 ratio ~ 1)
     added = gamma.sel(visit=18) - gamma.sel(visit=0)
     assert 0.4 < float(added) * data.s0 / base.s0 < 0.8, gamma.values
+
+
+def test_predictive_model_is_built_once_per_data(default_data):
+    """The prior and posterior predictive checks of one outcome share one PyMC model: equal
+    data (another object with the same content) give the same model, other data a new one
+    whose observed values are the new data's."""
+    from analysis.trialmodel import fit
+
+    data = prepare_trial_data(default_data, "resource_groups", "empowerment")
+    first = fit.predictive_model(data)
+    assert fit.predictive_model(prepare_trial_data(default_data, *RG)) is first
+    other = dataclasses.replace(data, y=data.y + data.s0)  # one baseline SD higher
+    second = fit.predictive_model(other)
+    assert second is not first
+    new, old = (m.rvs_to_values[m["y"]].eval() for m in (second, first))
+    assert np.all(np.isfinite(new)) and new.shape == old.shape
+    assert np.abs(new - old).max() > 0.5

@@ -403,6 +403,22 @@ def add_log_likelihood(idata, model, data: TrialData | None = None):
     return idata
 
 
+_PREDICTIVE_MODEL: dict = {}
+
+
+def predictive_model(data: TrialData):
+    """The primary PyMC model of ``data`` for :func:`predictive_draws`, built once for the same
+    data (a notebook's prior and posterior checks of one outcome share it; building it takes
+    most of a second). Only the last data's model is kept."""
+    import joblib
+
+    key = joblib.hash(data)
+    if key not in _PREDICTIVE_MODEL:
+        _PREDICTIVE_MODEL.clear()
+        _PREDICTIVE_MODEL[key] = build_trial_model(data)
+    return _PREDICTIVE_MODEL[key]
+
+
 def predictive_draws(idata, model, n_draws: int, seed: int, prior: bool = False) -> np.ndarray:
     """Replicated standardised outcomes (draw x patient x visit) from the prior or posterior.
 
