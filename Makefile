@@ -48,16 +48,17 @@ NBVAL := cd notebooks && ../$(PY) -m pytest -q --nbval-lax --nbval-current-env \
 # pytest-xdist workers of the library tests
 TEST_WORKERS ?= 2
 
-# The notebooks (one kernel, mostly waiting on compilation) run beside the library tests
-# (two workers); their log is printed when both are done.
+# The notebooks (one kernel) run beside the library tests (two workers); their log is printed
+# when both are done. They start first: their data notebook needs no native density, and runs
+# while it compiles (or loads) once for the library tests' workers.
 # The tests build thousands of PyTensor graphs: PyTensor's record of where each node was
 # created (a walk up the Python stack per node, 15% of building them) is off for them. An error
 # still names its node; add traceback__limit=8 to PYTENSOR_FLAGS to see where it was made.
 test test-fast test-notebooks: export PYTENSOR_FLAGS := $(PYTENSOR_FLAGS),traceback__limit=0
 test: $(STAMP) ## library tests (pytest) and notebook tests (nbval) at smoke defaults
 	@mkdir -p .cache
-	@$(PY) -c "from analysis.trialmodel import native" # compile (or load) the native density once
 	@( $(NBVAL) > ../.cache/nbval.log 2>&1; echo $$? > ../.cache/nbval.rc ) & \
+	$(PY) -c "from analysis.trialmodel import native" && \
 	$(PY) -m pytest -q -p no:nbval -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder \
 		--durations=25 tests; rc=$$?; wait; \
 	echo "==> notebooks (nbval)"; cat .cache/nbval.log; \
