@@ -19,7 +19,7 @@ export PYTENSOR_FLAGS ?= compiledir=$(CURDIR)/.cache/pytensor
 DATA_ARG := $(if $(DATA),--data "$(DATA)",)
 OUT_ARG  := $(if $(OUT),--out "$(OUT)",)
 
-.PHONY: help env report smoke test test-fast lint lab simulate clean lock bench hooks test-notebooks
+.PHONY: help env bytecode report smoke test test-fast lint lab simulate clean lock bench hooks test-notebooks
 
 help: ## show this help (colours only on a terminal)
 	@if [ -t 1 ]; then c='\033[36m'; r='\033[0m'; else c=''; r=''; fi; \
@@ -36,10 +36,16 @@ $(STAMP): requirements.lock pyproject.toml
 
 env: $(STAMP) ## create or update the project environment (.venv) from the lock
 
-report: $(STAMP) ## full-profile report into reports/ (DATA=file.csv for your own data, PAPER=letter)
+# Python may run with PYTHONDONTWRITEBYTECODE set (as on CI and here): every process would then
+# compile the project's own modules from source again (0.4 s of a cold fit; the installed
+# packages are compiled by uv). compileall writes their bytecode, again only for changed files.
+bytecode: $(STAMP)
+	@$(PY) -m compileall -q src >/dev/null
+
+report: bytecode ## full-profile report into reports/ (DATA=file.csv for your own data, PAPER=letter)
 	$(PY) -m analysis report --profile full --paper $(PAPER) $(DATA_ARG) $(OUT_ARG)
 
-smoke: $(STAMP) ## fast end-to-end run with the smoke profile into reports/_smoke/
+smoke: bytecode ## fast end-to-end run with the smoke profile into reports/_smoke/
 	$(PY) -m analysis report --profile smoke $(DATA_ARG) --out reports/_smoke
 
 NBVAL := cd notebooks && ../$(PY) -m pytest -q --nbval-lax --nbval-current-env \
@@ -55,7 +61,7 @@ TEST_WORKERS ?= 2
 # created (a walk up the Python stack per node, 15% of building them) is off for them. An error
 # still names its node; add traceback__limit=8 to PYTENSOR_FLAGS to see where it was made.
 test test-fast test-notebooks: export PYTENSOR_FLAGS := $(PYTENSOR_FLAGS),traceback__limit=0
-test: $(STAMP) ## library tests (pytest) and notebook tests (nbval) at smoke defaults
+test: bytecode ## library tests (pytest) and notebook tests (nbval) at smoke defaults
 	@mkdir -p .cache
 	@( $(NBVAL) > ../.cache/nbval.log 2>&1; echo $$? > ../.cache/nbval.rc ) & \
 	$(PY) -c "from analysis.trialmodel import native" && \
@@ -64,14 +70,14 @@ test: $(STAMP) ## library tests (pytest) and notebook tests (nbval) at smoke def
 	echo "==> notebooks (nbval)"; cat .cache/nbval.log; \
 	exit $$(( rc || $$(cat .cache/nbval.rc) ))
 
-test-notebooks: $(STAMP) ## nbval on the notebooks only
+test-notebooks: bytecode ## nbval on the notebooks only
 	$(NBVAL)
 
-test-fast: $(STAMP) ## library tests without the slow ones (full model fits, whole reports), no nbval
+test-fast: bytecode ## library tests without the slow ones (full model fits, whole reports), no nbval
 	$(PY) -m pytest -q -p no:nbval -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder \
 		-m "not slow" tests
 
-bench: $(STAMP) ## benchmark: naive vs project model, scale sweep, make report cold/warm (reports/bench/)
+bench: bytecode ## benchmark: naive vs project model, scale sweep, make report cold/warm (reports/bench/)
 	$(PY) -m analysis bench
 
 hooks: $(STAMP) ## install the git pre-commit hooks (nbstripout, ruff, no raw data)
@@ -83,10 +89,10 @@ lint: $(STAMP) ## ruff on the package, tests and notebooks
 
 LAB_FLAGS := $(if $(filter 0,$(shell id -u)),--allow-root,) $(if $(DISPLAY),,--no-browser)
 
-lab: $(STAMP) ## JupyterLab on the project kernel (as root and headless too: prints the URL)
+lab: bytecode ## JupyterLab on the project kernel (as root and headless too: prints the URL)
 	$(VENV)/bin/jupyter lab --notebook-dir=notebooks --LabApp.default_url=/lab/tree/06-explore.ipynb $(LAB_FLAGS)
 
-simulate: $(STAMP) ## regenerate the embedded simulated data from data/scenarios/
+simulate: bytecode ## regenerate the embedded simulated data from data/scenarios/
 	$(PY) -m analysis simulate
 
 lock: ## re-resolve requirements.lock from pyproject.toml (needs network)
