@@ -532,41 +532,52 @@ def worker_scaling(
     """Replicates per second with each number of local workers, and whether every run gave
     identical results.
 
-    Each cluster first runs one chunk per worker untimed (start-up and each worker's first
-    compilation), then the tasks, uncached and timed: the steady-state throughput.
+    One cluster per worker count, all started first; each runs one chunk per worker untimed
+    (start-up and each worker's first compilation). Then the tasks run, uncached and timed,
+    on each cluster in turn and again in the reverse order (1, 2, 2, 1): this machine's speed
+    drifts by a third over minutes, and the mirrored order gives each worker count the same
+    share of a drift. Throughput is all replicates over all timed seconds of a count.
     """
-    rows, frames = [], []
-    for w in worker_counts:
-        client, cluster = _client(scheduler, w, reuse=False)
-        try:
+    clusters = {}
+    seconds = {w: 0.0 for w in worker_counts}
+    frames = []
+    try:
+        for w in worker_counts:
+            client, cluster = _client(scheduler, w, reuse=False)
+            clusters[w] = (client, cluster)
             client.wait_for_workers(w)
             addresses = list(client.scheduler_info()["workers"])
             client.gather(
                 [client.submit(_run_chunk, tasks[:1], pure=False, workers=[a]) for a in addresses]
             )
+        for w in [*worker_counts, *reversed(worker_counts)]:
+            client = clusters[w][0]
             t0 = time.perf_counter()
             futures = [
                 client.submit(_run_chunk, tasks[i : i + chunk_size], pure=False)
                 for i in range(0, len(tasks), chunk_size)
             ]
             results = [r for f in futures for r in f.result()]
-            seconds = time.perf_counter() - t0
-        finally:
+            seconds[w] += time.perf_counter() - t0
+            frame = pd.DataFrame(results).drop(columns=["status", "error"]).sort_values("key")
+            frames.append(frame.reset_index(drop=True))
+    finally:
+        for client, cluster in reversed(list(clusters.values())):  # newest first (runner)
             client.close()
             if cluster is not None:
                 cluster.close()
-        rows.append(
+    out = pd.DataFrame(
+        [
             {
                 "workers": w,
-                "replicates": len(tasks),
-                "seconds": seconds,
-                "replicates_per_second": len(tasks) / seconds,
+                "replicates": 2 * len(tasks),
+                "seconds": seconds[w],
+                "replicates_per_second": 2 * len(tasks) / seconds[w],
             }
-        )
-        frame = pd.DataFrame(results).drop(columns=["status", "error"]).sort_values("key")
-        frames.append(frame.reset_index(drop=True))
+            for w in worker_counts
+        ]
+    )
     same = all(f.equals(frames[0]) for f in frames[1:])
-    out = pd.DataFrame(rows)
     out["speed_up"] = out["replicates_per_second"] / out["replicates_per_second"].iloc[0]
     return out, same
 
