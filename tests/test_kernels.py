@@ -93,3 +93,37 @@ def test_a_notebook_left_running_alone_takes_every_core(tmp_path, monkeypatch):
     monkeypatch.delenv(fit.CORES_FILE_ENV)
     monkeypatch.delenv("TRIALBAYES_SAMPLER_CORES")
     assert fit.sampler_cores(1) == 1 and fit.sampler_cores(64) == (os.cpu_count() or 1)
+
+
+def test_the_executed_notebook_is_written_once_whatever_the_outcome(tmp_path, monkeypatch):
+    import papermill.engines
+
+    writes = []
+    real = papermill.engines.write_ipynb
+    monkeypatch.setattr(
+        papermill.engines, "write_ipynb", lambda nb, path: (writes.append(path), real(nb, path))
+    )
+    cells = ("print('one')", "print('two')", "print('three')")
+    ok = _notebook(tmp_path / "ok.ipynb", *cells)
+    dies = _notebook(tmp_path / "dies.ipynb", "print('before')", "import os; os._exit(3)")
+    failing = _notebook(tmp_path / "bad.ipynb", "print('first')", "raise ValueError('on purpose')")
+    build = tmp_path / "build"
+    pool = kernels.KernelPool(1, build / "logs")
+    try:
+        k = pool.acquire()
+        kernels.run_step(Step("ok", ok, {}), build, k, log=lambda m: None)
+        # once when execution starts (papermill's first save), once when it ends: not per cell
+        assert (
+            len(writes) == 2 and _outputs(build / "notebooks" / "ok.ipynb") == "one\ntwo\nthree\n"
+        )
+        with pytest.raises(kernels.StepFailed, match="on purpose"):
+            kernels.run_step(Step("bad", failing, {}), build, k, log=lambda m: None)
+        assert "first" in _outputs(build / "notebooks" / "bad.ipynb")  # the partial notebook
+        pool.release(k, healthy=False)
+        k = pool.acquire()
+        with pytest.raises(kernels.StepFailed):
+            kernels.run_step(Step("dies", dies, {}), build, k, log=lambda m: None)
+        assert _outputs(build / "notebooks" / "dies.ipynb") == "before\n"  # kept as far as it ran
+        pool.release(k, healthy=False)
+    finally:
+        pool.shutdown()

@@ -101,12 +101,6 @@ def test_stamp_only_when_not_full(tmp_path):
     )
 
 
-def test_strip_remote_scripts():
-    page = "<head><script src='https://cdn.example/x.js'></script><script>var a=1;</script></head>"
-    out = render.strip_remote_scripts(page)
-    assert "cdn.example" not in out and "var a=1" in out
-
-
 def test_summary_exports_for_manuscripts(tmp_path):
     """The summary as booktabs LaTeX and as a Word document with the same cells."""
     import zipfile

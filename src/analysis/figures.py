@@ -18,6 +18,10 @@ from analysis import registry
 PRINT_WIDTH_IN = 6.7
 #: Tallest a printed figure may be (inches): the report's print styles cap figures at 24 cm.
 PRINT_HEIGHT_IN = 9.4
+#: Resolution of the saved figures, which the report prints (dots per inch).
+SAVE_DPI = 150
+#: Resolution at which figures are drawn on screen (dots per inch).
+SCREEN_DPI = 100
 #: Smallest font a journal accepts in a printed figure (points, after scaling to the page).
 MIN_PRINT_PT = 8.0
 
@@ -54,7 +58,9 @@ def set_theme() -> None:
     import seaborn as sns
 
     sns.set_theme(context="notebook", style="whitegrid", font_scale=0.9)
-    plt.rcParams.update({"figure.dpi": 100, "savefig.dpi": 150, "savefig.bbox": "tight"})
+    plt.rcParams.update(
+        {"figure.dpi": SCREEN_DPI, "savefig.dpi": SAVE_DPI, "savefig.bbox": "tight"}
+    )
 
 
 def given_axes(ax, n: int) -> list:

@@ -355,6 +355,32 @@ def _stream_progress(path: Path, seen: int, step: Step, t0: float, expected, log
     return len(lines)
 
 
+def _papermill_engine() -> str:
+    """Register and name the papermill engine of a report: nbclient's, but the executed notebook
+    is written when its execution ends (papermill writes it at the end whatever the outcome:
+    success, a failed cell, a dead kernel), not at every cell's start and end, which rewrote
+    the whole notebook, figures included, twice per cell."""
+    from papermill.engines import NBClientEngine, NotebookExecutionManager, papermill_engines
+
+    class WrittenAtEnd(NotebookExecutionManager):
+        def save(self, **kwargs):
+            if self.end_time is not None:  # set by notebook_complete, just before it saves
+                super().save(**kwargs)
+
+    class Engine(NBClientEngine):
+        @classmethod
+        def execute_managed_notebook(cls, nb_man, kernel_name, **kwargs):
+            nb_man.__class__ = WrittenAtEnd  # papermill built it; only its saves change
+            return super().execute_managed_notebook(nb_man, kernel_name, **kwargs)
+
+    papermill_engines.register(PAPERMILL_ENGINE, Engine)
+    return PAPERMILL_ENGINE
+
+
+#: The name the report's papermill engine is registered under (:func:`_papermill_engine`).
+PAPERMILL_ENGINE = "trialbayes"
+
+
 def run_step(
     step: Step,
     build_dir: Path,
@@ -397,6 +423,7 @@ def run_step(
                 str(out),
                 parameters=step.parameters,
                 kernel_name=kernel.km.kernel_name,
+                engine_name=_papermill_engine(),
                 km=kernel.km,
                 progress_bar=False,
                 log_output=False,

@@ -299,7 +299,7 @@ def export_notebooks_html(nb_dir: Path | str) -> None:
     import nbformat
     from nbconvert import HTMLExporter
 
-    from analysis.report import render
+    from analysis.report import markup
 
     exporter = HTMLExporter(template_name="lab")
     for path in sorted(Path(nb_dir).glob("*.ipynb")):
@@ -307,6 +307,6 @@ def export_notebooks_html(nb_dir: Path | str) -> None:
         for i, cell in enumerate(nb.cells):
             cell["id"] = f"cell-{i}"  # papermill's injected cell can repeat an id
             if cell.cell_type == "markdown":  # MathML instead of MathJax from a CDN
-                cell.source = render.maths_to_mathml(cell.source)
+                cell.source = markup.maths_to_mathml(cell.source)
         body, _ = exporter.from_notebook_node(nb)
-        path.with_suffix(".html").write_text(render.strip_remote_scripts(body), encoding="utf-8")
+        path.with_suffix(".html").write_text(markup.strip_remote_scripts(body), encoding="utf-8")

@@ -12,22 +12,18 @@ import html
 import re
 from pathlib import Path
 
-import mistune
 import nbformat
 import pandas as pd
 
-from analysis import catalogue, figures, profiles
+from analysis import catalogue, figures, output, profiles
 from analysis.report import narrative
+from analysis.report.markup import markdown_to_html
 from analysis.report.narrative import section_of
 from analysis.trialmodel import diagnostics
 
 SKIP_TAGS = {"parameters", "injected-parameters", "report-skip"}
 #: Cells tagged so go to the report's appendix (checks, supporting tables), not its main text.
 APPENDIX_TAG = "appendix"
-
-_MD = mistune.create_markdown(escape=False, plugins=["table", "strikethrough"])
-_DISPLAY = re.compile(r"\$\$(.+?)\$\$", re.S)
-_INLINE = re.compile(r"(?<![\\$])\$(?!\$)(.+?)(?<![\\$])\$", re.S)
 
 CSS = """
 :root { --ink:#1b1b1b; --muted:#5a5a5a; --rule:#d0d0d0; --accent:#0072B2; }
@@ -104,50 +100,6 @@ def page_css(paper: str, head: str, notice: str = "") -> str:
     )
 
 
-def latex_to_mathml(tex: str, display: bool) -> str:
-    """MathML for a LaTeX fragment; the escaped source in ``<code>`` if it cannot be parsed."""
-    from latex2mathml.converter import convert
-
-    try:
-        return convert(tex.strip(), display="block" if display else "inline")
-    except Exception:  # noqa: BLE001 - any parser failure falls back to readable source
-        return f"<code>{html.escape(tex)}</code>"
-
-
-def _protect_maths(text: str) -> tuple[str, list[str]]:
-    """Replace ``$$...$$`` and ``$...$`` by placeholders; return the text and their MathML."""
-    maths: list[str] = []
-
-    def keep(m, display):
-        maths.append(latex_to_mathml(m.group(1), display))
-        return f"MATHPLACEHOLDER{len(maths) - 1}X"
-
-    text = _DISPLAY.sub(lambda m: "\n\n" + keep(m, True) + "\n\n", text)
-    return _INLINE.sub(lambda m: keep(m, False), text), maths
-
-
-def _restore_maths(text: str, maths: list[str]) -> str:
-    return re.sub(r"MATHPLACEHOLDER(\d+)X", lambda m: maths[int(m.group(1))], text)
-
-
-def maths_to_mathml(text: str) -> str:
-    """Markdown source with its maths replaced by inline MathML (for nbconvert's exporter)."""
-    return _restore_maths(*_protect_maths(text))
-
-
-def markdown_to_html(text: str, demote: int = 0) -> str:
-    """Markdown (with ``$`` and ``$$`` maths) to HTML; headings shifted down ``demote`` levels."""
-    text, maths = _protect_maths(text)
-    out = _MD(text)
-    if demote:
-        out = re.sub(
-            r"<(/?)h([1-6])([ >])",
-            lambda m: f"<{m.group(1)}h{min(6, int(m.group(2)) + demote)}{m.group(3)}",
-            out,
-        )
-    return _restore_maths(out, maths)
-
-
 def table_html(df: pd.DataFrame, title: str, note: str | None = None, tables=None) -> str:
     """A DataFrame as a titled HTML table (no index), numbered by ``tables`` (a
     :class:`_Tables`, shared across the document) and scrollable when wide."""
@@ -168,9 +120,10 @@ def png_inches(png: str) -> tuple[float, float] | None:
     import struct
 
     raw = base64.b64decode(png[:200_000] if len(png) > 200_000 else png, validate=False)
-    if raw[:8] != b"\x89PNG\r\n\x1a\n":
+    try:
+        width, height = output.png_size(raw)
+    except ValueError:
         return None
-    width, height = struct.unpack(">II", raw[16:24])
     at = raw.find(b"pHYs")
     per_metre = struct.unpack(">I", raw[at + 4 : at + 8])[0] if at > 0 else 0
     dpi = per_metre / 39.3701 if per_metre else 100.0
@@ -614,13 +567,6 @@ def _page(
 </body>
 </html>
 """
-
-
-def strip_remote_scripts(page: str) -> str:
-    """Remove ``<script src="http...">`` tags (MathJax, require.js) from an nbconvert page."""
-    return re.sub(
-        r"""<script[^>]*\bsrc=(["'])https?://[^"']*\1[^>]*>\s*</script>""", "", page, flags=re.I
-    )
 
 
 #: Where the headless browser for the PDF is looked for (``TRIALBAYES_CHROMIUM`` overrides).
