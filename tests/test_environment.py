@@ -77,6 +77,7 @@ def test_every_runtime_dependency_is_imported_by_the_library_or_notebooks():
         "beautifulsoup4": "bs4",
         "ipython": "IPython",
         "python_docx": "docx",
+        "pillow": "PIL",
     }
     code = "\n".join(p.read_text() for p in (config.ROOT / "src").rglob("*.py"))
     code += "\n".join(p.read_text() for p in config.NOTEBOOKS.glob("*.ipynb"))
