@@ -52,7 +52,9 @@ def test_summary_lines_compare_each_target():
             "study": ["sbc", "sbc", "sbc"],
             "where": ["local cluster", "local cluster", "scheduler address"],
             "workers": [1, 2, 2],
-            "speed_up": [1.0, 1.8, 1.7],
+            "speed_up": [1.0, 1.35, 1.7],
+            "machine_speed_up": [1.0, 1.45, float("nan")],
+            "efficiency": [1.0, 1.35 / 1.45, float("nan")],
             "identical": [True, True, True],
         }
     )
@@ -72,7 +74,8 @@ def test_summary_lines_compare_each_target():
     assert "incl. compile): 5.0x (target >= 20x) MISSED" in lines[6]
     assert "10000-patient fit: 70.0 s (target <= 30 s) MISSED" in lines[7]
     assert lines[8] == (
-        "sbc on Dask, 2 local workers vs 1 (identical results: yes): 1.8x (target >= 1.5x) MET"
+        "sbc on Dask, 2 local workers vs 1: x1.35, where the same workers gain x1.45 on pure CPU "
+        "work (identical results: yes); share: 93.1% (target >= 90%) MET"
     )
     assert lines[9] == "make report warm: 80.0 s (target <= 60 s; previous target <= 90 s) MISSED"
     assert lines[10] == "make report cold: 250.0 s (target <= 180 s) MISSED"
@@ -104,3 +107,24 @@ def test_a_failed_brms_run_gives_no_ratio():
 def test_bench_figure_has_a_panel_per_part():
     fig = bench.plot_bench(_results(), bench.TARGETS)
     assert len(fig.axes) == 4 and fig.axes[2].get_xlabel() == "patients (log scale)"
+
+
+def test_a_study_that_does_not_scale_misses_even_on_a_machine_that_does_not():
+    results = _results()
+    results["scale_out"] = pd.DataFrame(
+        {
+            "study": ["assurance", "assurance"],
+            "where": ["local cluster", "local cluster"],
+            "workers": [1, 2],
+            "speed_up": [1.0, 1.2],
+            "machine_speed_up": [1.0, 1.9],
+            "efficiency": [1.0, 1.2 / 1.9],
+            "identical": [True, False],
+        }
+    )
+    line = next(x for x in bench.summary_lines(results) if x.startswith("assurance"))
+    assert "(identical results: NO); share: 63.2% (target >= 90%) MISSED" in line
+
+
+def test_the_cpu_probe_is_fixed_work():
+    assert bench.cpu_probe(3, n=1000) == bench.cpu_probe(3, n=1000) != bench.cpu_probe(4, n=1000)
