@@ -74,6 +74,41 @@ def test_file_is_the_one_arviz_writes(native_model, tmp_path):
             assert a[g][v].encoding.get("zlib") == b[g][v].encoding.get("zlib"), v
 
 
+def test_a_fit_file_reads_back_as_arviz_reads_it(native_model, tmp_path):
+    az = draws.import_arviz()
+    fit = draws.sample(native_model, 20, 40, 2, 2, seed=5)
+    fit.attrs.update({"trial": "resource_groups", "m0": 3.2, "seed": 5, "covariates": ""})
+    extra = np.arange(2 * 20 * 3, dtype=float).reshape(2, 20, 3)
+    fit.add_groups(  # a dimension without coordinates, variable and group attributes
+        log_likelihood=xr.Dataset(
+            {"y": (("chain", "draw", "patient_dim"), extra, {"units": "nats"})},
+            coords={"chain": [0, 1], "draw": np.arange(20)},
+            attrs={"note": "per patient"},
+        )
+    )
+    assert fit.posterior["beta"].dims[2] == "treatment"  # a string coordinate
+    for path in (
+        fit.to_netcdf(tmp_path / "mine.nc"),
+        fit.to_arviz().to_netcdf(str(tmp_path / "az.nc")),
+    ):
+        theirs, mine = az.from_netcdf(path), draws.Draws.from_netcdf(path)
+        assert sorted(theirs.groups()) == sorted(mine.groups()) and len(mine.groups()) == 3
+        assert dict(theirs.attrs) == mine.attrs
+        assert {k: type(v) for k, v in theirs.attrs.items()} == {
+            k: type(v) for k, v in mine.attrs.items()
+        }
+        for g in theirs.groups():
+            xr.testing.assert_identical(theirs[g], mine[g])
+            for v in theirs[g].variables:
+                assert theirs[g][v].dtype == mine[g][v].dtype, (g, v)
+        assert mine.sample_stats["diverging"].dtype == bool
+        only = draws.Draws.from_netcdf(path, ["posterior"])
+        assert only.groups() == ["posterior"]
+        xr.testing.assert_identical(only.posterior, theirs.posterior)
+    with pytest.raises(KeyError, match="no group prior"):
+        draws.Draws.from_netcdf(path, ["posterior", "prior"])
+
+
 def test_draws_behave_as_the_inference_data_the_project_reads(native_model):
     fit = draws.sample(native_model, 10, 20, 2, 2, seed=4)
     assert fit.groups() == ["posterior", "sample_stats"] and "posterior" in fit

@@ -161,7 +161,11 @@ def design_spec(
     data = model.prepare_trial_data(df, trial, outcome)
     idata = None
     if not simulate_scenario_exists(trial):
-        idata = trial_pipeline.load_idata(out_dir, trial, outcome) if out_dir else None
+        idata = (
+            trial_pipeline.load_idata(out_dir, trial, outcome, groups=["posterior"])
+            if out_dir
+            else None
+        )
         if idata is None or registry.primary_analysis(trial) != "constrained":
             idata = trial_pipeline.fit_outcome(
                 df, trial, outcome, settings or fit.SamplerSettings(seed=1), analysis="constrained"
@@ -323,7 +327,11 @@ def tipping_points(df, out_dir, deltas, threshold, settings, seed, primary=None)
         present = set(df.loc[df["trial"] == trial, "outcome"])
         for outcome in [o for o in registry.trial_outcomes(trial) if o in present]:
             data = ancova.analysis_data(df, trial, outcome)  # as the trial stage fitted it
-            idata = trial_pipeline.load_idata(out_dir, trial, outcome) if out_dir else None
+            idata = (
+                trial_pipeline.load_idata(out_dir, trial, outcome, groups=["posterior"])
+                if out_dir
+                else None
+            )
             if idata is None:
                 if (trial, outcome) != primary:
                     continue

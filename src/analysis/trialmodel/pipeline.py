@@ -410,10 +410,11 @@ def save_idata(fit: OutcomeFit, out_dir, variant: str = ""):
     return path
 
 
-def load_idata(out_dir, trial: str, outcome: str, variant: str = ""):
-    """A saved fit (``arviz.InferenceData``), or None when the run has not saved it."""
+def load_idata(out_dir, trial: str, outcome: str, variant: str = "", groups=None):
+    """A saved fit (:class:`~analysis.trialmodel.draws.Draws`, as ArviZ would read it; only
+    the named ``groups`` if given), or None when the run has not saved it."""
     path = catalogue.idata_path(out_dir, trial, outcome, variant)
-    return import_arviz().from_netcdf(str(path)) if path.exists() else None
+    return Draws.from_netcdf(path, groups) if path.exists() else None
 
 
 @dataclass
