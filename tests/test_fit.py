@@ -293,3 +293,35 @@ def test_predictive_model_is_built_once_per_data(default_data):
     new, old = (m.rvs_to_values[m["y"]].eval() for m in (second, first))
     assert np.all(np.isfinite(new)) and new.shape == old.shape
     assert np.abs(new - old).max() > 0.5
+
+
+def test_replicated_outcomes_are_drawn_once_and_kept_by_what_they_depend_on(
+    default_data, tmp_path, monkeypatch
+):
+    """The predictive checks' draws are PyMC's (the same values as drawing them directly), kept
+    on disk: the same data, posterior and seed are read back without building the model; another
+    seed or another posterior is drawn again."""
+    from analysis.trialmodel import fit
+
+    data = prepare_trial_data(default_data, *CP)
+    idata, _ = fit_trial_model(data, SamplerSettings(draws=20, tune=40, chains=1, seed=3))
+    model = fit.predictive_model(data)
+    prior = fit.replicated_outcomes(data, 10, 5, cache_dir=tmp_path)
+    post = fit.replicated_outcomes(data, 10, 5, idata, cache_dir=tmp_path)
+    np.testing.assert_array_equal(prior, fit.predictive_draws(None, model, 10, 5, prior=True))
+    np.testing.assert_array_equal(post, fit.predictive_draws(idata, model, 10, 5))
+    assert prior.shape == post.shape == (10, data.n_patients, len(data.visits))
+    with monkeypatch.context() as m:
+        m.setattr(fit, "predictive_model", lambda d: pytest.fail("the model was built again"))
+        np.testing.assert_array_equal(
+            fit.replicated_outcomes(data, 10, 5, cache_dir=tmp_path), prior
+        )
+        np.testing.assert_array_equal(
+            fit.replicated_outcomes(data, 10, 5, idata, cache_dir=tmp_path), post
+        )
+    assert not np.array_equal(fit.replicated_outcomes(data, 10, 6, cache_dir=tmp_path), prior)
+    shifted = idata.copy()  # every visit mean one baseline SD higher
+    shifted.add_groups(posterior=idata.posterior.assign(alpha=idata.posterior["alpha"] + 1.0))
+    moved = fit.replicated_outcomes(data, 10, 5, shifted, cache_dir=tmp_path)
+    assert abs(moved.mean() - post.mean() - 1.0) < 0.05
+    assert len(list(tmp_path.glob("*-predictive-*.joblib"))) == 4

@@ -22,6 +22,7 @@ GROUND = {
     "figures",
     "commandline",
     "modelspec",
+    "memo",
 }
 TOOLS = {"cli", "bench", "__main__", "__init__"}
 

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from analysis import memo
 from analysis.contract import simulate
 from analysis.studies import assurance, laplace, runner, sbc, tipping
 from analysis.trialmodel import model
@@ -209,7 +210,7 @@ def test_sbc_prior_draws_are_cached_by_data_seed_and_code(trial_data, tmp_path, 
     sbc.sbc_tasks(spec, trial_data, 3, seed=9, cache_dir=tmp_path)
     other = dataclasses.replace(trial_data, y=trial_data.y + 0.1)
     sbc.sbc_tasks(spec, other, 3, seed=8, cache_dir=tmp_path)
-    monkeypatch.setattr(sbc, "code_fingerprint", lambda: "changed")
+    monkeypatch.setattr(memo, "code_fingerprint", lambda: "changed")
     sbc.sbc_tasks(spec, trial_data, 3, seed=8, cache_dir=tmp_path)
     assert len(calls) == 3
     assert len(list(tmp_path.glob("sbc-prior-*.joblib"))) == 4

@@ -24,6 +24,7 @@ modelspec   the one specification of the trial model (variants, coding, priors, 
 commandline exit codes and helpers shared by every stage's commands
 output      writing tables, figures and timings
 figures     shared figure helpers
+memo        results kept on disk, keyed by everything they depend on
 
 Tools
 -----

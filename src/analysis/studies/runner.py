@@ -18,32 +18,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from analysis.memo import code_fingerprint
+
 
 def replicate_seed(study_seed: int, *key: int) -> int:
     """A 32-bit seed for one replicate, from the study seed and the replicate's integer key."""
     return int(np.random.SeedSequence([int(study_seed), *map(int, key)]).generate_state(1)[0])
-
-
-def code_fingerprint() -> str:
-    """SHA-256 of the code and scenario files a replicate depends on: part of every cache key,
-    so cached replicates are never reused after the analysis or the scenarios change."""
-    import hashlib
-
-    from analysis import config
-
-    h = hashlib.sha256()
-    here = Path(__file__).parents[1]  # the whole package
-    files = sorted(here.rglob("*.py")) + sorted(config.SCENARIOS.glob("*.yaml"))
-    registry_files = [config.OUTCOMES_FILE, config.ARMS_FILE, config.TRIALS_FILE]
-    from analysis import registry
-
-    files += registry_files + [registry.network_file()]
-    for path in files:
-        # the registry may live outside the project (TRIALBAYES_REGISTRY): its name, not its place
-        name = path.relative_to(config.ROOT) if path.is_relative_to(config.ROOT) else path.name
-        h.update(Path(name).as_posix().encode())
-        h.update(path.read_bytes())
-    return h.hexdigest()
 
 
 def chunk_key(code: bytes, chunk: list) -> str:

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
-import joblib
 import numpy as np
 import pandas as pd
 from scipy import stats
 
+from analysis import memo
 from analysis.studies.laplace import mcmc_cache
-from analysis.studies.runner import code_fingerprint, replicate_seed
+from analysis.studies.runner import replicate_seed
 from analysis.trialmodel import fit, model
 from analysis.trialmodel.diagnostics import POPULATION_VARS
 
@@ -104,20 +103,15 @@ def sbc_tasks(
     With ``cache_dir``, the prior draws are kept there (``sbc-prior-<key>.joblib``, the key
     covering the data, ``n_rep``, the seed and the code's fingerprint): a study whose replicates
     are all cached then needs neither PyMC nor the prior's compilation (2-3 s)."""
-    truths = None
-    path = None
-    if cache_dir is not None:
-        key = joblib.hash((code_fingerprint(), data, n_rep, seed), hash_name="sha1")
-        path = Path(cache_dir) / f"sbc-prior-{key[:20]}.joblib"
-        if path.exists():
-            truths = joblib.load(path)
-    if truths is None:
+    if cache_dir is None:
         truths = sbc_prior_draws(data, n_rep, replicate_seed(seed, 2))
-        if path is not None:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_suffix(f".{os.getpid()}.tmp")
-            joblib.dump(truths, tmp)
-            os.replace(tmp, path)  # atomic: a killed run leaves no half file
+    else:
+        truths = memo.remember(
+            "sbc-prior",
+            (data, n_rep, seed, memo.versions("pymc", "pytensor", "numpy")),
+            lambda: sbc_prior_draws(data, n_rep, replicate_seed(seed, 2)),
+            cache_dir,
+        )
     return [
         (f"r{rep}", sbc_replicate, (spec, data, truths[rep], rep, replicate_seed(seed, 3, rep)))
         for rep in range(n_rep)

@@ -419,6 +419,33 @@ def predictive_model(data: TrialData):
     return _PREDICTIVE_MODEL[key]
 
 
+def replicated_outcomes(
+    data: TrialData, n_draws: int, seed: int, idata=None, cache_dir=None
+) -> np.ndarray:
+    """The predictive checks' replicated standardised outcomes (draw x patient x visit) of the
+    primary model of ``data``: from the prior, or from the posterior of ``idata``.
+
+    Drawn by :func:`predictive_draws` and kept on disk (:func:`analysis.memo.remember`, in
+    ``cache_dir``) under a key of the data, the posterior's values, ``n_draws``, ``seed``, the
+    code and PyMC's version: a run that has drawn them once does not import PyMC or build its
+    model again (2-3 s per trial notebook).
+    """
+    from analysis import memo
+
+    posterior = (
+        None
+        if idata is None
+        else {v: np.asarray(idata.posterior[v].values) for v in sorted(idata.posterior.data_vars)}
+    )
+    key = (data, posterior, n_draws, seed, memo.versions("pymc", "pytensor", "numpy"))
+    return memo.remember(
+        "prior-predictive" if idata is None else "posterior-predictive",
+        key,
+        lambda: predictive_draws(idata, predictive_model(data), n_draws, seed, prior=idata is None),
+        cache_dir,
+    )
+
+
 def predictive_draws(idata, model, n_draws: int, seed: int, prior: bool = False) -> np.ndarray:
     """Replicated standardised outcomes (draw x patient x visit) from the prior or posterior.
 
