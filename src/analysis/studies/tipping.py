@@ -46,23 +46,32 @@ def tipping_point_table(
 
     draws = np.asarray(effect_draws, dtype=float)
     draws = draws.reshape(1, -1) if draws.ndim == 1 else draws
+    # a shift moves the mean and the quantiles by itself and leaves their Monte Carlo errors
+    # as they are: computed once; P(benefit) and its error depend on the shift
+    mean = draws.mean()
+    lower, upper = np.quantile(draws, rules.LOWER), np.quantile(draws, rules.UPPER)
+    lower_mcse = _mcse(draws, "quantile", rules.LOWER)
+    upper_mcse = _mcse(draws, "quantile", rules.UPPER)
+    benefit_at: dict[float, tuple[float, float]] = {}
     rows = []
     for dt in deltas:
         for dc in deltas:
-            adj = draws + dt * exposure_treated - dc * exposure_control
-            benefit = (adj > 0).astype(float)
-            p = float(benefit.mean())
+            shift = dt * exposure_treated - dc * exposure_control
+            if shift not in benefit_at:
+                benefit = (draws + shift > 0).astype(float)
+                benefit_at[shift] = (float(benefit.mean()), _mcse(benefit, "mean"))
+            p, p_mcse = benefit_at[shift]
             rows.append(
                 {
                     "delta_treated": dt,
                     "delta_control": dc,
-                    "mean": adj.mean(),
-                    "lower": np.quantile(adj, rules.LOWER),
-                    "upper": np.quantile(adj, rules.UPPER),
-                    "lower_mcse": _mcse(adj, "quantile", rules.LOWER),
-                    "upper_mcse": _mcse(adj, "quantile", rules.UPPER),
+                    "mean": mean + shift,
+                    "lower": lower + shift,
+                    "upper": upper + shift,
+                    "lower_mcse": lower_mcse,
+                    "upper_mcse": upper_mcse,
                     "prob_benefit": p,
-                    "prob_benefit_mcse": _mcse(benefit, "mean"),
+                    "prob_benefit_mcse": p_mcse,
                     "conclusion_holds": p > threshold,
                 }
             )
