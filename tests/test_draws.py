@@ -158,3 +158,16 @@ def test_the_fit_command_imports_neither_arviz_nor_pymc_nor_dask(tmp_path):
     assert "LOADED []" in out.stdout, out.stdout[-2000:]
     assert (tmp_path / "idata" / "resource_groups__empowerment.nc").is_file()
     assert (tmp_path / "tables" / "trial_effects__resource_groups.csv").is_file()
+
+
+def test_a_group_the_writer_does_not_lay_out_goes_through_xarray(tmp_path):
+    az = draws.import_arviz()
+    ds = xr.Dataset(
+        {"a": (("chain", "draw"), np.ones((1, 3)))},
+        coords={"chain": [0], "draw": [0, 1, 2], "label": ("draw", ["x", "y", "z"])},
+    )
+    assert not draws._plain(ds) and draws._plain(ds.drop_vars("label"))
+    path = draws.Draws({"posterior": ds}, {"seed": 1}).to_netcdf(tmp_path / "f.nc")
+    back = az.from_netcdf(path)
+    xr.testing.assert_identical(back.posterior, ds)
+    assert back.attrs == {"seed": 1}
