@@ -4,11 +4,13 @@ A result that is a pure function of its inputs (prior draws for SBC, the predict
 replicated outcomes) is computed once per machine and read back by later runs: its file name is
 the hash of the inputs, the versions of the libraries that draw it and the code's fingerprint,
 so changed data, seed, code or libraries never reuse an old result. Files are written
-atomically (a killed run leaves no half file) and a damaged one is computed again.
+atomically (a killed run leaves no half file), a damaged one is computed again, and a cache
+folder that cannot be written only loses the saving.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Callable
 from importlib import metadata
@@ -69,8 +71,12 @@ def remember(name: str, key, compute: Callable, cache_dir: str | Path | None = N
         except Exception:  # noqa: BLE001 - a damaged file is computed again and replaced
             pass
     value = compute()
-    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(f".{os.getpid()}.tmp")
-    joblib.dump(value, tmp)
-    os.replace(tmp, path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        joblib.dump(value, tmp)
+        os.replace(tmp, path)
+    except OSError:  # a cache that cannot be written (read-only, full) only loses the saving
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
     return value
