@@ -41,19 +41,20 @@ def project(tmp_path):
             f"'{name}.csv', index=False)\nfig = plt.figure(); plt.plot([1, 2]); output.save_figure(fig, out, "
             f"'{name}')\ntime.sleep(pause)",
         )
-    steps = "".join(f"  - notebook: {n}\n    parameters: {{pause: 1.0}}\n" for n in STEPS)
-    (root / "params" / "slow.yaml").write_text(f"steps:\n{steps}")
+    for profile, pause in (("slow", 1.0), ("quick", 0.0)):  # quick: runs not killed
+        steps = "".join(f"  - notebook: {n}\n    parameters: {{pause: {pause}}}\n" for n in STEPS)
+        (root / "params" / f"{profile}.yaml").write_text(f"steps:\n{steps}")
     return root
 
 
-def _cmd(root):
+def _cmd(root, profile="slow"):
     return [
         sys.executable,
         "-m",
         "analysis",
         "report",
         "--profile",
-        "slow",
+        profile,
         "--out",
         str(root / "reports"),
     ]
@@ -130,7 +131,7 @@ def test_report_killed_during_each_step_leaves_previous_report(project):
     """SIGTERM (as from Ctrl-C or a scheduler) during each step, then SIGKILL of the main
     process: the installed report stays byte-identical each time; the next run succeeds."""
     out = project / "reports"
-    ok = subprocess.run(_cmd(project), env=_env(project), capture_output=True, text=True)
+    ok = subprocess.run(_cmd(project, "quick"), env=_env(project), capture_output=True, text=True)
     assert ok.returncode == 0, ok.stdout + ok.stderr
     before = _snapshot(out)
     assert Path("tables/first.csv") in before and Path("report.html") in before
@@ -143,7 +144,9 @@ def test_report_killed_during_each_step_leaves_previous_report(project):
     assert code == -signal.SIGKILL, log
     time.sleep(2.5)  # orphaned kernels finish into the abandoned build folder, never the products
     assert _snapshot(out) == before
-    again = subprocess.run(_cmd(project), env=_env(project), capture_output=True, text=True)
+    again = subprocess.run(
+        _cmd(project, "quick"), env=_env(project), capture_output=True, text=True
+    )
     assert again.returncode == 0, again.stdout + again.stderr
 
 
