@@ -237,3 +237,21 @@ def test_predictive_curves_are_seaborns_kernel_density_estimates():
         np.testing.assert_allclose(curve[:, 1], stats.gaussian_kde(x)(support), rtol=1e-9)
     flat = np.vstack([np.full(90, 2.0), np.r_[1.0, np.full(89, np.nan)]])
     assert trial_plots.kde_curves(flat) == []
+
+
+def test_the_summary_forests_group_headings_are_not_crossed_by_lines():
+    """The comparison headings sit inside the plot: a white box above the zero line and the
+    grid keeps the lines from running through the words."""
+    from analysis.report import narrative
+    from analysis.report import plots as report_plots
+
+    fig = report_plots.plot_summary_forest(narrative.summary_table(TABLES.parent))
+    ax = fig.axes[0]
+    headings = [t for t in ax.texts if t.get_fontweight() == "bold"]
+    assert headings
+    top_line = max(line.get_zorder() for line in ax.lines)
+    for text in headings:
+        box = text.get_bbox_patch()
+        assert box is not None and box.get_facecolor()[:3] == (1.0, 1.0, 1.0)
+        assert text.get_zorder() > top_line
+    plt.close(fig)

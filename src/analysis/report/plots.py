@@ -90,6 +90,9 @@ def plot_summary_forest(summary: pd.DataFrame, ax=None):
             va="center",
             fontsize=8,
             fontweight="bold",
+            # over the zero line and the grid, which would otherwise run through the words
+            bbox={"facecolor": "white", "edgecolor": "none", "pad": 1.0},
+            zorder=5,
         )
     ax.set_ylim(min(yi for yi, _ in rows) - 0.8, 0.9)
     ax.tick_params(axis="y", length=0)
