@@ -78,7 +78,7 @@ def _read_excel(p: Path, sheet: str | int | None) -> pd.DataFrame:
         sheet = sheets[0]
     elif sheet not in sheets and not (isinstance(sheet, int) and 0 <= sheet < len(sheets)):
         raise DataFileError(f"{p}: no sheet {sheet!r}; the workbook has {sheets}")
-    df = book.parse(sheet, dtype=object, keep_default_na=False)
+    df = pd.read_excel(book, sheet_name=sheet, dtype=object, keep_default_na=False)
     df.columns = [str(c).strip() for c in df.columns]
     df = df.loc[:, [not c.startswith("Unnamed:") for c in df.columns]]
     return _as_text(df.replace("", None))
