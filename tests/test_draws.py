@@ -171,3 +171,15 @@ def test_a_group_the_writer_does_not_lay_out_goes_through_xarray(tmp_path):
     back = az.from_netcdf(path)
     xr.testing.assert_identical(back.posterior, ds)
     assert back.attrs == {"seed": 1}
+
+
+def test_attributes_h5py_cannot_store_as_given_go_through_xarray(tmp_path):
+    az = draws.import_arviz()
+    ds = xr.Dataset(
+        {"a": (("chain", "draw"), np.ones((1, 3)))}, coords={"chain": [0], "draw": [0, 1, 2]}
+    )
+    attrs = {"terms": ["age", "sex"], "seed": 1}
+    path = draws.Draws({"posterior": ds}, attrs).to_netcdf(tmp_path / "f.nc")
+    theirs, mine = az.from_netcdf(path), draws.Draws.from_netcdf(path)
+    assert dict(theirs.attrs) == mine.attrs == {"terms": ["age", "sex"], "seed": 1}
+    xr.testing.assert_identical(theirs.posterior, mine.posterior)

@@ -129,19 +129,21 @@ class Draws:
         import h5py
 
         path = str(path)
-        with h5py.File(path, "w") as f:
-            f.attrs["_NCProperties"] = np.bytes_(
-                f"version=2,h5py={h5py.__version__},hdf5={h5py.version.hdf5_version}".encode()
-            )
-            for key, value in self.attrs.items():
-                f.attrs[key] = value if isinstance(value, str) else np.atleast_1d(value)
-            dim_id = 0
-            for name, ds in self.group_data.items():
-                if not _plain(ds):
-                    break
-                dim_id = _write_group(f.create_group(name, track_order=True), ds, dim_id)
-            else:
+        if all(_plain(ds) for ds in self.group_data.values()):
+            try:
+                with h5py.File(path, "w") as f:
+                    f.attrs["_NCProperties"] = np.bytes_(
+                        f"version=2,h5py={h5py.__version__},"
+                        f"hdf5={h5py.version.hdf5_version}".encode()
+                    )
+                    _write_attributes(f, self.attrs)
+                    dim_id = 0
+                    for name, ds in self.group_data.items():
+                        group = f.create_group(name, track_order=True)
+                        dim_id = _write_group(group, ds, dim_id)
                 return path
+            except (TypeError, ValueError):  # a value h5py cannot store as given (xarray can)
+                pass
         return self._to_netcdf_xarray(path)
 
     def _to_netcdf_xarray(self, path: str) -> str:
@@ -231,6 +233,8 @@ def _attributes(attrs) -> dict:
             continue
         if isinstance(value, np.ndarray) and value.size == 1:
             value = value.reshape(-1)[0]
+        elif isinstance(value, np.ndarray) and value.dtype.kind in "OS":  # texts: a list
+            value = [x.decode() if isinstance(x, bytes) else x for x in value.tolist()]
         out[key] = value.decode() if isinstance(value, bytes) else value
     return out
 
@@ -278,6 +282,13 @@ def _plain(ds) -> bool:
     return True
 
 
+def _write_attributes(obj, attrs: dict) -> None:
+    """Attributes as xarray's writer stores them: text as text, numbers as one-element (or
+    longer) arrays."""
+    for key, value in attrs.items():
+        obj.attrs[key] = value if isinstance(value, str) else np.atleast_1d(value)
+
+
 def _write_group(group, ds, dim_id: int) -> int:
     """One Dataset into an HDF5 group in netCDF-4's layout; returns the next dimension id
     (netCDF numbers dimensions across the whole file)."""
@@ -297,8 +308,7 @@ def _write_group(group, ds, dim_id: int) -> int:
             kwargs["fillvalue"] = np.nan
         return group.create_dataset(name, data=values, **kwargs)
 
-    for key, value in ds.attrs.items():
-        group.attrs[key] = value if isinstance(value, str) else np.atleast_1d(value)
+    _write_attributes(group, ds.attrs)
     ids, scales = {}, {}
     for dim, size in ds.sizes.items():
         if dim in ds.coords:
@@ -320,8 +330,7 @@ def _write_group(group, ds, dim_id: int) -> int:
             out.attrs["_FillValue"] = np.array([np.nan])
         if var.dtype.kind == "b":
             out.attrs["dtype"] = "bool"
-        for key, value in var.attrs.items():
-            out.attrs[key] = value if isinstance(value, str) else np.atleast_1d(value)
+        _write_attributes(out, var.attrs)
     return dim_id
 
 
