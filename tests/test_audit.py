@@ -257,6 +257,7 @@ def test_a_clean_report_prints_as_a_paper(tmp_path):
         render.page_css("a5", "head")
 
 
+#: Defects of the page styles: each removes what another would need, so each is printed alone.
 PRINT_DEFECTS = {
     "no page numbers": (lambda h: re.sub(r"@bottom-center \{[^}]*\}", "", h), [], "no page number"),
     "no running head": (lambda h: re.sub(r"@top-left \{[^}]*\}", "", h), [], "no running head"),
@@ -265,6 +266,10 @@ PRINT_DEFECTS = {
         [],
         "does not say the data are simulated",
     ),
+}
+#: Defects of the content, independent of each other and each named by its own words: printed
+#: together, each must still be named.
+CONTENT_DEFECTS = {
     "collapsed table": (
         lambda h: h.replace("details::details-content", "details::unknown-part"),
         [_long_wide_table()],
@@ -292,11 +297,26 @@ PRINT_DEFECTS = {
 def test_each_print_defect_is_named(tmp_path, defect):
     """Each way a printed report can fail its reader is caught from the PDF's own text."""
     spoil, extra, expected = PRINT_DEFECTS[defect]
-    html = _build(tmp_path, _good_outputs() + extra)
-    html.write_text(spoil(html.read_text(encoding="utf-8")), encoding="utf-8")
+    _assert_printed_defects_named(tmp_path, [spoil], extra, [expected])
+
+
+def test_each_content_defect_is_named_in_one_print(tmp_path):
+    """The content defects, printed in one report, are each named (the clean report above
+    names none)."""
+    spoils, extras, expected = zip(*CONTENT_DEFECTS.values(), strict=True)
+    _assert_printed_defects_named(tmp_path, spoils, [x for e in extras for x in e], expected)
+
+
+def _assert_printed_defects_named(tmp_path, spoils, extra, expected):
+    html = _build(tmp_path, _good_outputs() + list(extra))
+    text = html.read_text(encoding="utf-8")
+    for spoil in spoils:
+        text = spoil(text)
+    html.write_text(text, encoding="utf-8")
     pdf = _pdf(html)
     for reader in _READERS:
         with pytest.MonkeyPatch.context() as mp:
             mp.setattr(audit, "PDFTOTEXT", reader)
             found = [str(p) for p in audit.audit_pdf(pdf, html)]
-        assert any(expected in p for p in found), (reader, found)
+        for want in expected:
+            assert any(want in p for p in found), (reader, want, found)
